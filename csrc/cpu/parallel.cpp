@@ -1,0 +1,39 @@
+#include "pyneural/parallel.h"
+
+#include <atomic>
+
+#include "pyneural/error.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace pyneural {
+namespace {
+std::atomic<int> g_threads{1};
+// Below this much work a second thread costs more (fork/join ~ microseconds) than it saves.
+constexpr double kFlopsPerThread = 2e6;
+}  // namespace
+
+int num_threads() { return g_threads.load(std::memory_order_relaxed); }
+
+void set_num_threads(int n) {
+    check(n >= 1, "set_num_threads: expected a positive number of threads, got ", n);
+    g_threads.store(n, std::memory_order_relaxed);
+}
+
+bool has_openmp() {
+#ifdef _OPENMP
+    return true;
+#else
+    return false;
+#endif
+}
+
+int threads_for(double flops) {
+    const int n = num_threads();
+    const int useful = int(flops / kFlopsPerThread);
+    return useful < 1 ? 1 : (useful < n ? useful : n);
+}
+
+}  // namespace pyneural

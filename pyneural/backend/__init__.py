@@ -1,0 +1,175 @@
+"""Backend selection: which implementation (native C++ or Numba) runs each kernel.
+
+The kernel table maps a kernel name to a ``"module:attribute"`` per backend, so nothing is
+imported before first use (importing pyneural never imports Numba). ``PYNEURAL_BACKEND``
+forces a backend at import; :func:`use` switches at run time.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Callable
+
+# kernel name -> backend -> "module:attribute"
+KERNELS: dict[str, dict[str, str]] = {
+    "gemm": {"native": "pyneural._C:gemm", "numba": "pyneural.kernels_numba.gemm:gemm"},
+}
+
+BACKENDS = ("native", "numba")
+
+_native = None          # the pyneural._C module, or None
+_native_error = ""      # why it is missing
+_active = "numba"
+_reason = ""
+_resolved: dict[str, Callable] = {}
+_num_threads = 1
+_threads_reason = ""
+
+
+def _load_native() -> None:
+    global _native, _native_error
+    try:
+        _C = importlib.import_module("pyneural._C")
+    except ImportError as exc:  # pure-Python wheel or broken build
+        _native_error = f"pyneural._C did not import ({exc})"
+        return
+    _native = _C
+    forced = os.environ.get("PYNEURAL_CPU", "").strip().lower()
+    if forced:
+        try:
+            _C.set_cpu_variant(forced)
+        except ValueError as exc:
+            raise RuntimeError(f"PYNEURAL_CPU={forced!r}: {exc}") from None
+
+
+def available() -> list[str]:
+    """Backends usable in this installation, best first."""
+    return (["native"] if _native is not None else []) + ["numba"]
+
+
+def name() -> str:
+    """The active backend: ``"native"`` or ``"numba"``."""
+    return _active
+
+
+def use(backend: str) -> None:
+    """Switch the active backend at run time (``"native"`` or ``"numba"``)."""
+    global _active, _reason
+    if backend not in BACKENDS:
+        raise ValueError(f"backend.use: unknown backend {backend!r}; expected one of {BACKENDS}")
+    if backend == "native" and _native is None:
+        raise RuntimeError(f"backend.use('native'): {_native_error}")
+    if backend != _active:
+        _resolved.clear()
+    _active, _reason = backend, "chosen with pyneural.backend.use()"
+
+
+def kernel(kernel_name: str) -> Callable:
+    """The active backend's implementation of ``kernel_name``."""
+    fn = _resolved.get(kernel_name)
+    if fn is None:
+        module_name, attr = KERNELS[kernel_name][_active].split(":")
+        fn = getattr(importlib.import_module(module_name), attr)
+        _resolved[kernel_name] = fn
+    return fn
+
+
+def native():
+    """The ``pyneural._C`` module, or None when the native build is absent."""
+    return _native
+
+
+def cpu_variant() -> str | None:
+    """The CPU kernel variant in use by the native backend (``ref``, ``avx2``, ``avx512``)."""
+    return _native.cpu_variant() if _native is not None else None
+
+
+def cpu_variants() -> list[str]:
+    """CPU variants this machine can run (each one can be forced for testing)."""
+    return list(_native.cpu_variants()) if _native is not None else []
+
+
+def set_cpu_variant(variant: str) -> None:
+    """Force a CPU kernel variant (as ``PYNEURAL_CPU`` does); ValueError if the CPU lacks it."""
+    if _native is None:
+        raise RuntimeError(f"set_cpu_variant: {_native_error}")
+    _native.set_cpu_variant(variant)
+
+
+def _default_threads() -> tuple[int, str]:
+    for var in ("PYNEURAL_NUM_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(var, "").strip()
+        if value.isdigit() and int(value) > 0:
+            return int(value), f"from {var}"
+    try:
+        return len(os.sched_getaffinity(0)), "cores available to this process"
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1, "os.cpu_count()"
+
+
+def set_num_threads(n: int) -> None:
+    """Threads used by kernels (OpenMP in the native backend, Numba's pool in the Numba one)."""
+    global _num_threads, _threads_reason
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"set_num_threads: expected a positive int, got {n!r}")
+    _num_threads, _threads_reason = n, "set with pyneural.set_num_threads()"
+    if _native is not None:
+        _native.set_num_threads(n)
+    import sys
+    if "pyneural.kernels_numba" in sys.modules:
+        sys.modules["pyneural.kernels_numba"].apply_num_threads(n)
+
+
+def get_num_threads() -> int:
+    """Threads used by kernels."""
+    return _num_threads
+
+
+def _init() -> None:
+    global _active, _reason, _num_threads, _threads_reason
+    _load_native()
+    forced = os.environ.get("PYNEURAL_BACKEND", "").strip().lower()
+    if forced:
+        if forced not in BACKENDS:
+            raise RuntimeError(f"PYNEURAL_BACKEND={forced!r}: expected one of {BACKENDS}")
+        if forced == "native" and _native is None:
+            raise RuntimeError(f"PYNEURAL_BACKEND=native but {_native_error}")
+        _active, _reason = forced, "forced by PYNEURAL_BACKEND"
+    elif _native is not None:
+        _active, _reason = "native", "pyneural._C imported"
+    else:
+        _active, _reason = "numba", _native_error
+    _num_threads, _threads_reason = _default_threads()
+    if _native is not None:
+        _native.set_num_threads(_num_threads)
+
+
+def config() -> dict[str, str]:
+    """What was chosen and why, as printed by :func:`show_config` and ``python -m pyneural info``."""
+    from .. import __version__, cuda
+
+    rows = {"version": __version__, "backend": f"{_active} ({_reason})",
+            "available backends": ", ".join(available())}
+    if _native is not None:
+        forced = os.environ.get("PYNEURAL_CPU", "").strip()
+        why = f"forced by PYNEURAL_CPU={forced}" if forced else "best the CPU and OS support (CPUID + XGETBV)"
+        rows["cpu variant"] = f"{_native.cpu_variant()} ({why}; supported: {', '.join(_native.cpu_variants())})"
+        rows["cpu features"] = _native.cpu_features()
+        rows["openmp"] = "yes" if _native.has_openmp() else "no (kernels run on one thread)"
+        rows["compiler"] = _native.build_info()
+    else:
+        rows["cpu variant"] = "n/a (native backend unavailable)"
+    rows["threads"] = f"{_num_threads} ({_threads_reason})"
+    rows["cuda"] = cuda.status()
+    return rows
+
+
+def show_config() -> None:
+    """Print version, backend, CPU variant, threads and CUDA status, and why each was chosen."""
+    rows = config()
+    width = max(map(len, rows))
+    for key, value in rows.items():
+        print(f"{key:<{width}} : {value}")
+
+
+_init()

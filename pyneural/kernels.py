@@ -1,0 +1,104 @@
+"""Kernels on NumPy arrays (no autograd), through the active backend: the fast NumPy-like layer.
+
+Each function validates its arguments, reduces them to the kernel's contract (views, never
+copies, where strides allow) and calls the backend's kernel.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from . import backend
+
+__all__ = ["matmul"]
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def as_numeric_array(op: str, x, name: str = "x") -> np.ndarray:
+    """``np.asarray(x)`` that rejects ragged, object, string and complex input with a clear error."""
+    try:
+        arr = np.asarray(x)
+    except ValueError as exc:  # ragged nested sequences
+        raise ValueError(f"{op}: {name} is not a rectangular array ({exc})") from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{op}: {name} has unsupported dtype {arr.dtype} (shape {arr.shape}); "
+                        "expected bool, integer or floating point")
+    return arr
+
+
+def _collapse_batch(arrays: list[np.ndarray], batch_shape: tuple[int, ...]) -> list[np.ndarray] | None:
+    """View each (*batch, r, c) array as (B, r, c) without copying, or None if strides forbid it."""
+    strides = [list(x.strides[: len(batch_shape)]) for x in arrays]
+    for d in range(len(batch_shape) - 1, 0, -1):  # merge dim d-1 into d while every array allows it
+        for s in strides:
+            if batch_shape[d - 1] != 1 and s[d - 1] != s[d] * batch_shape[d]:
+                return None
+    total = int(np.prod(batch_shape, dtype=np.int64))
+    out = []
+    for x, s in zip(arrays, strides):
+        inner = s[-1] if s else 0
+        out.append(as_strided(x, (total, *x.shape[-2:]), (inner, *x.strides[-2:]), writeable=x.flags.writeable))
+    return out
+
+
+def matmul(a, b, out: np.ndarray | None = None) -> np.ndarray:
+    """``a @ b`` with NumPy's rules (1-D operands, broadcast batch dimensions) through the active backend.
+
+    float32 and float64 run on pyneural's GEMM (mixed inputs promote); integer and bool inputs
+    use NumPy. Any strides, transposed views included, are handled without copies.
+    """
+    a = as_numeric_array("matmul", a, "a")
+    b = as_numeric_array("matmul", b, "b")
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"matmul: operands must have at least one dimension, got shapes {a.shape} and {b.shape}")
+    a2 = a[None, :] if a.ndim == 1 else a
+    b2 = b[:, None] if b.ndim == 1 else b
+    if a2.shape[-1] != b2.shape[-2]:
+        raise ValueError(f"matmul: shapes {a.shape} and {b.shape} are not aligned: "
+                         f"{a2.shape[-1]} (last dim of a) != {b2.shape[-2]} (dim {b.ndim - 2 if b.ndim > 1 else 0} of b)")
+    try:
+        batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+    except ValueError:
+        raise ValueError(f"matmul: batch dimensions of shapes {a.shape} and {b.shape} cannot be broadcast") from None
+    m, k, n = a2.shape[-2], a2.shape[-1], b2.shape[-1]
+    shape = batch + (m, n)
+    result_shape = shape[:-2] + ((m,) if a.ndim > 1 else ()) + ((n,) if b.ndim > 1 else ())
+    dtype = np.result_type(a.dtype, b.dtype)
+
+    if dtype not in _FLOATS:
+        result = np.matmul(a, b)
+        if out is None:
+            return result
+        _check_out(out, result_shape, dtype)
+        out[...] = result
+        return out
+
+    if out is None:
+        result = np.empty(result_shape, dtype)
+    else:
+        _check_out(out, result_shape, dtype)
+        result = out
+        if np.may_share_memory(out, a) or np.may_share_memory(out, b):  # the kernel must not read what it writes
+            a2, b2 = a2.copy(), b2.copy()
+    c = result.reshape(shape) if result.ndim != len(shape) else result  # only adds unit dims: a view
+    a3 = np.broadcast_to(a2.astype(dtype, copy=False), batch + (m, k))
+    b3 = np.broadcast_to(b2.astype(dtype, copy=False), batch + (k, n))
+    gemm = backend.kernel("gemm")
+    views = _collapse_batch([a3, b3, c], batch)
+    if views is not None:
+        gemm(*views)
+    else:  # batch strides that cannot be merged: one call per leading index
+        for index in np.ndindex(*batch[:-1]):
+            gemm(a3[index], b3[index], c[index])
+    return result
+
+
+def _check_out(out, shape: tuple[int, ...], dtype: np.dtype) -> None:
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"matmul: out must be a numpy.ndarray, got {type(out).__name__}")
+    if out.shape != shape or out.dtype != dtype:
+        raise ValueError(f"matmul: out has shape {out.shape} and dtype {out.dtype}; "
+                         f"expected shape {shape} and dtype {dtype}")
+    if not out.flags.writeable:
+        raise ValueError("matmul: out is read-only")
