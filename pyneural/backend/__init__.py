@@ -32,6 +32,10 @@ def _load_native() -> None:
         _C = importlib.import_module("pyneural._C")
     except ImportError as exc:  # pure-Python wheel or broken build
         _native_error = f"pyneural._C did not import ({exc})"
+        source_tree = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        if os.path.exists(os.path.join(source_tree, "pyproject.toml")):
+            _native_error += (f"; pyneural was imported from its source tree {source_tree}: run from another "
+                              "directory to use the installed package")
         return
     _native = _C
     forced = os.environ.get("PYNEURAL_CPU", "").strip().lower()

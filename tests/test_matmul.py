@@ -1,0 +1,200 @@
+"""matmul / gemm against a NumPy float64 reference, on every backend, CPU variant and thread count."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import pyneural as pn
+
+SIZES = [1, 7, 31, 33, 127, 257]
+
+
+def reference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.matmul(a.astype(np.float64), b.astype(np.float64))
+
+
+def assert_matmul_close(got: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
+    """Within the standard floating-point error bound of a dot product: 2 k eps (|a| @ |b|)."""
+    want = reference(a, b)
+    assert got.shape == want.shape
+    k = a.shape[-1]
+    eps = np.finfo(np.result_type(a, b)).eps
+    bound = 2 * k * eps * reference(np.abs(a), np.abs(b)) + np.finfo(np.float64).tiny
+    err = np.abs(got.astype(np.float64) - want)
+    assert np.all(err <= bound), f"max error {err.max():.3g}, worst ratio {np.max(err / bound):.3g}"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("m,k,n", [(1, 1, 1), (7, 33, 31), (33, 7, 127), (127, 257, 1), (257, 31, 33),
+                                   (1, 257, 127), (31, 1, 257)])
+def test_odd_sizes(kernel_impl, threads, rng, dtype, m, k, n):
+    a = rng.standard_normal((m, k)).astype(dtype)
+    b = rng.standard_normal((k, n)).astype(dtype)
+    got = pn.kernels.matmul(a, b)
+    assert got.dtype == dtype
+    assert_matmul_close(got, a, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("trans_a", [False, True])
+@pytest.mark.parametrize("trans_b", [False, True])
+def test_transposes(kernel_impl, rng, dtype, trans_a, trans_b):
+    m, k, n = 33, 127, 31
+    a = rng.standard_normal((k, m) if trans_a else (m, k)).astype(dtype)
+    b = rng.standard_normal((n, k) if trans_b else (k, n)).astype(dtype)
+    a_op, b_op = (a.T if trans_a else a), (b.T if trans_b else b)
+    assert_matmul_close(pn.kernels.matmul(a_op, b_op), a_op, b_op)
+
+
+@pytest.mark.parametrize("layout", ["fortran", "strided", "reversed", "broadcast_row"])
+def test_memory_layouts(kernel_impl, rng, layout):
+    base_a = rng.standard_normal((62, 74))
+    base_b = rng.standard_normal((74, 58))
+    if layout == "fortran":
+        a, b = np.asfortranarray(base_a), np.asfortranarray(base_b)
+    elif layout == "strided":
+        a, b = base_a[::2, 1::3], base_b[::3, ::2]
+    elif layout == "reversed":
+        a, b = base_a[::-1, ::-1], base_b[::-1]
+    else:  # zero strides: every row of a is the same row
+        a, b = np.broadcast_to(base_a[0], base_a.shape), base_b
+    out_base = np.zeros((2 * a.shape[0], 2 * b.shape[1]))
+    out = out_base[::2, ::2]  # a non-contiguous out=
+    got = pn.kernels.matmul(a, b, out=out)
+    assert got is out
+    assert_matmul_close(out, a, b)
+    assert np.all(out_base[1::2] == 0) and np.all(out_base[:, 1::2] == 0)  # nothing written between
+
+
+@pytest.mark.parametrize("shape_a,shape_b", [
+    ((4, 5, 6), (4, 6, 3)), ((4, 5, 6), (6, 3)), ((5, 6), (2, 3, 6, 7)), ((2, 1, 5, 6), (3, 6, 4)),
+    ((7,), (7,)), ((7,), (3, 7, 2)), ((3, 2, 7), (7,)), ((5, 7), (7,)), ((7,), (7, 4)),
+])
+def test_batched_broadcast_and_vectors(kernel_impl, rng, shape_a, shape_b):
+    a = rng.standard_normal(shape_a).astype(np.float32)
+    b = rng.standard_normal(shape_b).astype(np.float32)
+    got = pn.kernels.matmul(a, b)
+    assert got.shape == np.matmul(a, b).shape
+    assert_matmul_close(got, a, b)
+
+
+def test_unmergeable_batch_strides(kernel_impl, rng):
+    a = rng.standard_normal((3, 4, 5, 6)).transpose(1, 0, 2, 3)  # batch dims (4, 3) not mergeable
+    b = rng.standard_normal((6, 2))
+    assert_matmul_close(pn.kernels.matmul(a, b), a, b)
+
+
+@pytest.mark.parametrize("shape_a,shape_b", [((0, 5), (5, 3)), ((4, 0), (0, 3)), ((4, 5), (5, 0)),
+                                             ((0, 4, 5), (5, 3)), ((2, 3, 0), (2, 0, 4))])
+def test_zero_sized(kernel_impl, shape_a, shape_b):
+    a, b = np.ones(shape_a, np.float32), np.ones(shape_b, np.float32)
+    got = pn.kernels.matmul(a, b)
+    assert got.shape == np.matmul(a, b).shape
+    assert np.all(got == 0)
+
+
+def test_dtype_promotion_and_integers(kernel_impl, rng):
+    a32 = rng.standard_normal((5, 6)).astype(np.float32)
+    b64 = rng.standard_normal((6, 4))
+    got = pn.kernels.matmul(a32, b64)
+    assert got.dtype == np.float64
+    assert_matmul_close(got, a32.astype(np.float64), b64)
+    ai, bi = np.arange(12).reshape(3, 4), np.arange(8).reshape(4, 2)
+    np.testing.assert_array_equal(pn.kernels.matmul(ai, bi), ai @ bi)
+    np.testing.assert_array_equal(pn.kernels.matmul([[1.0, 2.0]], [[3.0], [4.0]]), [[11.0]])
+
+
+def test_out_overlapping_input(kernel_impl, rng):
+    a = rng.standard_normal((6, 6))
+    b = rng.standard_normal((6, 6))
+    want = reference(a, b)
+    pn.kernels.matmul(a, b, out=a)  # in place: inputs are read before being overwritten
+    np.testing.assert_allclose(a, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("a,b,error,words", [
+    (np.ones((3, 4)), np.ones((5, 2)), ValueError, ["matmul", "(3, 4)", "(5, 2)"]),
+    (np.ones((2, 3, 4)), np.ones((3, 4, 2)), ValueError, ["matmul", "(2, 3, 4)", "(3, 4, 2)"]),
+    (np.float64(2.0), np.ones((2, 2)), ValueError, ["matmul", "()"]),
+    (np.array([["a"]]), np.ones((1, 1)), TypeError, ["matmul", "<U1"]),
+    (np.array([[object()]]), np.ones((1, 1)), TypeError, ["matmul", "object"]),
+    ([[1.0, 2.0], [3.0]], np.ones((2, 2)), ValueError, ["matmul", "rectangular"]),
+])
+def test_bad_input(a, b, error, words):
+    with pytest.raises(error) as info:
+        pn.kernels.matmul(a, b)
+    for word in words:
+        assert word in str(info.value)
+
+
+@pytest.mark.parametrize("out,words", [(np.empty((3, 3)), ["(3, 3)", "(3, 2)"]),
+                                       (np.empty((3, 2), np.float32), ["float32", "float64"])])
+def test_bad_out(out, words):
+    with pytest.raises(ValueError) as info:
+        pn.kernels.matmul(np.ones((3, 4)), np.ones((4, 2)), out=out)
+    for word in ["matmul", *words]:
+        assert word in str(info.value)
+    read_only = np.empty((3, 2))
+    read_only.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        pn.kernels.matmul(np.ones((3, 4)), np.ones((4, 2)), out=read_only)
+
+
+def gemm_kernels():
+    """The raw kernels under the Python layer: each must check its own arguments."""
+    kernels = [pytest.param("numba", id="numba")]
+    if "native" in pn.backend.available():
+        kernels.insert(0, pytest.param("native", id="native"))
+    return kernels
+
+
+@pytest.mark.parametrize("impl", gemm_kernels())
+def test_raw_gemm_rejects_bad_arguments(impl):
+    previous = pn.backend.name()
+    pn.backend.use(impl)
+    try:
+        gemm = pn.backend.kernel("gemm")
+    finally:
+        pn.backend.use(previous)
+    f = np.ones((2, 3, 4), np.float32)
+    g = np.ones((2, 4, 5), np.float32)
+    out = np.empty((2, 3, 5), np.float32)
+    gemm(f, g, out)
+    np.testing.assert_array_equal(out, 4.0)
+    with pytest.raises(ValueError, match="3-D"):
+        gemm(f[0], g[0], out[0])
+    with pytest.raises(ValueError, match="do not match"):
+        gemm(f, np.ones((2, 3, 5), np.float32), out)
+    with pytest.raises(ValueError, match="do not match"):
+        gemm(f, g, np.empty((2, 3, 6), np.float32))
+    with pytest.raises((TypeError, ValueError), match="dtype|float"):
+        gemm(f, g.astype(np.float64), out)
+    with pytest.raises((TypeError, ValueError), match="dtype|float"):
+        gemm(f.astype(np.int32), g.astype(np.int32), out.astype(np.int32))
+    read_only = out.copy()
+    read_only.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        gemm(f, g, read_only)
+
+
+def test_native_gemm_checks_overlap_and_strides():
+    if "native" not in pn.backend.available():
+        pytest.skip("native backend unavailable")
+    gemm = pn.backend.native().gemm
+    buf = np.ones((2, 4, 4), np.float32)
+    with pytest.raises(ValueError, match="overlaps"):
+        gemm(buf, buf, buf)
+    with pytest.raises(ValueError, match="alias"):
+        aliased = np.lib.stride_tricks.as_strided(np.empty((4, 4), np.float32), (2, 4, 4), (0, 16, 4))
+        gemm(buf, buf.copy(), aliased)
+    packed = np.zeros((2, 3, 3), dtype=[("x", np.float32), ("tag", np.int8)])["x"]  # 5-byte strides
+    with pytest.raises(ValueError, match="multiple"):
+        gemm(packed, np.ones((2, 3, 3), np.float32), np.empty((2, 3, 3), np.float32))
+
+
+def test_torch_parity(kernel_impl, rng):
+    torch = pytest.importorskip("torch")
+    a = rng.standard_normal((3, 45, 67)).astype(np.float32)
+    b = rng.standard_normal((67, 29)).astype(np.float32)
+    want = torch.matmul(torch.from_numpy(a), torch.from_numpy(b)).numpy()
+    np.testing.assert_allclose(pn.kernels.matmul(a, b), want, rtol=1e-4, atol=1e-4)
