@@ -300,8 +300,13 @@ class Tensor:
         return format(repr(self), spec)
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="tensor(", precision=4,
-                               floatmode="maxprec_equal" if self.data.dtype.kind == "f" else "maxprec")
+        d = self.data
+        mode = "maxprec_equal"
+        if d.dtype.kind == "f" and d.size:  # PyTorch style: "1., 2." for whole numbers, else 4 decimals
+            finite = d[np.isfinite(d)]
+            if finite.size and (finite != np.round(finite)).any():
+                mode = "fixed"
+        body = np.array2string(d, separator=", ", prefix="tensor(", precision=4, floatmode=mode)
         extras = []
         if self.data.size == 0:
             extras.append(f"size={self.shape}")
