@@ -48,6 +48,16 @@ def matmul(a, b, out: np.ndarray | None = None) -> np.ndarray:
     float32 and float64 run on pyneural's GEMM (mixed inputs promote); integer and bool inputs
     use NumPy. Any strides, transposed views included, are handled without copies.
     """
+    if (type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype
+            and a.dtype in _FLOATS and a.shape[1] == b.shape[0]):  # the common case, with the least overhead
+        if out is None:
+            out = np.empty((a.shape[0], b.shape[1]), a.dtype)
+        else:
+            _check_out(out, (a.shape[0], b.shape[1]), a.dtype)
+            if np.may_share_memory(out, a) or np.may_share_memory(out, b):
+                a, b = a.copy(), b.copy()
+        backend.kernel("gemm")(a[None], b[None], out[None])
+        return out
     a = as_numeric_array("matmul", a, "a")
     b = as_numeric_array("matmul", b, "b")
     if a.ndim == 0 or b.ndim == 0:

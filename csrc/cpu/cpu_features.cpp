@@ -1,8 +1,12 @@
 #include "pyneural/cpu_features.h"
 
+#include "pyneural/cache.h"
+
 #include <atomic>
 #include <cstdint>
 #include <cstring>
+#include <utility>
+#include <unistd.h>
 
 #include "pyneural/error.h"
 
@@ -54,6 +58,14 @@ CpuFeatures detect() {
                       dq ? "avx512dq " : "", bw ? "avx512bw " : "", vl ? "avx512vl " : "",
                       "xcr0=0x", std::hex, xcr0);
 #endif
+#if defined(_SC_LEVEL1_DCACHE_SIZE)
+    // glibc reads these from CPUID; keep the defaults where it does not know (0 or -1).
+    for (auto [name, field] : {std::pair{_SC_LEVEL1_DCACHE_SIZE, &f.l1d}, std::pair{_SC_LEVEL2_CACHE_SIZE, &f.l2},
+                               std::pair{_SC_LEVEL3_CACHE_SIZE, &f.l3}}) {
+        const long bytes = sysconf(name);
+        if (bytes > 0) *field = bytes;
+    }
+#endif
     return f;
 }
 
@@ -101,8 +113,8 @@ Isa active_isa() {
 }
 
 void set_active_isa(Isa isa) {
-    check(compiled(isa), "cpu variant '", isa_name(isa), "' was not compiled into this build");
-    check(runnable(isa), "this CPU (or OS) does not support the '", isa_name(isa), "' variant (detected: ",
+    PN_CHECK(compiled(isa), "cpu variant '", isa_name(isa), "' was not compiled into this build");
+    PN_CHECK(runnable(isa), "this CPU (or OS) does not support the '", isa_name(isa), "' variant (detected: ",
           cpu_features().flags, ")");
     g_active.store(int(isa), std::memory_order_relaxed);
 }
@@ -120,6 +132,15 @@ Isa parse_isa(const std::string& name) {
     for (Isa isa : {Isa::ref, Isa::avx2, Isa::avx512})
         if (name == isa_name(isa)) return isa;
     throw Error(message("unknown cpu variant '", name, "'; expected ref, avx2 or avx512"));
+}
+
+}  // namespace pyneural
+
+namespace pyneural {
+
+CacheSizes cache_sizes() {
+    const CpuFeatures& f = cpu_features();
+    return {f.l1d, f.l2, f.l3};
 }
 
 }  // namespace pyneural

@@ -18,7 +18,7 @@ constexpr double kFlopsPerThread = 2e6;
 int num_threads() { return g_threads.load(std::memory_order_relaxed); }
 
 void set_num_threads(int n) {
-    check(n >= 1, "set_num_threads: expected a positive number of threads, got ", n);
+    PN_CHECK(n >= 1, "set_num_threads: expected a positive number of threads, got ", n);
     g_threads.store(n, std::memory_order_relaxed);
 }
 

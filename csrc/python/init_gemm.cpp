@@ -9,7 +9,7 @@ void gemm_typed(py::array& a, py::array& b, py::array& c) {
     cpu::GemmProblem<T> p{a.shape(0), a.shape(1), b.shape(2), a.shape(2),
                           batch_view<const T>(a, "gemm", "a"), batch_view<const T>(b, "gemm", "b"),
                           batch_view<T>(c, "gemm", "out")};
-    check(b.shape(0) == p.batch && b.shape(1) == p.k && c.shape(0) == p.batch && c.shape(1) == p.m &&
+    PN_CHECK(b.shape(0) == p.batch && b.shape(1) == p.k && c.shape(0) == p.batch && c.shape(1) == p.m &&
               c.shape(2) == p.n,
           "gemm: shapes a", shape_str(a), ", b", shape_str(b), ", out", shape_str(c), " do not match");
     py::gil_scoped_release release;
@@ -18,7 +18,7 @@ void gemm_typed(py::array& a, py::array& b, py::array& c) {
 
 void gemm(py::array a, py::array b, py::array out) {
     for (auto* x : {&a, &b, &out})
-        check(x->ndim() == 3, "gemm: expected 3-D arrays, got a", shape_str(a), ", b", shape_str(b), ", out",
+        PN_CHECK(x->ndim() == 3, "gemm: expected 3-D arrays, got a", shape_str(a), ", b", shape_str(b), ", out",
               shape_str(out));
     if (py::dtype::of<float>().is(out.dtype())) return gemm_typed<float>(a, b, out);
     if (py::dtype::of<double>().is(out.dtype())) return gemm_typed<double>(a, b, out);

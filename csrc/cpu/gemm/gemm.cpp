@@ -2,6 +2,9 @@
 
 #include "gemm_variants.h"
 #include "pyneural/cpu_features.h"
+#include <algorithm>
+#include <array>
+#include <new>
 #include <utility>
 
 #include "pyneural/error.h"
@@ -32,35 +35,52 @@ void extent(const StridedBatch<T>& x, index_t batch, index_t rows, index_t cols,
     hi = reinterpret_cast<const char*>(x.data + last + 1);
 }
 
+// Whether distinct indices may share an address: with dimensions sorted by |stride|, each stride must
+// step past everything the smaller ones span (sufficient, and exact for the layouts NumPy produces).
+bool self_overlapping(std::array<std::pair<index_t, index_t>, 3> dims) {
+    for (auto& [size, stride] : dims) stride = stride < 0 ? -stride : stride;
+    std::sort(dims.begin(), dims.end(), [](auto x, auto y) { return x.second < y.second; });
+    index_t span = 1;
+    for (auto [size, stride] : dims) {
+        if (size <= 1) continue;
+        if (stride < span) return true;
+        span += (size - 1) * stride;
+    }
+    return false;
+}
+
 template <class T>
 void validate(const GemmProblem<T>& p) {
-    check(p.batch >= 0 && p.m >= 0 && p.n >= 0 && p.k >= 0, "gemm: negative size (batch=", p.batch, ", m=", p.m,
+    PN_CHECK(p.batch >= 0 && p.m >= 0 && p.n >= 0 && p.k >= 0, "gemm: negative size (batch=", p.batch, ", m=", p.m,
           ", n=", p.n, ", k=", p.k, ")");
     if (p.batch == 0 || p.m == 0 || p.n == 0) return;
-    check(p.c.data != nullptr, "gemm: null output pointer");
-    // The output must not overlap itself: distinct (b, i, j) need distinct addresses.
-    check((p.m == 1 || p.c.rs != 0) && (p.n == 1 || p.c.cs != 0) && (p.batch == 1 || p.c.bs != 0),
-          "gemm: output strides (", p.c.bs, ", ", p.c.rs, ", ", p.c.cs, ") alias elements");
-    if (p.k == 0) return;
-    check(p.a.data != nullptr && p.b.data != nullptr, "gemm: null input pointer");
+    PN_CHECK(p.c.data != nullptr, "gemm: null output pointer");
+    PN_CHECK(!self_overlapping({{{p.batch, p.c.bs}, {p.m, p.c.rs}, {p.n, p.c.cs}}}), "gemm: output strides (", p.c.bs,
+          ", ", p.c.rs, ", ", p.c.cs, ") make elements alias each other");
     const char *clo, *chi, *lo, *hi;
     extent(p.c, p.batch, p.m, p.n, clo, chi);
+    if (p.bias) {
+        extent(StridedBatch<const T>{p.bias, 0, 0, p.bias_stride}, 1, 1, p.n, lo, hi);
+        PN_CHECK(hi <= clo || chi <= lo, "gemm: output overlaps the bias");
+    }
+    if (p.k == 0) return;
+    PN_CHECK(p.a.data != nullptr && p.b.data != nullptr, "gemm: null input pointer");
     extent(p.a, p.batch, p.m, p.k, lo, hi);
-    check(hi <= clo || chi <= lo, "gemm: output overlaps input a");
+    PN_CHECK(hi <= clo || chi <= lo, "gemm: output overlaps input a");
     extent(p.b, p.batch, p.k, p.n, lo, hi);
-    check(hi <= clo || chi <= lo, "gemm: output overlaps input b");
+    PN_CHECK(hi <= clo || chi <= lo, "gemm: output overlaps input b");
 }
 
 }  // namespace
 
 void gemm(const GemmProblem<float>& p) {
     validate(p);
-    variant().f32(p);
+    if (!variant().f32(p)) throw std::bad_alloc();
 }
 
 void gemm(const GemmProblem<double>& p) {
     validate(p);
-    variant().f64(p);
+    if (!variant().f64(p)) throw std::bad_alloc();
 }
 
 }  // namespace pyneural::cpu

@@ -4,12 +4,16 @@
 
 namespace pyneural::cpu {
 
-// c[b] = a[b] @ b[b] for b < batch; a is (m, k), b (k, n), c (m, n), any strides (0 broadcasts).
+// c[b] = act(a[b] @ b[b] + bias) for b < batch; a is (m, k), b (k, n), c (m, n), any strides (0 broadcasts);
+// bias (optional, length n, stride bias_stride) is added to every row.
 template <class T>
 struct GemmProblem {
     index_t batch, m, n, k;
     StridedBatch<const T> a, b;
     StridedBatch<T> c;
+    const T* bias = nullptr;
+    index_t bias_stride = 1;
+    Activation act = Activation::none;
 };
 
 void gemm(const GemmProblem<float>& p);

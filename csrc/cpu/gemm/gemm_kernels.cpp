@@ -1,42 +1,345 @@
-// GEMM compute, compiled once per ISA (PN_ISA = ref | avx2 | avx512) with that ISA's flags.
-// Everything here lives in namespace pyneural::cpu::PN_ISA so no symbol is shared between variants.
-// Correct for any strides; speed comes with the BLIS-structured kernel (packing + micro-kernels).
+// GEMM in the BLIS structure (Van Zee & van de Geijn, "BLIS", TOMS 2015), compiled once per ISA
+// (PN_ISA = ref | avx2 | avx512) with that ISA's flags, all in namespace pyneural::cpu::PN_ISA so
+// no symbol is shared between variants. Loops, outer to inner:
+//   jc (NC columns) > pc (KC depth): pack B block, shared by the threads (lives in L3)
+//     ic (MC rows, split across threads): pack A block per thread (lives in L2)
+//       jr (NR) > ir (MR): register-blocked micro-kernel on packed panels (B micro-panel in L1)
+// Packing absorbs any strides and transposes. The C++ here uses only C headers and GCC vector
+// extensions, so no out-of-line library template can be emitted with this TU's ISA.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "gemm_variants.h"
+#include "pyneural/cache.h"
 #include "pyneural/parallel.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 namespace pyneural::cpu::PN_ISA {
 namespace {
 
-constexpr index_t kTile = 256;  // columns of c accumulated in a stack buffer per row
+#if defined(__AVX512F__)
+constexpr int kVectorBytes = 64;
+constexpr int kMR = 14;  // 14 x 2 zmm accumulators + 2 for B + 1 broadcast of the 32 registers
+#elif defined(__AVX2__)
+constexpr int kVectorBytes = 32;
+constexpr int kMR = 6;   // 6 x 2 ymm accumulators of 16
+#else
+constexpr int kVectorBytes = 16;
+constexpr int kMR = 4;   // SSE2: 4 x 2 xmm accumulators of 16
+#endif
+constexpr int kNV = 2;   // vectors per row of the C tile
+
+typedef float VecF __attribute__((vector_size(kVectorBytes)));
+typedef double VecD __attribute__((vector_size(kVectorBytes)));
+template <class T> struct VecOf;
+template <> struct VecOf<float> { using type = VecF; };
+template <> struct VecOf<double> { using type = VecD; };
+
+template <class T> constexpr int kVL = kVectorBytes / int(sizeof(T));
+template <class T> constexpr int kNR = kNV * kVL<T>;
+
+inline index_t min_i(index_t a, index_t b) { return a < b ? a : b; }
+inline index_t max_i(index_t a, index_t b) { return a > b ? a : b; }
+inline index_t round_up(index_t x, index_t to) { return (x + to - 1) / to * to; }
+
+// ---- blocking: MC x KC of A in half of L2, KC x NR of B in half of L1, KC x NC of B in part of L3 ----
+struct Blocking {
+    index_t mc, kc, nc;
+};
+
+index_t env_size(const char* name, index_t fallback) {
+    const char* text = getenv(name);  // tuning knob for benchmarks
+    const long value = text ? atol(text) : 0;
+    return value > 0 ? value : fallback;
+}
 
 template <class T>
-void gemm_impl(const GemmProblem<T>& p) {
-    const index_t batch = p.batch, m = p.m, n = p.n, k = p.k;
-    if (batch == 0 || m == 0 || n == 0) return;
-    const auto a = p.a, b = p.b;
-    const auto c = p.c;
-    const int threads = threads_for(2.0 * double(batch) * double(m) * double(n) * double(k));
-#pragma omp parallel for collapse(2) schedule(static) num_threads(threads) if (threads > 1)
-    for (index_t bi = 0; bi < batch; ++bi) {
-        for (index_t i = 0; i < m; ++i) {
-            const T* a_row = a.data + bi * a.bs + i * a.rs;
-            T* c_row = c.data + bi * c.bs + i * c.rs;
-            for (index_t j0 = 0; j0 < n; j0 += kTile) {
-                const index_t nj = (n - j0) < kTile ? (n - j0) : kTile;
-                T acc[kTile] = {};
-                for (index_t q = 0; q < k; ++q) {
-                    const T aiq = a_row[q * a.cs];
-                    const T* b_row = b.data + bi * b.bs + q * b.rs + j0 * b.cs;
-                    if (b.cs == 1) {
-                        for (index_t j = 0; j < nj; ++j) acc[j] += aiq * b_row[j];
-                    } else {
-                        for (index_t j = 0; j < nj; ++j) acc[j] += aiq * b_row[j * b.cs];
+Blocking make_blocking() {
+    const CacheSizes cache = cache_sizes();
+    const index_t size = sizeof(T);
+    index_t kc = env_size("PYNEURAL_GEMM_KC", cache.l1d / 2 / (kNR<T> * size) * 2);
+    kc = max_i(32, min_i(kc, 1024));
+    index_t mc = env_size("PYNEURAL_GEMM_MC", cache.l2 / 2 / (kc * size));
+    mc = max_i(kMR, mc / kMR * kMR);
+    index_t nc = env_size("PYNEURAL_GEMM_NC", cache.l3 / 4 / (kc * size));
+    nc = max_i(kNR<T>, min_i(nc, 16384) / kNR<T> * kNR<T>);
+    return {mc, kc, nc};
+}
+
+template <class T>
+const Blocking& blocking() {
+    static const Blocking b = make_blocking<T>();
+    return b;
+}
+
+// Per-thread packing buffers that only grow (OpenMP keeps its threads, so they are reused).
+template <class T, int Slot>
+T* scratch(index_t count) {
+    thread_local T* data = nullptr;
+    thread_local index_t capacity = 0;
+    if (count > capacity) {
+        free(data);
+        capacity = round_up(count, 4096);
+        data = static_cast<T*>(aligned_alloc(64, size_t(capacity) * sizeof(T)));
+        if (!data) capacity = 0;
+    }
+    return data;
+}
+
+// ---- packing ----
+// A block (mc x kc) -> strips of MR rows, each stored k-major: strip[p * MR + i]; rows past m are 0.
+template <class T>
+void pack_a_strip(const T* a, index_t rs, index_t cs, index_t rows, index_t kc, T* out) {
+    if (rows == kMR && cs == 1) {
+        for (index_t p = 0; p < kc; ++p)
+            for (int i = 0; i < kMR; ++i) out[p * kMR + i] = a[i * rs + p];
+        return;
+    }
+    for (index_t p = 0; p < kc; ++p) {
+        for (index_t i = 0; i < rows; ++i) out[p * kMR + i] = a[i * rs + p * cs];
+        for (index_t i = rows; i < kMR; ++i) out[p * kMR + i] = T(0);
+    }
+}
+
+// B block (kc x nc) -> strips of NR columns, each stored row by row: strip[p * NR + j]; columns past n are 0.
+template <class T>
+void pack_b_strip(const T* b, index_t rs, index_t cs, index_t cols, index_t kc, T* out) {
+    constexpr int NR = kNR<T>;
+    if (cols == NR && cs == 1) {
+        for (index_t p = 0; p < kc; ++p) memcpy(out + p * NR, b + p * rs, sizeof(T) * NR);
+        return;
+    }
+    for (index_t p = 0; p < kc; ++p) {
+        for (index_t j = 0; j < cols; ++j) out[p * NR + j] = b[p * rs + j * cs];
+        for (index_t j = cols; j < NR; ++j) out[p * NR + j] = T(0);
+    }
+}
+
+// ---- micro-kernel: tile (Rows x NR, row-major) = A (Rows x kc) @ B (kc x NR) ----
+// A's element (i, p) is at a[i * a_rs + p * a_cs] and B's row p at b + p * b_rs. Packed panels pass
+// a_rs = 1, a_cs = MR, b_rs = NR (constants once inlined); the direct path reads A and B in place.
+template <class T, int Rows>
+__attribute__((always_inline)) inline void micro_kernel(index_t kc, const T* __restrict a, index_t a_rs, index_t a_cs,
+                                                        const T* __restrict b, index_t b_rs, T* __restrict tile) {
+    using V = typename VecOf<T>::type;
+    constexpr int VL = kVL<T>, NR = kNR<T>;
+    V c[Rows][kNV];
+#pragma GCC unroll 32
+    for (int i = 0; i < Rows; ++i)
+        for (int v = 0; v < kNV; ++v) c[i][v] = V{};
+    for (index_t p = 0; p < kc; ++p) {
+        V bv[kNV];
+        for (int v = 0; v < kNV; ++v) memcpy(&bv[v], b + v * VL, sizeof(V));
+#pragma GCC unroll 32
+        for (int i = 0; i < Rows; ++i)
+            for (int v = 0; v < kNV; ++v) c[i][v] += a[i * a_rs] * bv[v];
+        a += a_cs;
+        b += b_rs;
+    }
+#pragma GCC unroll 32
+    for (int i = 0; i < Rows; ++i)
+        for (int v = 0; v < kNV; ++v) memcpy(tile + i * NR + v * VL, &c[i][v], sizeof(V));
+}
+
+// micro_kernel for a run-time row count 1..MR (edges of the direct path).
+template <class T, int Rows = kMR>
+void micro_kernel_rows(int rows, index_t kc, const T* a, index_t a_rs, index_t a_cs, const T* b, index_t b_rs,
+                       T* tile) {
+    if constexpr (Rows > 1) {
+        if (rows < Rows) return micro_kernel_rows<T, Rows - 1>(rows, kc, a, a_rs, a_cs, b, b_rs, tile);
+    }
+    micro_kernel<T, Rows>(kc, a, a_rs, a_cs, b, b_rs, tile);
+}
+
+// ---- output pass: C = tile (first depth block) or C += tile; on the last one add bias, apply act ----
+inline float activate(float x, Activation act) {
+    switch (act) {
+        case Activation::relu: return x < 0.0f ? 0.0f : x;  // NaN passes through, as in PyTorch
+        case Activation::gelu: return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+        case Activation::sigmoid: return 1.0f / (1.0f + expf(-x));
+        case Activation::tanh: return tanhf(x);
+        default: return x;
+    }
+}
+inline double activate(double x, Activation act) {
+    switch (act) {
+        case Activation::relu: return x < 0.0 ? 0.0 : x;
+        case Activation::gelu: return 0.5 * x * (1.0 + erf(x * 0.70710678118654752)); 
+        case Activation::sigmoid: return 1.0 / (1.0 + exp(-x));
+        case Activation::tanh: return tanh(x);
+        default: return x;
+    }
+}
+
+template <class T>
+struct Output {
+    T* c;
+    index_t rs, cs;
+    const T* bias;
+    index_t bias_stride;
+    Activation act;
+};
+
+template <class T>
+void store_tile(const T* tile, const Output<T>& out, index_t i0, index_t j0, index_t rows, index_t cols, bool first,
+                bool last) {
+    constexpr int NR = kNR<T>;
+    for (index_t i = 0; i < rows; ++i) {
+        T* row = out.c + (i0 + i) * out.rs + j0 * out.cs;
+        const T* t = tile + i * NR;
+        if (out.cs == 1) {
+            if (first) for (index_t j = 0; j < cols; ++j) row[j] = t[j];
+            else for (index_t j = 0; j < cols; ++j) row[j] += t[j];
+        } else {
+            if (first) for (index_t j = 0; j < cols; ++j) row[j * out.cs] = t[j];
+            else for (index_t j = 0; j < cols; ++j) row[j * out.cs] += t[j];
+        }
+        if (!last) continue;
+        if (out.bias)
+            for (index_t j = 0; j < cols; ++j) row[j * out.cs] += out.bias[(j0 + j) * out.bias_stride];
+        if (out.act != Activation::none)
+            for (index_t j = 0; j < cols; ++j) row[j * out.cs] = activate(row[j * out.cs], out.act);
+    }
+}
+
+// k == 0: the product is zero, so C is just the epilogue of 0.
+template <class T>
+void store_empty_product(const Output<T>& out, index_t m, index_t n) {
+    for (index_t i = 0; i < m; ++i)
+        for (index_t j = 0; j < n; ++j)
+            out.c[i * out.rs + j * out.cs] = activate(out.bias ? out.bias[j * out.bias_stride] : T(0), out.act);
+}
+
+// ---- one matrix: c = act(a @ b + bias) with `threads` threads; false if a buffer could not be allocated ----
+template <class T>
+bool gemm_matrix(const T* a, index_t a_rs, index_t a_cs, const T* b, index_t b_rs, index_t b_cs, const Output<T>& out,
+                 index_t m, index_t n, index_t k, int threads) {
+    if (k == 0) {
+        store_empty_product(out, m, n);
+        return true;
+    }
+    constexpr int NR = kNR<T>;
+    const Blocking& bl = blocking<T>();
+    const index_t kc_max = min_i(bl.kc, k), nc = min_i(bl.nc, round_up(n, NR));
+    // Row blocks of equal size, as many as a multiple of the thread count, so no thread idles at the end.
+    const index_t m_blocks = round_up((m + bl.mc - 1) / bl.mc, threads);
+    const index_t mc = round_up((m + m_blocks - 1) / m_blocks, kMR);
+    // Too few row strips to share out evenly: split each block's columns among the threads instead.
+    const bool split_columns = (m + kMR - 1) / kMR < 4 * threads;
+    T* b_packed = scratch<T, 0>(kc_max * nc);
+    T* a_shared = split_columns ? scratch<T, 1>(mc * kc_max) : nullptr;
+    if (!b_packed || (split_columns && !a_shared)) return false;
+    bool failed = false;
+
+#pragma omp parallel num_threads(threads) if (threads > 1)
+    {
+        T tile[kMR * NR] __attribute__((aligned(64)));
+        T* a_own = split_columns ? nullptr : scratch<T, 1>(mc * kc_max);
+        for (index_t jc = 0; jc < n; jc += nc) {
+            const index_t ncur = min_i(nc, n - jc), b_strips = (ncur + NR - 1) / NR;
+            for (index_t pc = 0; pc < k; pc += kc_max) {
+                const index_t kc = min_i(kc_max, k - pc);
+                const bool first = pc == 0, last = pc + kc == k;
+#pragma omp for schedule(static)
+                for (index_t s = 0; s < b_strips; ++s)
+                    pack_b_strip(b + pc * b_rs + (jc + s * NR) * b_cs, b_rs, b_cs, min_i(NR, ncur - s * NR), kc,
+                                 b_packed + s * NR * kc);
+                if (!split_columns) {
+#pragma omp for schedule(dynamic, 1)
+                    for (index_t ib = 0; ib < m_blocks; ++ib) {
+                        if (ib * mc >= m) continue;
+                        if (!a_own) {
+                            failed = true;  // benign race: every writer stores true
+                            continue;
+                        }
+                        const index_t ic = ib * mc, mcur = min_i(mc, m - ic), a_strips = (mcur + kMR - 1) / kMR;
+                        for (index_t s = 0; s < a_strips; ++s)
+                            pack_a_strip(a + (ic + s * kMR) * a_rs + pc * a_cs, a_rs, a_cs, min_i(kMR, mcur - s * kMR),
+                                         kc, a_own + s * kMR * kc);
+                        for (index_t sj = 0; sj < b_strips; ++sj)
+                            for (index_t si = 0; si < a_strips; ++si) {
+                                micro_kernel<T, kMR>(kc, a_own + si * kMR * kc, 1, kMR, b_packed + sj * NR * kc, NR, tile);
+                                store_tile(tile, out, ic + si * kMR, jc + sj * NR, min_i(kMR, mcur - si * kMR),
+                                           min_i(NR, ncur - sj * NR), first, last);
+                            }
+                    }
+                } else {
+                    for (index_t ic = 0; ic < m; ic += mc) {
+                        const index_t mcur = min_i(mc, m - ic), a_strips = (mcur + kMR - 1) / kMR;
+#pragma omp for schedule(static)
+                        for (index_t s = 0; s < a_strips; ++s)
+                            pack_a_strip(a + (ic + s * kMR) * a_rs + pc * a_cs, a_rs, a_cs, min_i(kMR, mcur - s * kMR),
+                                         kc, a_shared + s * kMR * kc);
+#pragma omp for schedule(static)
+                        for (index_t sj = 0; sj < b_strips; ++sj)
+                            for (index_t si = 0; si < a_strips; ++si) {
+                                micro_kernel<T, kMR>(kc, a_shared + si * kMR * kc, 1, kMR, b_packed + sj * NR * kc, NR, tile);
+                                store_tile(tile, out, ic + si * kMR, jc + sj * NR, min_i(kMR, mcur - si * kMR),
+                                           min_i(NR, ncur - sj * NR), first, last);
+                            }
                     }
                 }
-                for (index_t j = 0; j < nj; ++j) c_row[(j0 + j) * c.cs] = acc[j];
             }
         }
     }
+    return !failed;
+}
+
+// Small problems and few rows: no packing (A and B read in place, B's rows must be unit-stride), one pass
+// over k so C is written once; threads split the column strips. Only a partial last strip of B is copied.
+template <class T>
+bool gemm_direct(const T* a, index_t a_rs, index_t a_cs, const T* b, index_t b_rs, const Output<T>& out, index_t m,
+                 index_t n, index_t k, int threads) {
+    constexpr int NR = kNR<T>;
+    const index_t full = n / NR, strips = (n + NR - 1) / NR;
+    T* edge = nullptr;
+    if (strips > full) {
+        edge = scratch<T, 2>(k * NR);
+        if (!edge) return false;
+        pack_b_strip(b + full * NR, b_rs, index_t(1), n - full * NR, k, edge);
+    }
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+    for (index_t sj = 0; sj < strips; ++sj) {
+        T tile[kMR * NR] __attribute__((aligned(64)));
+        const T* bs = sj < full ? b + sj * NR : edge;
+        const index_t bs_rs = sj < full ? b_rs : NR;
+        for (index_t i0 = 0; i0 < m; i0 += kMR) {
+            const int rows = int(min_i(kMR, m - i0));
+            micro_kernel_rows<T>(rows, k, a + i0 * a_rs, a_rs, a_cs, bs, bs_rs, tile);
+            store_tile(tile, out, i0, sj * NR, rows, min_i(NR, n - sj * NR), true, true);
+        }
+    }
+    return true;
+}
+
+template <class T>
+bool gemm_impl(const GemmProblem<T>& p) {
+    if (p.batch == 0 || p.m == 0 || p.n == 0) return true;
+    const double flops = 2.0 * double(p.m) * double(p.n) * double(p.k);
+    const int threads = threads_for(flops * double(p.batch));
+    bool ok = true;
+    // Packing pays off when each packed element is reused enough: skip it for few rows or tiny products.
+    const bool direct = p.b.cs == 1 && p.k > 0 && (p.m <= 2 * kMR || flops <= 2.0 * 64 * 64 * 64);
+    auto run = [&](index_t bi, int t) {
+        const Output<T> out{p.c.data + bi * p.c.bs, p.c.rs, p.c.cs, p.bias, p.bias_stride, p.act};
+        const T* a = p.a.data + bi * p.a.bs;
+        const T* b = p.b.data + bi * p.b.bs;
+        if (!(direct ? gemm_direct(a, p.a.rs, p.a.cs, b, p.b.rs, out, p.m, p.n, p.k, t)
+                     : gemm_matrix(a, p.a.rs, p.a.cs, b, p.b.rs, p.b.cs, out, p.m, p.n, p.k, t)))
+            ok = false;
+    };
+    // Many small matrices: one thread per matrix beats splitting each one.
+    if (threads > 1 && p.batch >= threads && threads_for(flops) < threads) {
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+        for (index_t bi = 0; bi < p.batch; ++bi) run(bi, 1);
+        return ok;
+    }
+    for (index_t bi = 0; bi < p.batch; ++bi) run(bi, threads);
+    return ok;
 }
 
 }  // namespace

@@ -4,9 +4,10 @@
 
 namespace pyneural::cpu {
 
+// Each returns false when it could not allocate its packing buffers.
 struct GemmVariant {
-    void (*f32)(const GemmProblem<float>&);
-    void (*f64)(const GemmProblem<double>&);
+    bool (*f32)(const GemmProblem<float>&);
+    bool (*f64)(const GemmProblem<double>&);
 };
 
 namespace ref { GemmVariant gemm_variant(); }

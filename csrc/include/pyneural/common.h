@@ -15,4 +15,7 @@ struct StridedBatch {
     index_t bs, rs, cs;
 };
 
+// Element-wise function fused into a kernel's output pass (GEMM and convolution epilogues).
+enum class Activation : int { none = 0, relu = 1, gelu = 2, sigmoid = 3, tanh = 4 };
+
 }  // namespace pyneural

@@ -11,6 +11,7 @@ struct CpuFeatures {
     bool avx2_fma = false;  // AVX2 + FMA + OS-enabled ymm state
     bool avx512 = false;    // AVX-512 F/BW/DQ/VL + OS-enabled zmm and opmask state
     std::string vendor, flags;
+    long l1d = 32 * 1024, l2 = 512 * 1024, l3 = 8 * 1024 * 1024;  // bytes per core (l3: shared), read at run time
 };
 
 const CpuFeatures& cpu_features();

@@ -19,9 +19,10 @@ std::string message(const Parts&... parts) {
     return out.str();
 }
 
-template <class... Parts>
-void check(bool ok, const Parts&... parts) {
-    if (!ok) throw Error(message(parts...));
-}
-
 }  // namespace pyneural
+
+// PN_CHECK(condition, message parts...): the message is only built when the check fails.
+#define PN_CHECK(condition, ...) \
+    do {                             \
+        if (!(condition)) throw ::pyneural::Error(::pyneural::message(__VA_ARGS__)); \
+    } while (0)

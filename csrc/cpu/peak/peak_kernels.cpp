@@ -1,0 +1,40 @@
+// FMA throughput loop, compiled once per ISA. 12 independent accumulators cover FMA latency x ports
+// (4 cycles x 2 pipes on current x86 cores) so the loop is bound by throughput alone.
+#include "peak_variants.h"
+
+namespace pyneural::cpu::PN_ISA {
+namespace {
+
+#if defined(__AVX512F__)
+constexpr int kVectorBytes = 64;
+#elif defined(__AVX2__)
+constexpr int kVectorBytes = 32;
+#else
+constexpr int kVectorBytes = 16;
+#endif
+constexpr int kChains = 12;
+
+template <class T>
+double fma_loop(index_t iterations) {
+    typedef T V __attribute__((vector_size(kVectorBytes)));
+    V acc[kChains];
+    for (int r = 0; r < kChains; ++r) acc[r] = V{} + T(r) * T(1e-3);
+    V x = V{} + T(0.999999), y = V{} + T(1e-7);
+    for (index_t it = 0; it < iterations; ++it) {
+#pragma GCC unroll 12
+        for (int r = 0; r < kChains; ++r) acc[r] = acc[r] * x + y;
+        __asm__ volatile("" : "+x"(x));  // keep x opaque so the loop cannot be folded
+    }
+    T sum = 0;
+    for (int r = 0; r < kChains; ++r)
+        for (int l = 0; l < int(kVectorBytes / sizeof(T)); ++l) sum += acc[r][l];
+    volatile T sink = sum;  // the result is observable, so the loop is not removed
+    (void)sink;
+    return 2.0 * double(iterations) * kChains * (kVectorBytes / sizeof(T));
+}
+
+}  // namespace
+
+PeakVariant peak_variant() { return {&fma_loop<float>, &fma_loop<double>}; }
+
+}  // namespace pyneural::cpu::PN_ISA
