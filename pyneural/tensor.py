@@ -61,7 +61,7 @@ def _to_array(data: Any, dtype: Any = None, copy: bool = True, op: str = "tensor
     else:
         py = _PY_DTYPE.get(type(data))
         if py is not None:
-            return np.asarray(data, dt or py)
+            return np.asarray(data, py if dt is None else dt)
         try:
             arr = np.asarray(data)
         except ValueError as e:

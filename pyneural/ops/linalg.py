@@ -55,7 +55,7 @@ def _parse(subscripts: str, shapes: list) -> tuple:
     if len(ins) != len(shapes):
         raise ValueError(f"einsum {subscripts!r}: {len(ins)} operand subscripts for {len(shapes)} operands")
     for sub in ins + [out]:
-        if any(not (c in _LETTERS) for c in sub.replace("...", "")) or "->" in sub:
+        if any(c not in _LETTERS for c in sub.replace("...", "")):
             raise ValueError(f"einsum {subscripts!r}: subscripts must be letters, ',' '->' and '...'")
     free = [c for c in _LETTERS if c not in s]
     n_ell = 0
@@ -85,6 +85,8 @@ def einsum(subscripts: str, *operands: Any) -> Tensor:
                         "operand/sublist form is not supported)")
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
+    if not operands:
+        raise ValueError(f"einsum {subscripts!r}: no operands")
     ts = tuple(o if isinstance(o, Tensor) else None for o in operands)
     arrs = [o.data if isinstance(o, Tensor) else _to_array(o, copy=False, op="einsum") for o in operands]
     dt = arrs[0].dtype
