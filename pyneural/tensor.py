@@ -274,6 +274,9 @@ class Tensor:
             raise TypeError("iteration over a 0-d tensor")
         return (self[i] for i in range(self.data.shape[0]))
 
+    def __contains__(self, value: Any) -> bool:
+        return bool((self.data == (value.data if isinstance(value, Tensor) else value)).any())
+
     def _scalar(self, what: str) -> Any:
         if self.data.size != 1:
             raise RuntimeError(f"{what} value of a tensor with {self.data.size} elements (shape {self.shape}) "

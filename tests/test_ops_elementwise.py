@@ -62,6 +62,8 @@ UNARY = {
     "square": (lambda t: t ** 2, np.square, None),
     "cube": (lambda t: t ** 3, lambda x: x ** 3, None),
     "rsqrt": (lambda t: t ** -0.5, lambda x: x ** -0.5, (0.2, 3.0)),
+    "clone": (lambda t: t.clone() * t, np.square, None),
+    "astype": (lambda t: t.astype("float64") * t.to(pn.float64), np.square, None),
 }
 
 

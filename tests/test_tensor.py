@@ -230,6 +230,7 @@ def test_len_iter_bool():
         len(pn.tensor(1.0))
     with pytest.raises(TypeError):
         iter(pn.tensor(1.0))
+    assert 3.0 in t and 7.0 not in t
 
 
 def test_iteration_is_differentiable():
