@@ -36,6 +36,23 @@ def test_odd_sizes(kernel_impl, threads, rng, dtype, m, k, n):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("m,k,n", [
+    (257, 257, 127),   # packed, threads over row blocks, several depth blocks
+    (61, 513, 300),    # packed, few row strips: threads over columns
+    (300, 1000, 9),    # narrow: computed transposed
+    (1, 4099, 1031),   # one row: matrix-vector, rows of b streamed
+    (1031, 4099, 1),   # one column: matrix-vector as dot products
+    (17, 40, 3001),    # few rows: direct path, no packing
+])
+@pytest.mark.parametrize("trans_b", [False, True])
+def test_large_and_threaded_paths(kernel_impl, threads, rng, dtype, m, k, n, trans_b):
+    """Large enough for several threads and depth blocks; every path of the native kernel."""
+    a = rng.standard_normal((m, k)).astype(dtype)
+    b = rng.standard_normal((n, k)).astype(dtype).T if trans_b else rng.standard_normal((k, n)).astype(dtype)
+    assert_matmul_close(pn.kernels.matmul(a, b), a, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("trans_a", [False, True])
 @pytest.mark.parametrize("trans_b", [False, True])
 def test_transposes(kernel_impl, rng, dtype, trans_a, trans_b):

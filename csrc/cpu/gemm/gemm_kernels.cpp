@@ -168,19 +168,21 @@ inline float activate(float x, Activation act) {
 inline double activate(double x, Activation act) {
     switch (act) {
         case Activation::relu: return x < 0.0 ? 0.0 : x;
-        case Activation::gelu: return 0.5 * x * (1.0 + erf(x * 0.70710678118654752)); 
+        case Activation::gelu: return 0.5 * x * (1.0 + erf(x * 0.70710678118654752));
         case Activation::sigmoid: return 1.0 / (1.0 + exp(-x));
         case Activation::tanh: return tanh(x);
         default: return x;
     }
 }
 
+// Where C goes, and the epilogue applied on the last pass: c = act(c + bias).
 template <class T>
 struct Output {
     T* c;
     index_t rs, cs;
     const T* bias;
     index_t bias_stride;
+    bool bias_on_rows;  // bias indexed by row (after the problem was transposed), else by column
     Activation act;
 };
 
@@ -199,30 +201,52 @@ void store_tile(const T* tile, const Output<T>& out, index_t i0, index_t j0, ind
             else for (index_t j = 0; j < cols; ++j) row[j * out.cs] += t[j];
         }
         if (!last) continue;
-        if (out.bias)
+        if (out.bias && out.bias_on_rows) {
+            const T bias = out.bias[(i0 + i) * out.bias_stride];
+            for (index_t j = 0; j < cols; ++j) row[j * out.cs] += bias;
+        } else if (out.bias) {
             for (index_t j = 0; j < cols; ++j) row[j * out.cs] += out.bias[(j0 + j) * out.bias_stride];
+        }
         if (out.act != Activation::none)
             for (index_t j = 0; j < cols; ++j) row[j * out.cs] = activate(row[j * out.cs], out.act);
     }
 }
 
+// One matrix product c (m x n) = a (m x k) @ b (k x n) with strides, and its output.
+template <class T>
+struct Operands {
+    const T* a;
+    index_t a_rs, a_cs;
+    const T* b;
+    index_t b_rs, b_cs;
+    index_t m, n, k;
+    Output<T> out;
+
+    // C^T = B^T A^T: the same memory, seen the other way round.
+    Operands transposed() const {
+        return {b, b_cs, b_rs, a, a_cs, a_rs, n, m, k,
+                {out.c, out.cs, out.rs, out.bias, out.bias_stride, !out.bias_on_rows, out.act}};
+    }
+};
+
 // k == 0: the product is zero, so C is just the epilogue of 0.
 template <class T>
-void store_empty_product(const Output<T>& out, index_t m, index_t n) {
-    for (index_t i = 0; i < m; ++i)
-        for (index_t j = 0; j < n; ++j)
-            out.c[i * out.rs + j * out.cs] = activate(out.bias ? out.bias[j * out.bias_stride] : T(0), out.act);
+void store_empty_product(const Operands<T>& x) {
+    const Output<T>& out = x.out;
+    for (index_t i = 0; i < x.m; ++i)
+        for (index_t j = 0; j < x.n; ++j) {
+            const T bias = out.bias ? out.bias[(out.bias_on_rows ? i : j) * out.bias_stride] : T(0);
+            out.c[i * out.rs + j * out.cs] = activate(bias, out.act);
+        }
 }
 
-// ---- one matrix: c = act(a @ b + bias) with `threads` threads; false if a buffer could not be allocated ----
+// ---- packed path: the BLIS loops, with `threads` threads; false if a buffer could not be allocated ----
 template <class T>
-bool gemm_matrix(const T* a, index_t a_rs, index_t a_cs, const T* b, index_t b_rs, index_t b_cs, const Output<T>& out,
-                 index_t m, index_t n, index_t k, int threads) {
-    if (k == 0) {
-        store_empty_product(out, m, n);
-        return true;
-    }
+bool gemm_packed(const Operands<T>& x, int threads) {
     constexpr int NR = kNR<T>;
+    const T *a = x.a, *b = x.b;
+    const index_t a_rs = x.a_rs, a_cs = x.a_cs, b_rs = x.b_rs, b_cs = x.b_cs, m = x.m, n = x.n, k = x.k;
+    const Output<T>& out = x.out;
     const Blocking& bl = blocking<T>();
     const index_t kc_max = min_i(bl.kc, k), nc = min_i(bl.nc, round_up(n, NR));
     // Row blocks of equal size, as many as a multiple of the thread count, so no thread idles at the end.
@@ -253,7 +277,8 @@ bool gemm_matrix(const T* a, index_t a_rs, index_t a_cs, const T* b, index_t b_r
                     for (index_t ib = 0; ib < m_blocks; ++ib) {
                         if (ib * mc >= m) continue;
                         if (!a_own) {
-                            failed = true;  // benign race: every writer stores true
+#pragma omp atomic write
+                            failed = true;
                             continue;
                         }
                         const index_t ic = ib * mc, mcur = min_i(mc, m - ic), a_strips = (mcur + kMR - 1) / kMR;
@@ -262,7 +287,8 @@ bool gemm_matrix(const T* a, index_t a_rs, index_t a_cs, const T* b, index_t b_r
                                          kc, a_own + s * kMR * kc);
                         for (index_t sj = 0; sj < b_strips; ++sj)
                             for (index_t si = 0; si < a_strips; ++si) {
-                                micro_kernel<T, kMR>(kc, a_own + si * kMR * kc, 1, kMR, b_packed + sj * NR * kc, NR, tile);
+                                micro_kernel<T, kMR>(kc, a_own + si * kMR * kc, 1, kMR, b_packed + sj * NR * kc, NR,
+                                                     tile);
                                 store_tile(tile, out, ic + si * kMR, jc + sj * NR, min_i(kMR, mcur - si * kMR),
                                            min_i(NR, ncur - sj * NR), first, last);
                             }
@@ -277,7 +303,8 @@ bool gemm_matrix(const T* a, index_t a_rs, index_t a_cs, const T* b, index_t b_r
 #pragma omp for schedule(static)
                         for (index_t sj = 0; sj < b_strips; ++sj)
                             for (index_t si = 0; si < a_strips; ++si) {
-                                micro_kernel<T, kMR>(kc, a_shared + si * kMR * kc, 1, kMR, b_packed + sj * NR * kc, NR, tile);
+                                micro_kernel<T, kMR>(kc, a_shared + si * kMR * kc, 1, kMR, b_packed + sj * NR * kc, NR,
+                                                     tile);
                                 store_tile(tile, out, ic + si * kMR, jc + sj * NR, min_i(kMR, mcur - si * kMR),
                                            min_i(NR, ncur - sj * NR), first, last);
                             }
@@ -289,31 +316,112 @@ bool gemm_matrix(const T* a, index_t a_rs, index_t a_cs, const T* b, index_t b_r
     return !failed;
 }
 
-// Small problems and few rows: no packing (A and B read in place, B's rows must be unit-stride), one pass
-// over k so C is written once; threads split the column strips. Only a partial last strip of B is copied.
+// ---- direct path: small problems and few rows; no packing (B's rows must be unit-stride) ----
+// One pass over k, so C is written once; threads split the column strips. Only a partial last strip
+// of B is copied (zero-padded to NR columns).
 template <class T>
-bool gemm_direct(const T* a, index_t a_rs, index_t a_cs, const T* b, index_t b_rs, const Output<T>& out, index_t m,
-                 index_t n, index_t k, int threads) {
+bool gemm_direct(const Operands<T>& x, int threads) {
     constexpr int NR = kNR<T>;
-    const index_t full = n / NR, strips = (n + NR - 1) / NR;
+    const index_t m = x.m, n = x.n, k = x.k, full = n / NR, strips = (n + NR - 1) / NR;
     T* edge = nullptr;
     if (strips > full) {
         edge = scratch<T, 2>(k * NR);
         if (!edge) return false;
-        pack_b_strip(b + full * NR, b_rs, index_t(1), n - full * NR, k, edge);
+        pack_b_strip(x.b + full * NR, x.b_rs, index_t(1), n - full * NR, k, edge);
     }
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
     for (index_t sj = 0; sj < strips; ++sj) {
         T tile[kMR * NR] __attribute__((aligned(64)));
-        const T* bs = sj < full ? b + sj * NR : edge;
-        const index_t bs_rs = sj < full ? b_rs : NR;
+        const T* bs = sj < full ? x.b + sj * NR : edge;
+        const index_t bs_rs = sj < full ? x.b_rs : NR;
         for (index_t i0 = 0; i0 < m; i0 += kMR) {
             const int rows = int(min_i(kMR, m - i0));
-            micro_kernel_rows<T>(rows, k, a + i0 * a_rs, a_rs, a_cs, bs, bs_rs, tile);
-            store_tile(tile, out, i0, sj * NR, rows, min_i(NR, n - sj * NR), true, true);
+            micro_kernel_rows<T>(rows, k, x.a + i0 * x.a_rs, x.a_rs, x.a_cs, bs, bs_rs, tile);
+            store_tile(tile, x.out, i0, sj * NR, rows, min_i(NR, n - sj * NR), true, true);
         }
     }
     return true;
+}
+
+// ---- one row (m == 1): c = a @ B is memory-bound, so stream B once in its own layout ----
+template <class T>
+T dot(const T* x, const T* y, index_t k) {
+    using V = typename VecOf<T>::type;
+    constexpr int VL = kVL<T>;
+    V acc[4] = {};
+    index_t p = 0;
+    for (; p + 4 * VL <= k; p += 4 * VL)
+        for (int u = 0; u < 4; ++u) {
+            V xv, yv;
+            memcpy(&xv, x + p + u * VL, sizeof(V));
+            memcpy(&yv, y + p + u * VL, sizeof(V));
+            acc[u] += xv * yv;
+        }
+    V total = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    T sum = 0;
+    for (int l = 0; l < VL; ++l) sum += total[l];
+    for (; p < k; ++p) sum += x[p] * y[p];
+    return sum;
+}
+
+template <class T>
+bool gemv(const Operands<T>& x, int threads) {
+    constexpr index_t kChunk = 512;  // columns of c accumulated in L1 while rows of B stream past
+    const index_t n = x.n, k = x.k;
+    if (x.b_cs == 1) {  // rows of B contiguous: c[j0:j1] += a[p] * B[p, j0:j1]
+        const index_t chunks = (n + kChunk - 1) / kChunk;
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+        for (index_t ch = 0; ch < chunks; ++ch) {
+            const index_t j0 = ch * kChunk, cols = min_i(kChunk, n - j0);
+            T acc[kChunk] __attribute__((aligned(64))) = {};
+            for (index_t p = 0; p < k; ++p) {
+                const T ap = x.a[p * x.a_cs];
+                const T* row = x.b + p * x.b_rs + j0;
+                for (index_t j = 0; j < cols; ++j) acc[j] += ap * row[j];
+            }
+            store_tile(acc, x.out, 0, j0, 1, cols, true, true);
+        }
+        return true;
+    }
+    // columns of B contiguous (B = W^T of a linear layer): c[j] = dot(a, B[:, j])
+    const T* a = x.a;
+    if (x.a_cs != 1) {
+        T* packed = scratch<T, 2>(k);
+        if (!packed) return false;
+        for (index_t p = 0; p < k; ++p) packed[p] = x.a[p * x.a_cs];
+        a = packed;
+    }
+    constexpr index_t kBlock = 64;
+    const index_t blocks = (n + kBlock - 1) / kBlock;
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+    for (index_t bj = 0; bj < blocks; ++bj) {
+        T acc[kBlock];
+        const index_t j0 = bj * kBlock, cols = min_i(kBlock, n - j0);
+        for (index_t j = 0; j < cols; ++j) acc[j] = dot(a, x.b + (j0 + j) * x.b_cs, k);
+        store_tile(acc, x.out, 0, j0, 1, cols, true, true);
+    }
+    return true;
+}
+
+// Rows and columns padded to whole register tiles: the work the micro-kernel really does.
+inline double padded_area(index_t m, index_t n, index_t nr) { return double(round_up(m, kMR)) * double(round_up(n, nr)); }
+
+template <class T>
+bool gemm_one(Operands<T> x, int threads) {
+    if (x.k == 0) {
+        store_empty_product(x);
+        return true;
+    }
+    // Orientation: one row (or column) is a matrix-vector product; otherwise, the way round that wastes
+    // less of the register tile (e.g. n = 10 against 32-wide tiles).
+    const bool vector_like = x.n == 1 && x.m > 1;
+    if (vector_like || (x.m > 1 && padded_area(x.n, x.m, kNR<T>) < 0.85 * padded_area(x.m, x.n, kNR<T>)))
+        x = x.transposed();
+    if (x.m == 1 && (x.b_cs == 1 || x.b_rs == 1)) return gemv(x, threads);
+    // Packing pays off when each packed element is reused enough: skip it for few rows or tiny products.
+    const bool small = double(x.m) * double(x.n) * double(x.k) <= 64.0 * 64 * 64;
+    if (x.b_cs == 1 && (x.m <= 2 * kMR || small)) return gemm_direct(x, threads);
+    return gemm_packed(x, threads);
 }
 
 template <class T>
@@ -321,25 +429,23 @@ bool gemm_impl(const GemmProblem<T>& p) {
     if (p.batch == 0 || p.m == 0 || p.n == 0) return true;
     const double flops = 2.0 * double(p.m) * double(p.n) * double(p.k);
     const int threads = threads_for(flops * double(p.batch));
-    bool ok = true;
-    // Packing pays off when each packed element is reused enough: skip it for few rows or tiny products.
-    const bool direct = p.b.cs == 1 && p.k > 0 && (p.m <= 2 * kMR || flops <= 2.0 * 64 * 64 * 64);
+    bool failed = false;
     auto run = [&](index_t bi, int t) {
-        const Output<T> out{p.c.data + bi * p.c.bs, p.c.rs, p.c.cs, p.bias, p.bias_stride, p.act};
-        const T* a = p.a.data + bi * p.a.bs;
-        const T* b = p.b.data + bi * p.b.bs;
-        if (!(direct ? gemm_direct(a, p.a.rs, p.a.cs, b, p.b.rs, out, p.m, p.n, p.k, t)
-                     : gemm_matrix(a, p.a.rs, p.a.cs, b, p.b.rs, p.b.cs, out, p.m, p.n, p.k, t)))
-            ok = false;
+        const Operands<T> x{p.a.data + bi * p.a.bs, p.a.rs, p.a.cs, p.b.data + bi * p.b.bs, p.b.rs, p.b.cs, p.m, p.n,
+                            p.k, {p.c.data + bi * p.c.bs, p.c.rs, p.c.cs, p.bias, p.bias_stride, false, p.act}};
+        if (!gemm_one(x, t)) {
+#pragma omp atomic write
+            failed = true;
+        }
     };
     // Many small matrices: one thread per matrix beats splitting each one.
     if (threads > 1 && p.batch >= threads && threads_for(flops) < threads) {
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
         for (index_t bi = 0; bi < p.batch; ++bi) run(bi, 1);
-        return ok;
+        return !failed;
     }
     for (index_t bi = 0; bi < p.batch; ++bi) run(bi, threads);
-    return ok;
+    return !failed;
 }
 
 }  // namespace

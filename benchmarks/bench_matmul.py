@@ -1,0 +1,77 @@
+"""Matmul: pyneural vs NumPy (OpenBLAS) vs PyTorch, GFLOP/s and % of the FMA peak measured in the same run.
+
+    python benchmarks/bench_matmul.py [--dtype float64] [--variant avx2] [--threads 1] [--quick]
+"""
+from __future__ import annotations
+
+import common
+
+SQUARE = [(s, s, s) for s in (64, 128, 256, 512, 1024, 2048)]
+MLP = [(128, 784, 256), (128, 256, 784), (784, 128, 256), (128, 256, 128), (256, 128, 10), (128, 10, 256)]
+SKINNY = [(64, 4096, 1024), (1000, 1000, 37), (1, 1024, 1024), (4096, 64, 4096)]
+
+
+def main() -> None:
+    args = common.parse_args(__doc__, lambda p: (p.add_argument("--dtype", default="float32",
+                                                                choices=["float32", "float64"]),
+                                                 p.add_argument("--quick", action="store_true")))
+    import numpy as np
+    import pyneural as pn
+
+    torch = common.load_torch(args)
+    info = common.machine(args, args.dtype)
+    peak = info.get("peak_active")
+    print(f"{info['cpu']} | backend {info['backend']} variant {info['variant']} | {args.threads} threads | "
+          f"{args.dtype} | peak " + ", ".join(f"{k} {v:.0f}" for k, v in info.get("peak_gflops", {}).items())
+          + " GFLOP/s")
+    shapes = [("square", s) for s in SQUARE] + [("mlp", s) for s in MLP] + [("skinny", s) for s in SKINNY]
+    if args.quick:
+        shapes = [x for x in shapes if max(x[1]) <= 1024]
+    rng = np.random.default_rng(0)
+    rows, table = [], []
+    for group, (m, k, n) in shapes:
+        a = rng.standard_normal((m, k)).astype(args.dtype)
+        b = rng.standard_normal((k, n)).astype(args.dtype)
+        out = np.empty((m, n), args.dtype)
+        flops = 2.0 * m * n * k
+        t = {"pyneural": common.time_call(lambda: pn.kernels.matmul(a, b, out=out), args.min_time),
+             "numpy": common.time_call(lambda: np.matmul(a, b, out=out), args.min_time)}
+        if torch is not None:
+            ta, tb, tout = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(out)
+            t["torch"] = common.time_call(lambda: torch.matmul(ta, tb, out=tout), args.min_time)
+        gflops = {name: flops / sec * 1e-9 for name, sec in t.items()}
+        row = {"group": group, "m": m, "k": k, "n": n, "gflops": gflops,
+               "pct_peak": 100 * gflops["pyneural"] / peak if peak else None,
+               "vs_numpy": t["numpy"] / t["pyneural"]}
+        if torch is not None:
+            row["vs_torch"] = t["torch"] / t["pyneural"]
+        rows.append(row)
+        table.append([f"{m}x{k}x{n}", f"{gflops['pyneural']:.1f}", f"{row['pct_peak']:.0f}%" if peak else "-",
+                      f"{gflops['numpy']:.1f}", f"{row['vs_numpy']:.2f}",
+                      f"{gflops['torch']:.1f}" if torch else "-", f"{row['vs_torch']:.2f}" if torch else "-"])
+    common.print_table(["m x k x n", "pyneural GF/s", "% peak", "numpy GF/s", "x numpy", "torch GF/s", "x torch"],
+                       table)
+    name = args.out or f"matmul_{args.dtype}_{info['backend']}_{info['variant']}_{args.threads}t"
+
+    def chart(path):
+        import matplotlib.pyplot as plt
+        labels = [f"{r['m']}x{r['k']}x{r['n']}" for r in rows]
+        fig, ax = plt.subplots(figsize=(12, 4.5))
+        peers = list(rows[0]["gflops"])
+        width = 0.8 / len(peers)
+        for i, peer in enumerate(peers):
+            ax.bar([x + i * width for x in range(len(rows))], [r["gflops"][peer] for r in rows], width, label=peer)
+        if peak:
+            ax.axhline(peak, color="k", linestyle="--", linewidth=1, label=f"FMA peak ({info['variant']})")
+        ax.set_xticks([x + 0.4 - width / 2 for x in range(len(rows))], labels, rotation=45, ha="right")
+        ax.set_ylabel("GFLOP/s")
+        ax.set_title(f"matmul {args.dtype}, {args.threads} threads, {info['cpu']}")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+
+    print("wrote", common.save(name, info, rows, chart))
+
+
+if __name__ == "__main__":
+    main()

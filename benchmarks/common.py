@@ -1,0 +1,108 @@
+"""Shared benchmark machinery: timing, the machine's measured peak, peers, JSON and PNG output.
+
+Every benchmark compares pyneural with NumPy and (when installed) PyTorch in the same run, reports
+GFLOP/s, the fraction of the peak measured in the same run, the ISA and the thread count.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+from typing import Callable
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def parse_args(description: str, extra: Callable[[argparse.ArgumentParser], None] | None = None) -> argparse.Namespace:
+    """Common flags; call before importing NumPy so the thread count reaches OpenBLAS."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
+    parser.add_argument("--variant", choices=["ref", "avx2", "avx512"], help="force a CPU variant (PYNEURAL_CPU)")
+    parser.add_argument("--backend", choices=["native", "numba"], help="force a backend (PYNEURAL_BACKEND)")
+    parser.add_argument("--min-time", type=float, default=0.3, help="seconds of timed runs per measurement")
+    parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
+    parser.add_argument("--out", default=None, help="name of the JSON/PNG files in benchmarks/results/")
+    if extra:
+        extra(parser)
+    args = parser.parse_args()
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "PYNEURAL_NUM_THREADS"):
+        os.environ[var] = str(args.threads)
+    if args.variant:
+        os.environ["PYNEURAL_CPU"] = args.variant
+    if args.backend:
+        os.environ["PYNEURAL_BACKEND"] = args.backend
+    return args
+
+
+def load_torch(args: argparse.Namespace):
+    if args.no_torch:
+        return None
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(args.threads)
+    return torch
+
+
+def time_call(fn: Callable[[], object], min_time: float = 0.3, min_runs: int = 5) -> float:
+    """Median seconds per call, after a warm-up call, over at least `min_runs` runs and `min_time` seconds."""
+    fn()
+    times: list[float] = []
+    start = time.perf_counter()
+    while len(times) < min_runs or (time.perf_counter() - start < min_time and len(times) < 10000):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def machine(args: argparse.Namespace, dtype: str) -> dict:
+    """What ran: CPU, backend, ISA, threads, and the FMA peak measured now for the active variant."""
+    import pyneural as pn
+
+    info = {"cpu": _cpu_name(), "python": platform.python_version(), "backend": pn.backend.name(),
+            "variant": pn.backend.cpu_variant(), "threads": args.threads, "dtype": dtype}
+    native = pn.backend.native()
+    if native is not None:
+        info["peak_gflops"] = {v: native.measure_peak(v, dtype, args.threads, 0.3) for v in native.cpu_variants()}
+        info["peak_active"] = info["peak_gflops"][native.cpu_variant()]
+    return info
+
+
+def _cpu_name() -> str:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def save(name: str, info: dict, rows: list[dict], chart: Callable[[Path], None] | None = None) -> Path:
+    """Write results/<name>.json (and <name>.png through `chart` when matplotlib is installed)."""
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps({"machine": info, "rows": rows}, indent=1))
+    if chart is not None:
+        try:
+            import matplotlib
+            matplotlib.use("Agg")
+            chart(path.with_suffix(".png"))
+        except ImportError:
+            print("matplotlib not installed: no chart")
+    return path
+
+
+def print_table(headers: list[str], rows: list[list]) -> None:
+    cells = [[str(c) for c in r] for r in [headers, *rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    for n, r in enumerate(cells):
+        print("  ".join(c.rjust(w) for c, w in zip(r, widths)))
+        if n == 0:
+            print("  ".join("-" * w for w in widths))
