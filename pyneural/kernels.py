@@ -10,7 +10,9 @@ from numpy.lib.stride_tricks import as_strided
 
 from . import backend
 
-__all__ = ["matmul"]
+__all__ = ["matmul", "linear"]
+
+ACTIVATIONS = (None, "relu", "gelu", "sigmoid", "tanh")
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -102,6 +104,37 @@ def matmul(a, b, out: np.ndarray | None = None) -> np.ndarray:
         for index in np.ndindex(*batch[:-1]):
             gemm(a3[index], b3[index], c[index])
     return result
+
+
+def linear(x, w, b=None, activation: str | None = None) -> np.ndarray:
+    """``act(x @ w.T + b)`` in one pass: x (..., in_features), w (out_features, in_features), b (out_features,).
+
+    The bias and the activation (None, "relu", "gelu" (exact, erf), "sigmoid", "tanh") are applied by
+    the GEMM's epilogue while each output tile is still in cache. float32/float64; mixed inputs promote.
+    """
+    x = as_numeric_array("linear", x, "x")
+    w = as_numeric_array("linear", w, "w")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"linear: unknown activation {activation!r}; expected one of {ACTIVATIONS}")
+    if w.ndim != 2 or x.ndim < 1 or x.shape[-1] != w.shape[1]:
+        raise ValueError(f"linear: x of shape {x.shape} and weight of shape {w.shape} do not fit: expected "
+                         "x (..., in_features) and weight (out_features, in_features)")
+    dtypes = [x.dtype, w.dtype]
+    if b is not None:
+        b = as_numeric_array("linear", b, "bias")
+        if b.shape != (w.shape[0],):
+            raise ValueError(f"linear: bias has shape {b.shape}; expected ({w.shape[0]},) for weight {w.shape}")
+        dtypes.append(b.dtype)
+    dtype = np.result_type(*dtypes)
+    if dtype not in _FLOATS:
+        dtype = np.dtype(np.float32)  # integer inputs compute in the default float dtype
+    count = int(np.prod(x.shape[:-1], dtype=np.int64))
+    rows = x.reshape(1, count, x.shape[-1]).astype(dtype, copy=False)  # leading dims as rows: a view when possible
+    out = np.empty(x.shape[:-1] + (w.shape[0],), dtype)
+    bias = None if b is None else b.astype(dtype, copy=False)
+    backend.kernel("gemm")(rows, w.astype(dtype, copy=False).T[None], out.reshape(1, count, w.shape[0]), bias,
+                           activation)
+    return out
 
 
 def _check_out(out, shape: tuple[int, ...], dtype: np.dtype) -> None:

@@ -1,0 +1,119 @@
+"""linear = act(x @ w.T + b) with the bias and activation fused into the GEMM's output pass."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import pyneural as pn
+
+ERF = np.vectorize(math.erf)
+REFERENCE = {
+    None: lambda v: v,
+    "relu": lambda v: np.maximum(v, 0),
+    "gelu": lambda v: 0.5 * v * (1 + ERF(v / math.sqrt(2))),
+    "sigmoid": lambda v: 1 / (1 + np.exp(-v)),
+    "tanh": np.tanh,
+}
+
+
+def reference(x, w, b, activation):
+    z = x.astype(np.float64) @ w.astype(np.float64).T
+    if b is not None:
+        z = z + b.astype(np.float64)
+    return REFERENCE[activation](z)
+
+
+@pytest.mark.parametrize("activation", list(REFERENCE))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape_x,out_features", [((1, 33), 7), ((5, 3, 31), 65), ((257, 127), 33), ((64, 300), 1),
+                                                  ((300, 40), 9)])
+def test_linear_matches_reference(kernel_impl, rng, activation, dtype, shape_x, out_features):
+    x = rng.standard_normal(shape_x).astype(dtype)
+    w = rng.standard_normal((out_features, shape_x[-1])).astype(dtype) / math.sqrt(shape_x[-1])
+    b = rng.standard_normal(out_features).astype(dtype)
+    got = pn.kernels.linear(x, w, b, activation)
+    assert got.shape == shape_x[:-1] + (out_features,) and got.dtype == dtype
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(got, reference(x, w, b, activation), rtol=tol, atol=tol)
+    np.testing.assert_allclose(pn.kernels.linear(x, w), reference(x, w, None, None), rtol=tol, atol=tol)
+
+
+def test_linear_edge_values(kernel_impl):
+    x = np.array([[np.nan, 1.0], [-np.inf, 0.0], [1e30, 0.0], [-1e30, 0.0]])
+    w = np.array([[1.0, 0.0]])
+    for activation in ["relu", "sigmoid", "tanh", "gelu"]:
+        got = pn.kernels.linear(x, w, None, activation)[:, 0]
+        assert np.isnan(got[0]), activation  # NaN propagates
+        np.testing.assert_allclose(got[1:], REFERENCE[activation](x[1:, :1])[:, 0])
+
+
+def test_linear_empty_and_zero_features(kernel_impl):
+    b = np.arange(3.0)
+    assert pn.kernels.linear(np.ones((0, 4)), np.ones((3, 4)), b).shape == (0, 3)
+    np.testing.assert_allclose(pn.kernels.linear(np.ones((2, 0)), np.ones((3, 0)), b, "tanh"), np.tanh([b, b]))
+
+
+@pytest.mark.parametrize("x,w,b,act,words", [
+    (np.ones((2, 3)), np.ones((4, 5)), None, None, ["linear", "(2, 3)", "(4, 5)"]),
+    (np.ones((2, 3)), np.ones(3), None, None, ["linear", "(3,)"]),
+    (np.ones((2, 3)), np.ones((4, 3)), np.ones(5), None, ["linear", "bias", "(5,)"]),
+    (np.ones((2, 3)), np.ones((4, 3)), None, "softplus", ["linear", "softplus"]),
+])
+def test_linear_bad_input(x, w, b, act, words):
+    with pytest.raises(ValueError) as info:
+        pn.kernels.linear(x, w, b, act)
+    for word in words:
+        assert word in str(info.value)
+
+
+def test_native_gemm_checks_epilogue_arguments():
+    if "native" not in pn.backend.available():
+        pytest.skip("native backend unavailable")
+    gemm = pn.backend.native().gemm
+    a, b, out = np.ones((1, 2, 3)), np.ones((1, 3, 4)), np.empty((1, 2, 4))
+    with pytest.raises(ValueError, match="bias must have shape"):
+        gemm(a, b, out, np.ones(3))
+    with pytest.raises(ValueError, match="bias dtype"):
+        gemm(a, b, out, np.ones(4, np.float32))
+    with pytest.raises(ValueError, match="unknown activation"):
+        gemm(a, b, out, None, "swish")
+    with pytest.raises(ValueError, match="overlaps the bias"):
+        gemm(a, b, out, out[0, 0])
+
+
+def test_torch_parity(kernel_impl, rng):
+    torch = pytest.importorskip("torch")
+    x = rng.standard_normal((37, 29)).astype(np.float32)
+    w = rng.standard_normal((11, 29)).astype(np.float32)
+    b = rng.standard_normal(11).astype(np.float32)
+    want = torch.nn.functional.gelu(torch.nn.functional.linear(*map(torch.from_numpy, (x, w, b)))).numpy()
+    np.testing.assert_allclose(pn.kernels.linear(x, w, b, "gelu"), want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape_x", [(7,), (4, 5), (2, 3, 5)])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_functional_linear_gradients(backend, shape_x, with_bias):
+    import pyneural.nn.functional as F
+    x = pn.randn(*shape_x, dtype=pn.float64, requires_grad=True)
+    w = pn.randn(3, shape_x[-1], dtype=pn.float64, requires_grad=True)
+    b = pn.randn(3, dtype=pn.float64, requires_grad=True)
+    inputs = (x, w, b) if with_bias else (x, w)
+    assert pn.autograd.gradcheck(lambda *t: F.linear(*t), inputs)
+
+
+def test_functional_linear_torch_parity(backend, rng):
+    torch = pytest.importorskip("torch")
+    import pyneural.nn.functional as F
+    x, w, b = (rng.standard_normal(s).astype(np.float32) for s in [(6, 4, 9), (5, 9), (5,)])
+    g = rng.standard_normal((6, 4, 5)).astype(np.float32)
+    px, pw, pb = (pn.tensor(v, requires_grad=True) for v in (x, w, b))
+    tx, tw, tb = (torch.tensor(v, requires_grad=True) for v in (x, w, b))
+    out = F.linear(px, pw, pb)
+    want = torch.nn.functional.linear(tx, tw, tb)
+    out.backward(pn.tensor(g))
+    want.backward(torch.from_numpy(g))
+    np.testing.assert_allclose(out.numpy(), want.detach().numpy(), rtol=1e-5, atol=1e-5)
+    for mine, theirs in [(px, tx), (pw, tw), (pb, tb)]:
+        np.testing.assert_allclose(mine.grad.numpy(), theirs.grad.numpy(), rtol=1e-4, atol=1e-4)
