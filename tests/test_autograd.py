@@ -112,7 +112,7 @@ def test_deep_graph_has_no_recursion_limit():
     assert x.grad.item() == 1.0
 
 
-def test_memory_does_not_grow_across_steps():
+def test_memory_does_not_grow_across_steps(backend):
     w = leaf(8, 8)
     refs = []
     for step in range(3):

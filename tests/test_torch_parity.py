@@ -47,7 +47,7 @@ POSITIVE = {"division_pow", "where_sqrt_log"}
 
 
 @pytest.mark.parametrize("name", EXPRESSIONS)
-def test_forward_and_gradients_match_torch(name):
+def test_forward_and_gradients_match_torch(backend, name):  # several use matmul: every backend
     fn, shapes = EXPRESSIONS[name]
     pairs = [_pair(s, seed=i + 10, positive=name in POSITIVE) for i, s in enumerate(shapes)]
     ours = fn(pn, *[p[0] for p in pairs])
