@@ -45,7 +45,7 @@ def const(v: Any, dtype: np.dtype, op: str) -> np.ndarray:
     """A non-Tensor operand as an array: Python scalars take the tensor's dtype category rules."""
     t = type(v)
     if t is float or t is int or t is bool:
-        return np.asarray(v, _dt.scalar_dtype(v, dtype))
+        return xp.asarray(v, _dt.scalar_dtype(v, dtype))
     return _to_array(v, copy=False, op=op)
 
 

@@ -92,11 +92,11 @@ def pow(a: Any, b: Any) -> Tensor:
                 d = 2 * x
             else:
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    d = np.where(y == 0, 0, y * x ** (y - 1))
+                    d = xp.where(y == 0, 0, y * x ** (y - 1))
             gx = unbroadcast(g * d, x.shape)
         if need(tb):
             with np.errstate(divide="ignore", invalid="ignore"):
-                d = np.where((x == 0) & (y >= 0), 0, out * np.log(x))
+                d = xp.where((x == 0) & (y >= 0), 0, out * xp.log(x))
             gy = unbroadcast(g * d, y.shape)
         return gx, gy
 
@@ -138,7 +138,7 @@ def neg(x: Tensor) -> Tensor:
 def exp(x: Any) -> Tensor:
     """Element-wise e**x."""
     x = tensor_arg(x, "exp")
-    out = np.exp(floating(x.data))
+    out = xp.exp(floating(x.data))
     return result(out, lambda g: (g * out,), x)
 
 
@@ -146,13 +146,13 @@ def log(x: Any) -> Tensor:
     """Natural logarithm."""
     x = tensor_arg(x, "log")
     d = floating(x.data)
-    return result(np.log(d), lambda g: (g / d,), x)
+    return result(xp.log(d), lambda g: (g / d,), x)
 
 
 def sqrt(x: Any) -> Tensor:
     """Square root."""
     x = tensor_arg(x, "sqrt")
-    out = np.sqrt(floating(x.data))
+    out = xp.sqrt(floating(x.data))
     return result(out, lambda g: (g / (2 * out),), x)
 
 
@@ -160,13 +160,13 @@ def abs(x: Any) -> Tensor:
     """Absolute value; its gradient at 0 is 0 (PyTorch)."""
     x = tensor_arg(x, "abs")
     d = x.data
-    return result(np.abs(d), lambda g: (g * np.sign(d),), x)
+    return result(xp.abs(d), lambda g: (g * xp.sign(d),), x)
 
 
 def tanh(x: Any) -> Tensor:
     """Hyperbolic tangent."""
     x = tensor_arg(x, "tanh")
-    out = np.tanh(floating(x.data))
+    out = xp.tanh(floating(x.data))
     return result(out, lambda g: (g * (1 - out * out),), x)
 
 
@@ -174,8 +174,8 @@ def sigmoid(x: Any) -> Tensor:
     """Logistic function 1 / (1 + e**-x), computed without overflow for large |x|."""
     x = tensor_arg(x, "sigmoid")
     d = floating(x.data)
-    e = np.exp(-np.abs(d))  # in (0, 1]: never overflows
-    out = np.where(d >= 0, 1 / (1 + e), e / (1 + e))
+    e = xp.exp(-xp.abs(d))  # in (0, 1]: never overflows
+    out = xp.where(d >= 0, 1 / (1 + e), e / (1 + e))
     return result(out, lambda g: (g * out * (1 - out),), x)
 
 
@@ -183,7 +183,7 @@ def relu(x: Any) -> Tensor:
     """max(x, 0); its gradient at 0 is 0 (PyTorch)."""
     x = tensor_arg(x, "relu")
     d = x.data
-    return result(np.maximum(d, 0), lambda g: (g * (d > 0),), x)
+    return result(xp.maximum(d, 0), lambda g: (g * (d > 0),), x)
 
 
 def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:
@@ -204,8 +204,8 @@ def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:
             d = d.astype(_dt.promote(d, bound))
     lo, hi = (None if b is None else b.astype(d.dtype, copy=False) for b in (lo, hi))
     try:
-        out = d if lo is None else np.maximum(d, lo)
-        out = out if hi is None else np.minimum(out, hi)
+        out = d if lo is None else xp.maximum(d, lo)
+        out = out if hi is None else xp.minimum(out, hi)
     except ValueError as e:
         raise op_error("clip", e, *(a for a in (d, lo, hi) if a is not None)) from None
 
@@ -227,12 +227,12 @@ clamp = clip
 
 def maximum(a: Any, b: Any) -> Tensor:
     """Element-wise maximum; ties send half the gradient to each input (PyTorch)."""
-    return _extremum("maximum", a, b, np.maximum, np.greater)
+    return _extremum("maximum", a, b, xp.maximum, xp.greater)
 
 
 def minimum(a: Any, b: Any) -> Tensor:
     """Element-wise minimum; ties send half the gradient to each input (PyTorch)."""
-    return _extremum("minimum", a, b, np.minimum, np.less)
+    return _extremum("minimum", a, b, xp.minimum, xp.less)
 
 
 def _extremum(op: str, a: Any, b: Any, fn: Callable, wins: Callable) -> Tensor:
@@ -243,7 +243,7 @@ def _extremum(op: str, a: Any, b: Any, fn: Callable, wins: Callable) -> Tensor:
         raise op_error(op, e, x, y) from None
 
     def backward(g):
-        w = np.where(x == y, 0.5, wins(x, y)).astype(g.dtype)  # x's share of the gradient
+        w = xp.where(x == y, 0.5, wins(x, y)).astype(g.dtype)  # x's share of the gradient
         return (unbroadcast(g * w, x.shape) if need(ta) else None,
                 unbroadcast(g * (1 - w), y.shape) if need(tb) else None)
 
@@ -252,18 +252,18 @@ def _extremum(op: str, a: Any, b: Any, fn: Callable, wins: Callable) -> Tensor:
 
 def where(condition: Any, a: Any, b: Any) -> Tensor:
     """``a`` where ``condition`` is true, else ``b`` (all three broadcast)."""
-    c = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
-    if c.dtype != np.bool_:
-        c = c.astype(np.bool_)
+    c = condition.data if isinstance(condition, Tensor) else xp.asarray(condition)
+    if c.dtype != xp.bool_:
+        c = c.astype(xp.bool_)
     x, y, ta, tb = binary_args(a, b, "where")
     try:
-        out = np.where(c, x, y)
+        out = xp.where(c, x, y)
     except ValueError as e:
         raise op_error("where", e, c, x, y) from None
 
     def backward(g):
-        return (unbroadcast(np.where(c, g, 0), x.shape) if need(ta) else None,
-                unbroadcast(np.where(c, 0, g), y.shape) if need(tb) else None)
+        return (unbroadcast(xp.where(c, g, 0), x.shape) if need(ta) else None,
+                unbroadcast(xp.where(c, 0, g), y.shape) if need(tb) else None)
 
     return result(out, backward, ta, tb)
 
@@ -310,17 +310,17 @@ def _no_grad_binary(op: str, fn: Callable) -> Callable:
     return apply
 
 
-lt = _no_grad_binary("lt", np.less)
-le = _no_grad_binary("le", np.less_equal)
-gt = _no_grad_binary("gt", np.greater)
-ge = _no_grad_binary("ge", np.greater_equal)
-eq = _no_grad_binary("eq", np.equal)
-ne = _no_grad_binary("ne", np.not_equal)
-bitwise_and = _no_grad_binary("bitwise_and", np.bitwise_and)
-bitwise_or = _no_grad_binary("bitwise_or", np.bitwise_or)
-bitwise_xor = _no_grad_binary("bitwise_xor", np.bitwise_xor)
+lt = _no_grad_binary("lt", xp.less)
+le = _no_grad_binary("le", xp.less_equal)
+gt = _no_grad_binary("gt", xp.greater)
+ge = _no_grad_binary("ge", xp.greater_equal)
+eq = _no_grad_binary("eq", xp.equal)
+ne = _no_grad_binary("ne", xp.not_equal)
+bitwise_and = _no_grad_binary("bitwise_and", xp.bitwise_and)
+bitwise_or = _no_grad_binary("bitwise_or", xp.bitwise_or)
+bitwise_xor = _no_grad_binary("bitwise_xor", xp.bitwise_xor)
 
 
 def bitwise_not(x: Tensor) -> Tensor:
     """``~x``: logical not of bool tensors, bitwise not of integer tensors."""
-    return _make(np.invert(x.data))
+    return _make(xp.invert(x.data))

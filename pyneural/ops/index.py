@@ -16,15 +16,15 @@ def _index(idx: Any) -> Any:
     if isinstance(idx, Tensor):
         return idx.data
     if isinstance(idx, list):
-        a = np.asarray([i.data if isinstance(i, Tensor) else i for i in idx])
-        return a.astype(np.intp) if a.size == 0 else a
+        a = xp.asarray([i.data if isinstance(i, Tensor) else i for i in idx])
+        return a.astype(xp.intp) if a.size == 0 else a
     if isinstance(idx, tuple):
         return tuple(_index(i) for i in idx)
     return idx
 
 
 def _has_int_array(idx: Any) -> bool:
-    """Integer arrays may repeat positions: their gradient needs np.add.at instead of assignment."""
+    """Integer arrays may repeat positions: their gradient needs xp.add.at instead of assignment."""
     parts = idx if isinstance(idx, tuple) else (idx,)
     return any(isinstance(p, np.ndarray) and p.dtype.kind != "b" for p in parts)
 
@@ -40,9 +40,9 @@ def getitem(x: Tensor, index: Any) -> Tensor:
         raise IndexError(f"getitem: {e} (indexing a tensor of shape {d.shape})") from None
 
     def backward(g):
-        z = np.zeros(d.shape, g.dtype)
+        z = xp.zeros(d.shape, g.dtype)
         if _has_int_array(idx):
-            np.add.at(z, idx, g)  # repeated indices accumulate
+            xp.add.at(z, idx, g)  # repeated indices accumulate
         else:
             z[idx] = g
         return (z,)

@@ -9,13 +9,13 @@ import numpy as np
 from .. import dtypes as _dt
 from .. import kernels
 from ..tensor import _to_array
-from .core import Tensor, binary_args, need, op_error, result, unbroadcast, xp
+from .core import Tensor, binary_args, need, result, unbroadcast, xp
 
 __all__ = ["matmul", "rmatmul", "einsum"]
 
 
 def matmul(a: Any, b: Any) -> Tensor:
-    """``a @ b`` with ``np.matmul`` semantics (1-D operands, batch dims broadcast), through ``pyneural.kernels``
+    """``a @ b`` with ``xp.matmul`` semantics (1-D operands, batch dims broadcast), through ``pyneural.kernels``
     (which also raises for mismatched shapes)."""
     x, y, ta, tb = binary_args(a, b, "matmul")
     out = kernels.matmul(x, y)
@@ -27,12 +27,12 @@ def matmul(a: Any, b: Any) -> Tensor:
         if y.ndim == 1:
             g = g[..., None]
         if x.ndim == 1:
-            g = np.expand_dims(g, -2)
+            g = xp.expand_dims(g, -2)
         gx = gy = None
         if need(ta):  # transposed views, never copies: the kernels take strides
-            gx = unbroadcast(kernels.matmul(g, np.swapaxes(y2, -1, -2)), x2.shape).reshape(x.shape)
+            gx = unbroadcast(kernels.matmul(g, xp.swapaxes(y2, -1, -2)), x2.shape).reshape(x.shape)
         if need(tb):
-            gy = unbroadcast(kernels.matmul(np.swapaxes(x2, -1, -2), g), y2.shape).reshape(y.shape)
+            gy = unbroadcast(kernels.matmul(xp.swapaxes(x2, -1, -2), g), y2.shape).reshape(y.shape)
         return gx, gy
 
     return result(out, backward, ta, tb)
@@ -78,7 +78,7 @@ def _parse(subscripts: str, shapes: list) -> tuple:
 
 
 def einsum(subscripts: str, *operands: Any) -> Tensor:
-    """Einstein summation (``np.einsum`` subscripts, including ``...``, repeated letters for diagonals and
+    """Einstein summation (``xp.einsum`` subscripts, including ``...``, repeated letters for diagonals and
     the implicit output), differentiable in every operand."""
     if not isinstance(subscripts, str):
         raise TypeError("einsum: the first argument must be a subscripts string (the interleaved "
@@ -96,7 +96,7 @@ def einsum(subscripts: str, *operands: Any) -> Tensor:
     ins, out_sub = _parse(subscripts, [a.shape for a in arrs])
     opt = len(arrs) > 1  # contraction order + BLAS; pointless for one operand
     try:
-        out = np.einsum(",".join(ins) + "->" + out_sub, *arrs, optimize=opt)
+        out = xp.einsum(",".join(ins) + "->" + out_sub, *arrs, optimize=opt)
     except ValueError as e:
         raise ValueError(f"einsum {subscripts!r}: {e} (operand shapes "
                          f"{', '.join(str(a.shape) for a in arrs)})") from None
@@ -112,13 +112,13 @@ def einsum(subscripts: str, *operands: Any) -> Tensor:
         avail = set(out_sub).union(*(ins[j] for j in others))
         keep = "".join(c for c in uniq if c in avail)
         spec = ",".join([out_sub] + [ins[j] for j in others]) + "->" + keep
-        gi = np.einsum(spec, g, *(arrs[j] for j in others), optimize=opt)
+        gi = xp.einsum(spec, g, *(arrs[j] for j in others), optimize=opt)
         if len(keep) < len(uniq):  # letters summed only inside this operand: the gradient is constant along them
-            gi = np.broadcast_to(gi.reshape([sizes[c] if c in keep else 1 for c in uniq]),
+            gi = xp.broadcast_to(gi.reshape([sizes[c] if c in keep else 1 for c in uniq]),
                                  [sizes[c] for c in uniq])
         if len(uniq) < len(sub):  # repeated letters (a diagonal): scatter onto it
-            grid = np.indices([sizes[c] for c in uniq], sparse=True)
-            z = np.zeros([sizes[c] for c in sub], g.dtype)
+            grid = xp.indices([sizes[c] for c in uniq], sparse=True)
+            z = xp.zeros([sizes[c] for c in sub], g.dtype)
             z[tuple(grid[uniq.index(c)] for c in sub)] = gi
             gi = z
         return unbroadcast(gi, a.shape)  # operand dims of size 1 that broadcast

@@ -24,7 +24,7 @@ def _expand(g: np.ndarray, shape: tuple, axes: tuple, keepdims: bool) -> np.ndar
     """Broadcast the gradient of a reduction back over the reduced axes."""
     if not keepdims:
         g = g.reshape(tuple(1 if i in axes else s for i, s in enumerate(shape)))
-    return np.broadcast_to(g, shape)
+    return xp.broadcast_to(g, shape)
 
 
 def _count(shape: tuple, axes: tuple) -> int:
@@ -37,7 +37,7 @@ def sum(x: Tensor, axis: Any = None, *, keepdims: bool | None = None, dim: Any =
     axis, keep = axis_alias("sum", axis, dim, keepdims, keepdim)
     d = x.data
     axes = canon_axes("sum", axis, d.shape)
-    out = d.sum(axis=axes, keepdims=keep, dtype=np.int64 if d.dtype.kind in "biu" else None)
+    out = d.sum(axis=axes, keepdims=keep, dtype=xp.int64 if d.dtype.kind in "biu" else None)
     return result(out, lambda g: (_expand(g, d.shape, axes, keep),), x)
 
 
@@ -127,13 +127,13 @@ def _select(op: str, x: Tensor, dim: Any, keepdims: Any, keepdim: Any, argfn: Ca
     if d.shape[ax] == 0:
         raise ValueError(f"{op}: cannot reduce an empty dimension {ax} of shape {d.shape}")
     idx = argfn(d, axis=ax, keepdims=True)
-    values = np.take_along_axis(d, idx, ax)
+    values = xp.take_along_axis(d, idx, ax)
     if not keep:
         values, idx = values.squeeze(ax), idx.squeeze(ax)
 
     def backward(g):  # the whole gradient goes to the selected element
-        z = np.zeros(d.shape, g.dtype)
-        np.put_along_axis(z, idx if keep else np.expand_dims(idx, ax), g if keep else np.expand_dims(g, ax), ax)
+        z = xp.zeros(d.shape, g.dtype)
+        xp.put_along_axis(z, idx if keep else xp.expand_dims(idx, ax), g if keep else xp.expand_dims(g, ax), ax)
         return (z,)
 
     return named(result(values, backward, x), _make(idx))
@@ -146,13 +146,13 @@ def max(x: Tensor, axis: Any = None, *, keepdims: bool | None = None, dim: Any =
     With PyTorch's ``dim=`` keyword it returns ``(values, indices)`` like ``torch.max(x, dim)`` (the gradient
     goes to the returned index); ``max(other_tensor)`` is :func:`maximum`.
     """
-    return _extreme("max", x, axis, dim, keepdims, keepdim, np.max, np.argmax, maximum, MaxResult)
+    return _extreme("max", x, axis, dim, keepdims, keepdim, xp.max, xp.argmax, maximum, MaxResult)
 
 
 def min(x: Tensor, axis: Any = None, *, keepdims: bool | None = None, dim: Any = None,
         keepdim: bool | None = None) -> Any:
     """Minimum over ``axis``; see :func:`max`."""
-    return _extreme("min", x, axis, dim, keepdims, keepdim, np.min, np.argmin, minimum, MinResult)
+    return _extreme("min", x, axis, dim, keepdims, keepdim, xp.min, xp.argmin, minimum, MinResult)
 
 
 def _arg(op: str, fn: Callable, x: Tensor, axis: Any, dim: Any, keepdims: Any, keepdim: Any) -> Tensor:
@@ -164,16 +164,16 @@ def _arg(op: str, fn: Callable, x: Tensor, axis: Any, dim: Any, keepdims: Any, k
         axis = canon_axis(op, axis, d.ndim, d.shape)
     if d.size == 0:
         raise ValueError(f"{op}: empty tensor of shape {d.shape}")
-    return _make(fn(d, axis=axis, keepdims=keep).astype(np.int64, copy=False))
+    return _make(fn(d, axis=axis, keepdims=keep).astype(xp.int64, copy=False))
 
 
 def argmax(x: Tensor, axis: Any = None, *, keepdims: bool | None = None, dim: Any = None,
            keepdim: bool | None = None) -> Tensor:
     """Index (int64) of the maximum along ``axis``, or into the flattened tensor when ``axis`` is None."""
-    return _arg("argmax", np.argmax, x, axis, dim, keepdims, keepdim)
+    return _arg("argmax", xp.argmax, x, axis, dim, keepdims, keepdim)
 
 
 def argmin(x: Tensor, axis: Any = None, *, keepdims: bool | None = None, dim: Any = None,
            keepdim: bool | None = None) -> Tensor:
     """Index (int64) of the minimum; see :func:`argmax`."""
-    return _arg("argmin", np.argmin, x, axis, dim, keepdims, keepdim)
+    return _arg("argmin", xp.argmin, x, axis, dim, keepdims, keepdim)

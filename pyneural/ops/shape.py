@@ -5,11 +5,9 @@ import functools
 import math
 from typing import Any, Sequence
 
-import numpy as np
-
 from .. import dtypes as _dt
 from ..tensor import _to_array
-from .core import (Tensor, axis_alias, canon_axis, need, op_error, result, shape_args, unbroadcast, xp)
+from .core import Tensor, axis_alias, canon_axis, need, result, shape_args, unbroadcast, xp
 
 __all__ = ["reshape", "view", "flatten", "squeeze", "unsqueeze", "transpose", "permute", "reverse_dims",
            "expand", "contiguous", "concatenate", "cat", "stack"]
@@ -75,7 +73,7 @@ def transpose(x: Tensor, dim0: Any = None, dim1: Any = None) -> Tensor:
     s = x.data.shape
     a = canon_axis("transpose", dim0, len(s), s)
     b = canon_axis("transpose", dim1, len(s), s)
-    return result(np.swapaxes(x.data, a, b), lambda g: (np.swapaxes(g, a, b),), x)
+    return result(xp.swapaxes(x.data, a, b), lambda g: (xp.swapaxes(g, a, b),), x)
 
 
 def permute(x: Tensor, *dims: Any) -> Tensor:
@@ -84,8 +82,8 @@ def permute(x: Tensor, *dims: Any) -> Tensor:
     dims = tuple(canon_axis("permute", a, len(s), s) for a in shape_args("permute", dims))
     if sorted(dims) != list(range(len(s))):
         raise ValueError(f"permute: {dims} is not a permutation of the {len(s)} dims of shape {s}")
-    inverse = tuple(np.argsort(dims))
-    return result(np.transpose(x.data, dims), lambda g: (np.transpose(g, inverse),), x)
+    inverse = tuple(xp.argsort(dims))
+    return result(xp.transpose(x.data, dims), lambda g: (xp.transpose(g, inverse),), x)
 
 
 def reverse_dims(x: Tensor) -> Tensor:
@@ -109,14 +107,14 @@ def expand(x: Tensor, *sizes: Any) -> Tensor:
         target.append(n)
     if lead < 0:
         raise ValueError(f"expand: cannot expand a tensor of shape {s} to fewer dims {sizes}")
-    return result(np.broadcast_to(x.data, tuple(target)), lambda g: (unbroadcast(g, s),), x)
+    return result(xp.broadcast_to(x.data, tuple(target)), lambda g: (unbroadcast(g, s),), x)
 
 
 def contiguous(x: Tensor) -> Tensor:
     """``x`` if its storage is C-contiguous, else a contiguous copy (gradient passes through)."""
     if x.data.flags.c_contiguous:
         return x
-    return result(np.ascontiguousarray(x.data), lambda g: (g,), x)
+    return result(xp.ascontiguousarray(x.data), lambda g: (g,), x)
 
 
 def _join_args(op: str, tensors: Sequence) -> tuple:
@@ -141,11 +139,11 @@ def concatenate(tensors: Sequence, axis: int | None = None, *, dim: Any = None) 
     ax = canon_axis("concatenate", axis or 0, len(shapes[0]), shapes[0])
     if any(s[:ax] + s[ax + 1:] != shapes[0][:ax] + shapes[0][ax + 1:] for s in shapes):
         raise ValueError(f"concatenate: shapes {shapes} must match except along axis {ax}")
-    out = np.concatenate(arrs, axis=ax)
-    splits = np.cumsum([s[ax] for s in shapes])[:-1]
+    out = xp.concatenate(arrs, axis=ax)
+    splits = xp.cumsum([s[ax] for s in shapes])[:-1]
 
     def backward(g):
-        return tuple(p if need(t) else None for t, p in zip(ts, np.split(g, splits, axis=ax)))
+        return tuple(p if need(t) else None for t, p in zip(ts, xp.split(g, splits, axis=ax)))
 
     return result(out, backward, *ts)
 
@@ -161,7 +159,7 @@ def stack(tensors: Sequence, axis: int | None = None, *, dim: Any = None) -> Ten
     if any(s != shapes[0] for s in shapes):
         raise ValueError(f"stack: all tensors need the same shape, got shapes {shapes}")
     ax = canon_axis("stack", axis or 0, len(shapes[0]) + 1, shapes[0])
-    out = np.stack(arrs, axis=ax)
+    out = xp.stack(arrs, axis=ax)
     pick = (slice(None),) * ax
 
     def backward(g):
