@@ -6,7 +6,6 @@ copies, where strides allow) and calls the backend's kernel.
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from . import backend
 
@@ -29,19 +28,10 @@ def as_numeric_array(op: str, x, name: str = "x") -> np.ndarray:
     return arr
 
 
-def _collapse_batch(arrays: list[np.ndarray], batch_shape: tuple[int, ...]) -> list[np.ndarray] | None:
-    """View each (*batch, r, c) array as (B, r, c) without copying, or None if strides forbid it."""
-    strides = [list(x.strides[: len(batch_shape)]) for x in arrays]
-    for d in range(len(batch_shape) - 1, 0, -1):  # merge dim d-1 into d while every array allows it
-        for s in strides:
-            if batch_shape[d - 1] != 1 and s[d - 1] != s[d] * batch_shape[d]:
-                return None
-    total = int(np.prod(batch_shape, dtype=np.int64))
-    out = []
-    for x, s in zip(arrays, strides):
-        inner = s[-1] if s else 0
-        out.append(as_strided(x, (total, *x.shape[-2:]), (inner, *x.strides[-2:]), writeable=x.flags.writeable))
-    return out
+def _merged(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | None:
+    """``x`` reshaped to ``shape`` as a view of the same memory, or None if that needs a copy."""
+    view = x.reshape(shape)
+    return view if x.size == 0 or np.may_share_memory(view, x) else None
 
 
 def matmul(a, b, out: np.ndarray | None = None) -> np.ndarray:
@@ -94,15 +84,27 @@ def matmul(a, b, out: np.ndarray | None = None) -> np.ndarray:
         if np.may_share_memory(out, a) or np.may_share_memory(out, b):  # the kernel must not read what it writes
             a2, b2 = a2.copy(), b2.copy()
     c = result.reshape(shape) if result.ndim != len(shape) else result  # only adds unit dims: a view
-    a3 = np.broadcast_to(a2.astype(dtype, copy=False), batch + (m, k))
-    b3 = np.broadcast_to(b2.astype(dtype, copy=False), batch + (k, n))
+    a2, b2 = a2.astype(dtype, copy=False), b2.astype(dtype, copy=False)
     gemm = backend.kernel("gemm")
-    views = _collapse_batch([a3, b3, c], batch)
-    if views is not None:
-        gemm(*views)
-    else:  # batch strides that cannot be merged: one call per leading index
-        for index in np.ndindex(*batch[:-1]):
-            gemm(a3[index], b3[index], c[index])
+    if a2.shape[:-2] == b2.shape[:-2] and len(batch) <= 1:  # no broadcasting to undo: call directly
+        if not batch:
+            a2, b2, c = a2[None], b2[None], c[None]
+        gemm(a2, b2, c)
+        return result
+    if b2.ndim == 2:  # (..., m, k) @ (k, n) is one GEMM over all the rows of a
+        c2 = _merged(c, (1, -1, n))
+        if c2 is not None:
+            gemm(a2.reshape(1, -1, k), b2[None], c2)  # a view when a's leading dims merge, else a copy
+            return result
+    total = int(np.prod(batch, dtype=np.int64))
+    a3 = np.broadcast_to(a2, batch + (m, k)).reshape(total, m, k)  # broadcast dims keep stride 0 when they merge
+    b3 = np.broadcast_to(b2, batch + (k, n)).reshape(total, k, n)
+    c3 = _merged(c, (total, m, n))
+    if c3 is not None:
+        gemm(a3, b3, c3)
+    else:  # an out= whose batch dims do not merge: one call per batch element
+        for index, c_index in zip(range(total), np.ndindex(*batch)):
+            gemm(a3[index][None], b3[index][None], c[c_index][None])
     return result
 
 

@@ -99,6 +99,10 @@ def test_unmergeable_batch_strides(kernel_impl, rng):
     a = rng.standard_normal((3, 4, 5, 6)).transpose(1, 0, 2, 3)  # batch dims (4, 3) not mergeable
     b = rng.standard_normal((6, 2))
     assert_matmul_close(pn.kernels.matmul(a, b), a, b)
+    b3 = rng.standard_normal((3, 6, 2))
+    out = np.empty((3, 4, 5, 2)).transpose(1, 0, 2, 3)  # an out= whose batch dims do not merge either
+    assert pn.kernels.matmul(a, b3, out=out) is out
+    assert_matmul_close(out, a, b3)
 
 
 @pytest.mark.parametrize("shape_a,shape_b", [((0, 5), (5, 3)), ((4, 0), (0, 3)), ((4, 5), (5, 0)),
