@@ -24,11 +24,14 @@ from .random import manual_seed
 from .tensor import Tensor, is_tensor
 # --- tensor API (end) ---
 
+from . import nn
+
 __all__ = [
     "__version__",
     "backend",
     "cuda",
     "kernels",
+    "nn",
     "get_num_threads",
     "set_num_threads",
     "show_config",
