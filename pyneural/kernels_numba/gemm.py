@@ -1,40 +1,573 @@
-"""Numba GEMM: ``out[i] = a[i] @ b[i]`` over a batch, any strides (contract of ``_C.gemm``)."""
+"""Numba GEMM: ``out[i] = a[i] @ b[i]`` over a batch, any strides (contract of ``_C.gemm``).
+
+BLIS-like structure. B is packed into column panels (depth x NR) and A into row panels (depth x MR),
+contiguous and zero-padded, which absorbs any strides, transposes and ragged edges. A micro-kernel
+keeps an MR x NR tile of ``out`` in vector registers while it walks one A panel and one B panel.
+
+* Many rows: B is packed in KC x NC blocks (L2) shared by the threads, which split the row panels;
+  each A panel stays in L1 while the micro-kernel sweeps the B panels of the block.
+* Few rows (the packed A slice fits L2): threads split the column panels; each packs a B panel just
+  before it sweeps all row panels with it, so one thread's packing overlaps the other's compute.
+* Small problems run on one thread; many small matrices run one matrix per thread.
+* ``m == 1`` (and ``n == 1``, by transposing) is a streaming matrix-vector product without packing.
+
+Numba only vectorizes what LLVM can prove, so the code is shaped for it:
+
+* every array is read through a 1-D contiguous view of the memory it spans (``_flat``) with element
+  strides: Numba addresses non-contiguous arrays with run-time byte strides, which LLVM turns into
+  gathers and scatters;
+* indices into those views are unsigned (``_u``) or slice-relative loop counters, so Numba emits no
+  negative-index wraparound select, which would also block vectorization;
+* the accumulators are a stack array indexed only by constants (``_tile_array``), which LLVM keeps
+  in registers; a heap array might alias the panels and would stay in memory;
+* NR is 64 elements: LLVM fully unrolls shorter constant loops before its loop vectorizer runs, and
+  then fails to vectorize the scalar code; MR depends on the dtype so the tile fills the registers.
+"""
 from __future__ import annotations
 
+import numba
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.core import cgutils, codegen, config
+from numba.core.imputils import impl_ret_borrowed
+from numba.extending import intrinsic, overload
+from numba.np.numpy_support import as_dtype
 
-_ROWS = 4  # rows of ``out`` accumulated together, so each row of b is loaded once per block
+# FMA contraction only: no reassociation and no finite-math assumptions, so NaN and inf propagate
+# as in NumPy, and the additions along k happen in order.
+_FASTMATH = {"contract"}
 
 
-@njit(parallel=True, cache=True, fastmath=False)
-def _gemm(a, b, out):
+def _target_has_avx512() -> bool:
+    """Whether Numba compiles for a CPU with AVX-512 (its own rule: NUMBA_CPU_FEATURES, else the host)."""
+    features = config.CPU_FEATURES if config.CPU_FEATURES is not None else codegen.get_host_cpu_features()
+    return "+avx512f" in features.split(",")
+
+
+# Rows of a micro-tile per dtype, measured on Zen 4. With AVX-512, 6 x 64 float32 or 2 x 64 float64
+# accumulators take 24 or 16 of the 32 vector registers (3 x 64 float64 spills). Compiled for AVX2
+# (16 registers) every tile spills somewhat; these sizes ran fastest there.
+if _target_has_avx512():
+    _ROWS = {np.dtype(np.float32): 6, np.dtype(np.float64): 2}
+else:
+    _ROWS = {np.dtype(np.float32): 4, np.dtype(np.float64): 1}
+_NR = 64           # columns of a micro-tile
+_KC = 256          # most depth of a packed block: A panels fit L1, a KC x NR B panel fits L2
+_NC = 512          # columns of a shared packed B block (KC x NC fits L2)
+_COLUMN_SPLIT_ROWS = 256  # up to this many rows, threads split the columns (the packed A slice fits L2)
+_SERIAL_FLOPS = 1 << 21   # below this many flops per call, threads cost more than they save
+_GEMV_COLS = 512   # output columns per task of the matrix-vector product (accumulators stay in L1)
+_DOT_LANES = 64    # partial sums per dot product in the matrix-vector product with contiguous columns
+
+
+def _rows(dtype) -> int:
+    """Rows of a micro-tile for ``dtype`` (a compile-time constant in compiled code)."""
+    return _ROWS[np.dtype(dtype)]
+
+
+@overload(_rows, inline="always")
+def _rows_compiled(dtype):
+    rows = _ROWS[as_dtype(dtype.dtype)]
+    return lambda dtype: rows
+
+
+def _alloca_array(context, builder, array_type, count: int):
+    """Code for a 1-D array of ``count`` elements in the function's stack frame."""
+    item_type = context.get_data_type(array_type.dtype)
+    itemsize = context.get_constant(types.intp, context.get_abi_sizeof(item_type))
+    size = context.get_constant(types.intp, count)
+    array = context.make_array(array_type)(context, builder)
+    context.populate_array(array, data=cgutils.alloca_once(builder, item_type, size=size),
+                           shape=cgutils.pack_array(builder, [size]), strides=cgutils.pack_array(builder, [itemsize]),
+                           itemsize=itemsize, meminfo=None)
+    return array._getvalue()
+
+
+@intrinsic
+def _tile_array(typingctx, dtype):
+    """Stack scratch for one micro-tile: ``_rows(dtype) * NR`` elements, row-major."""
+    if not isinstance(dtype, types.DType):
+        return None
+    array_type = types.Array(dtype.dtype, 1, "C")
+    count = _ROWS[as_dtype(dtype.dtype)] * _NR
+    return array_type(dtype), lambda context, builder, signature, args: _alloca_array(context, builder, array_type,
+                                                                                      count)
+
+
+@intrinsic
+def _lanes_array(typingctx, dtype):
+    """Stack scratch for the DOT_LANES partial sums of a dot product."""
+    if not isinstance(dtype, types.DType):
+        return None
+    array_type = types.Array(dtype.dtype, 1, "C")
+    return array_type(dtype), lambda context, builder, signature, args: _alloca_array(context, builder, array_type,
+                                                                                      _DOT_LANES)
+
+
+@intrinsic
+def _span_view(typingctx, x, byte_offset, length):
+    """1-D contiguous view of ``length`` elements from ``byte_offset`` bytes past ``x``'s data pointer."""
+    if not isinstance(x, types.Array):
+        return None
+    view_type = types.Array(x.dtype, 1, "C", readonly=not x.mutable)
+
+    def codegen(context, builder, signature, args):
+        x_value, offset, count = args
+        source = context.make_array(signature.args[0])(context, builder, x_value)
+        itemsize = context.get_constant(types.intp, context.get_abi_sizeof(context.get_data_type(x.dtype)))
+        view = context.make_array(view_type)(context, builder)
+        context.populate_array(view, data=cgutils.pointer_add(builder, source.data, offset),
+                               shape=cgutils.pack_array(builder, [count]),
+                               strides=cgutils.pack_array(builder, [itemsize]), itemsize=itemsize,
+                               meminfo=source.meminfo, parent=source.parent)
+        return impl_ret_borrowed(context, builder, view_type, view._getvalue())
+
+    return view_type(x, types.intp, types.intp), codegen
+
+
+@njit(cache=True)
+def _flat(x):
+    """``(buf, off, s0, s1, s2)`` with ``x[i, j, l] == buf[off + i*s0 + j*s1 + l*s2]``.
+
+    ``buf`` is a contiguous view of the memory ``x`` spans, from its lowest address, so every index
+    is >= 0; strides are in elements and may be zero or negative. ``x`` must be non-empty and its
+    strides multiples of its item size.
+    """
+    itemsize = x.itemsize
+    s0, s1, s2 = x.strides[0] // itemsize, x.strides[1] // itemsize, x.strides[2] // itemsize
+    lo = 0
+    hi = 0
+    for extent in ((x.shape[0] - 1) * s0, (x.shape[1] - 1) * s1, (x.shape[2] - 1) * s2):
+        if extent < 0:
+            lo += extent
+        else:
+            hi += extent
+    return _span_view(x, lo * itemsize, hi - lo + 1), -lo, s0, s1, s2
+
+
+@njit(inline="always")
+def _u(index):
+    """``index`` as unsigned: Numba then emits no wraparound select for negative indices (which keeps
+    LLVM from vectorizing). Indices into ``_flat`` views are never negative."""
+    return np.uint64(index)
+
+
+@njit(cache=True)
+def _pack_a(a, o, si, sp, mr, kc, dst):
+    """``dst[p*MR + i] = a[o + i*si + p*sp]`` for i < mr, p < kc (flat ``a``); rows mr..MR-1 are 0."""
+    MR = _rows(dst.dtype)
+    if mr == MR and si == 1:  # the block's columns are contiguous
+        for p in range(kc):
+            for i in range(MR):
+                dst[p * MR + i] = a[_u(o + p * sp + i)]
+    elif mr == MR:  # LLVM vectorizes this for contiguous rows (sp == 1), checked at run time
+        for p in range(kc):
+            for i in range(MR):
+                dst[p * MR + i] = a[_u(o + i * si + p * sp)]
+    else:
+        for p in range(kc):
+            for i in range(mr):
+                dst[p * MR + i] = a[_u(o + i * si + p * sp)]
+            for i in range(mr, MR):
+                dst[p * MR + i] = 0
+
+
+@njit(cache=True)
+def _pack_b(b, o, sp, sj, kc, nr, dst):
+    """``dst[p*NR + j] = b[o + p*sp + j*sj]`` for p < kc, j < nr (flat ``b``); columns nr..NR-1 are 0."""
+    if sj == 1:  # contiguous rows: copies of run-time length, which LLVM vectorizes (and does not unroll)
+        for p in range(kc):
+            src = b[_u(o + p * sp):_u(o + p * sp + nr)]
+            row = dst[p * _NR:(p + 1) * _NR]
+            for j in range(nr):
+                row[j] = src[j]
+            for j in range(nr, _NR):
+                row[j] = 0
+    elif nr == _NR and sp == 1:  # contiguous columns (a transposed b)
+        for p in range(kc):
+            for j in range(_NR):
+                dst[p * _NR + j] = b[_u(o + p + j * sj)]
+    else:
+        for p in range(kc):
+            for j in range(nr):
+                dst[p * _NR + j] = b[_u(o + p * sp + j * sj)]
+            for j in range(nr, _NR):
+                dst[p * _NR + j] = 0
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _micro_tile(kc, a, oa, sai, sap, b, ob, sbp, c, o, si, sj, mr, nr, accumulate):
+    """``c[:mr, :nr] (+)= A @ B`` over depth kc, with ``A[i, p] = a[oa + i*sai + p*sap]`` for i < MR and
+    ``B[p, j] = b[ob + p*sbp + j]`` for j < NR (packed panels, or a and b read in place).
+
+    ``c`` is flat with the tile's corner at ``o`` and strides ``si``, ``sj``; ``accumulate`` adds to
+    ``c`` instead of overwriting it.
+    """
+    MR = _rows(c.dtype)
+    acc = _tile_array(c.dtype)
+    for t in range(MR * _NR):
+        acc[t] = 0
+    for p in range(kc):
+        for i in range(MR):
+            a_ip = a[_u(oa + i * sai + p * sap)]
+            for j in range(_NR):
+                acc[i * _NR + j] += a_ip * b[_u(ob + p * sbp + j)]
+    if mr == MR and nr == _NR and sj == 1:  # whole tile, contiguous rows of c: vector stores
+        for i in range(MR):
+            row = c[_u(o + i * si):_u(o + i * si + _NR)]
+            if accumulate:
+                for j in range(_NR):
+                    row[j] += acc[i * _NR + j]
+            else:
+                for j in range(_NR):
+                    row[j] = acc[i * _NR + j]
+        return
+    # Edge tile or strided c. Copy out first: indexing acc with a variable would keep it out of registers.
+    tile = _tile_array(c.dtype)
+    for t in range(MR * _NR):
+        tile[t] = acc[t]
+    for i in range(mr):
+        if sj == 1:
+            row = c[_u(o + i * si):_u(o + i * si + nr)]
+            src = tile[i * _NR:i * _NR + nr]
+            if accumulate:
+                for j in range(nr):
+                    row[j] += src[j]
+            else:
+                for j in range(nr):
+                    row[j] = src[j]
+        else:
+            for j in range(nr):
+                q = _u(o + i * si + j * sj)
+                if accumulate:
+                    c[q] += tile[i * _NR + j]
+                else:
+                    c[q] = tile[i * _NR + j]
+
+
+@njit(cache=True)
+def _pack_a_panel(A, bi, pc, kc, m, ip, dst):
+    """Row panel ``ip`` (rows ip*MR...) of ``a[bi][:, pc:pc+kc]`` into ``dst``; ``A`` is ``_flat(a)``."""
+    a, ao, as0, ai, ap = A
+    MR = _rows(dst.dtype)
+    i = ip * MR
+    _pack_a(a, ao + bi * as0 + i * ai + pc * ap, ai, ap, min(MR, m - i), kc, dst)
+
+
+@njit(cache=True)
+def _pack_b_panel(B, bi, pc, kc, n, jp, dst):
+    """Column panel ``jp`` (columns jp*NR...) of ``b[bi][pc:pc+kc]`` into ``dst``; ``B`` is ``_flat(b)``."""
+    b, bo, bs0, bp, bj = B
+    j = jp * _NR
+    _pack_b(b, bo + bi * bs0 + pc * bp + j * bj, bp, bj, kc, min(_NR, n - j), dst)
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _tiles(apack, bpack, slot, kc, C, bi, m, n, ip0, ip1, jp0, jp1, accumulate):
+    """Micro-tiles of row panels [ip0, ip1) x column panels [jp0, jp1) of ``out[bi]`` (``C = _flat(out)``).
+
+    A panel ``ip`` is ``apack[ip]``; B panel ``jp`` is ``bpack[slot + jp - jp0]``. Each A panel stays
+    in L1 while the inner loop sweeps the B panels.
+    """
+    c, co, cs0, ci, cj = C
+    MR = _rows(c.dtype)
+    for ip in range(ip0, ip1):
+        i = ip * MR
+        mr = min(MR, m - i)
+        for jp in range(jp0, jp1):
+            j = jp * _NR
+            _micro_tile(kc, apack[ip], 0, 1, MR, bpack[slot + jp - jp0], 0, _NR, c, co + bi * cs0 + i * ci + j * cj,
+                        ci, cj, mr, min(_NR, n - j), accumulate)
+
+
+@njit(cache=True)
+def _depth_step(k):
+    """Depth of the packed blocks: at most KC, all blocks of one product equally deep."""
+    blocks = (k + _KC - 1) // _KC
+    return (k + blocks - 1) // blocks
+
+
+@njit(cache=True)
+def _pack_buffers(m, n, k, dtype):
+    """Packed A (all row panels of one depth block) and packed B (one block of up to NC columns).
+
+    Panel ``ip`` of A is ``apack[ip]``, flat as ``[p*MR + i]``; panel ``jp`` of B is ``bpack[jp]``,
+    flat as ``[p*NR + j]``. Flat panels let the compiler see constant strides.
+    """
+    step = _depth_step(k)
+    rows = _rows(dtype)
+    return (np.empty(((m + rows - 1) // rows, step * rows), dtype),
+            np.empty(((min(_NC, n) + _NR - 1) // _NR, step * _NR), dtype))
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _matrix_direct(A, B, C, bi, m, n, k, apanel, bpanel):
+    """``out[bi] = a[bi] @ b[bi]`` for small problems with contiguous rows of ``b``, on the calling thread.
+
+    Packing costs more than it saves when little is reused: the micro-kernel reads ``a`` and ``b``
+    in place, and only the ragged last row and column panels are packed (zero-padded).
+    """
+    a, ao, as0, ai, ap = A
+    b, bo, bs0, bp, _ = B
+    c, co, cs0, ci, cj = C
+    MR = _rows(c.dtype)
+    mp = (m + MR - 1) // MR
+    np_ = (n + _NR - 1) // _NR
+    full_cols = n // _NR
+    step = _depth_step(k)
+    for pc in range(0, k, step):
+        kc = min(step, k - pc)
+        if full_cols < np_:
+            _pack_b_panel(B, bi, pc, kc, n, full_cols, bpanel)
+        for ip in range(mp):
+            i = ip * MR
+            mr = min(MR, m - i)
+            if mr < MR:
+                _pack_a_panel(A, bi, pc, kc, m, ip, apanel)
+            for jp in range(np_):
+                j = jp * _NR
+                o = co + bi * cs0 + i * ci + j * cj
+                nr = min(_NR, n - j)
+                if mr == MR and jp < full_cols:
+                    _micro_tile(kc, a, ao + bi * as0 + i * ai + pc * ap, ai, ap, b, bo + bi * bs0 + pc * bp + j, bp,
+                                c, o, ci, cj, mr, nr, pc > 0)
+                elif mr == MR:
+                    _micro_tile(kc, a, ao + bi * as0 + i * ai + pc * ap, ai, ap, bpanel, 0, _NR, c, o, ci, cj, mr,
+                                nr, pc > 0)
+                elif jp < full_cols:
+                    _micro_tile(kc, apanel, 0, 1, MR, b, bo + bi * bs0 + pc * bp + j, bp, c, o, ci, cj, mr, nr,
+                                pc > 0)
+                else:
+                    _micro_tile(kc, apanel, 0, 1, MR, bpanel, 0, _NR, c, o, ci, cj, mr, nr, pc > 0)
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _matrix_serial(A, B, C, bi, m, n, k, apack, bpack):
+    """``out[bi] = a[bi] @ b[bi]`` on the calling thread."""
+    if 2 * m * n * k < _SERIAL_FLOPS and B[4] == 1:
+        _matrix_direct(A, B, C, bi, m, n, k, apack[0], bpack[0])
+        return
+    MR = _rows(apack.dtype)
+    mp = (m + MR - 1) // MR
+    np_ = (n + _NR - 1) // _NR
+    step = _depth_step(k)
+    for pc in range(0, k, step):
+        kc = min(step, k - pc)
+        for ip in range(mp):
+            _pack_a_panel(A, bi, pc, kc, m, ip, apack[ip])
+        for jp0 in range(0, np_, _NC // _NR):
+            jp1 = min(np_, jp0 + _NC // _NR)
+            for jp in range(jp0, jp1):
+                _pack_b_panel(B, bi, pc, kc, n, jp, bpack[jp - jp0])
+            _tiles(apack, bpack, 0, kc, C, bi, m, n, 0, mp, jp0, jp1, pc > 0)
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _gemm_serial(a, b, out):
+    """The whole batch on the calling thread: small problems, or one thread."""
     batch, m, k = a.shape
     n = b.shape[2]
-    blocks = (m + _ROWS - 1) // _ROWS
-    for task in prange(batch * blocks):
-        bi = task // blocks
-        i0 = (task % blocks) * _ROWS
-        i1 = min(i0 + _ROWS, m)
-        acc = np.zeros((_ROWS, n), dtype=out.dtype)
-        for p in range(k):
-            b_row = b[bi, p]
-            for i in range(i0, i1):
-                a_ip = a[bi, i, p]
-                acc_row = acc[i - i0]
-                for j in range(n):
-                    acc_row[j] += a_ip * b_row[j]
-        for i in range(i0, i1):
-            for j in range(n):
-                out[bi, i, j] = acc[i - i0, j]
+    A, B, C = _flat(a), _flat(b), _flat(out)
+    apack, bpack = _pack_buffers(m, n, k, out.dtype)
+    for bi in range(batch):
+        _matrix_serial(A, B, C, bi, m, n, k, apack, bpack)
+
+
+@njit(parallel=True, cache=True, fastmath=_FASTMATH)
+def _gemm_batch_parallel(a, b, out):
+    """Many small matrices: threads take whole matrices, each with its own packing buffers."""
+    batch, m, k = a.shape
+    n = b.shape[2]
+    A, B, C = _flat(a), _flat(b), _flat(out)
+    for bi in prange(batch):
+        apack, bpack = _pack_buffers(m, n, k, out.dtype)
+        _matrix_serial(A, B, C, bi, m, n, k, apack, bpack)
+
+
+@njit(parallel=True, cache=True, fastmath=_FASTMATH)
+def _gemm_parallel(a, b, out, threads):
+    """One matrix at a time, split over ``threads``; the packed A slice of each depth block is shared.
+
+    Few rows: each thread takes a range of column panels and packs each B panel just before it
+    sweeps all row panels with it. Many rows: B is packed in blocks of up to NC columns, shared by
+    the threads, which split the row panels.
+    """
+    batch, m, k = a.shape
+    n = b.shape[2]
+    A, B, C = _flat(a), _flat(b), _flat(out)
+    MR = _rows(out.dtype)
+    mp = (m + MR - 1) // MR
+    np_ = (n + _NR - 1) // _NR
+    step = _depth_step(k)
+    by_columns = mp * MR <= _COLUMN_SPLIT_ROWS and np_ >= threads
+    apack = np.empty((mp, step * MR), out.dtype)
+    col_tasks = min(np_, threads)
+    bpack = np.empty((col_tasks if by_columns else min(np_, _NC // _NR), step * _NR), out.dtype)
+    for bi in range(batch):
+        for pc in range(0, k, step):
+            kc = min(step, k - pc)
+            accumulate = pc > 0
+            for ip in prange(mp):
+                _pack_a_panel(A, bi, pc, kc, m, ip, apack[ip])
+            if by_columns:
+                per_task = (np_ + col_tasks - 1) // col_tasks
+                for t in prange(col_tasks):
+                    for jp in range(t * per_task, min(np_, (t + 1) * per_task)):
+                        _pack_b_panel(B, bi, pc, kc, n, jp, bpack[t])
+                        _tiles(apack, bpack, t, kc, C, bi, m, n, 0, mp, jp, jp + 1, accumulate)
+                continue
+            per_task = (mp + threads - 1) // threads
+            for jp0 in range(0, np_, _NC // _NR):
+                jp1 = min(np_, jp0 + _NC // _NR)
+                for jp in prange(jp0, jp1):
+                    _pack_b_panel(B, bi, pc, kc, n, jp, bpack[jp - jp0])
+                for t in prange(threads):  # equal groups of row panels
+                    _tiles(apack, bpack, 0, kc, C, bi, m, n, t * per_task, min(mp, (t + 1) * per_task), jp0, jp1,
+                           accumulate)
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _gemv_rows(A, B, C, bi, k, j0, w, acc):
+    """``out[bi, 0, j0:j0+w] = a[bi, 0] @ b[bi, :, j0:j0+w]`` for ``b`` with contiguous rows.
+
+    Streams ``b`` row by row, four rows per pass over the L1-resident accumulators ``acc`` (w long).
+    """
+    a, ao, as0, _, ap = A
+    b, bo, bs0, bp, _ = B
+    c, co, cs0, _, cj = C
+    for j in range(w):
+        acc[j] = 0
+    a0 = ao + bi * as0
+    o = bo + bi * bs0 + j0
+    p = 0
+    while p + 4 <= k:  # the additions stay in order along k: ((acc + x0 r0) + x1 r1) + ...
+        x0, x1, x2, x3 = a[_u(a0 + p * ap)], a[_u(a0 + (p + 1) * ap)], a[_u(a0 + (p + 2) * ap)], a[_u(a0 + (p + 3) * ap)]
+        q = o + p * bp
+        r0, r1 = b[_u(q):_u(q + w)], b[_u(q + bp):_u(q + bp + w)]
+        r2, r3 = b[_u(q + 2 * bp):_u(q + 2 * bp + w)], b[_u(q + 3 * bp):_u(q + 3 * bp + w)]
+        for j in range(w):
+            acc[j] = acc[j] + x0 * r0[j] + x1 * r1[j] + x2 * r2[j] + x3 * r3[j]
+        p += 4
+    while p < k:
+        x0 = a[_u(a0 + p * ap)]
+        r0 = b[_u(o + p * bp):_u(o + p * bp + w)]
+        for j in range(w):
+            acc[j] += x0 * r0[j]
+        p += 1
+    q = co + bi * cs0 + j0 * cj
+    if cj == 1:
+        row = c[_u(q):_u(q + w)]
+        for j in range(w):
+            row[j] = acc[j]
+    else:
+        for j in range(w):
+            c[_u(q + j * cj)] = acc[j]
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _gemv_dots(A, B, C, bi, k, j0, w, arow):
+    """``out[bi, 0, j0:j0+w] = a[bi, 0] @ b[bi, :, j0:j0+w]`` for ``b`` with contiguous columns.
+
+    Dot products against a contiguous copy ``arow`` (k long) of ``a[bi, 0]``, each with DOT_LANES
+    partial sums, added up at the end: it vectorizes without letting the compiler reassociate.
+    """
+    a, ao, as0, _, ap = A
+    b, bo, bs0, _, bj = B
+    c, co, cs0, _, cj = C
+    for p in range(k):
+        arow[p] = a[_u(ao + bi * as0 + p * ap)]
+    lanes = _lanes_array(c.dtype)
+    body = k - k % _DOT_LANES
+    for j in range(j0, j0 + w):
+        q = bo + bi * bs0 + j * bj
+        col = b[_u(q):_u(q + k)]
+        for t in range(_DOT_LANES):
+            lanes[t] = 0
+        for p0 in range(0, body, _DOT_LANES):
+            x = arow[p0:p0 + _DOT_LANES]
+            y = col[p0:p0 + _DOT_LANES]
+            for t in range(_DOT_LANES):
+                lanes[t] += x[t] * y[t]
+        total = lanes[0]
+        for t in range(1, _DOT_LANES):
+            total += lanes[t]
+        for p in range(body, k):
+            total += arow[p] * col[p]
+        c[_u(co + bi * cs0 + j * cj)] = total
+
+
+@njit(parallel=True, cache=True, fastmath=_FASTMATH)
+def _gemv(a, b, out):
+    """``m == 1``, ``b`` with contiguous rows or columns: tasks of GEMV_COLS columns read ``b`` once."""
+    batch, _, k = a.shape
+    n = b.shape[2]
+    A, B, C = _flat(a), _flat(b), _flat(out)
+    by_rows = B[4] == 1
+    chunks = (n + _GEMV_COLS - 1) // _GEMV_COLS
+    for task in prange(batch * chunks):
+        bi = task // chunks
+        j0 = (task % chunks) * _GEMV_COLS
+        w = min(_GEMV_COLS, n - j0)
+        if by_rows:
+            _gemv_rows(A, B, C, bi, k, j0, w, np.empty(w, out.dtype))
+        else:
+            _gemv_dots(A, B, C, bi, k, j0, w, np.empty(k, out.dtype))
+
+
+def _signature(dtype: np.dtype, extra: tuple) -> tuple:
+    """(a, b, out, *extra) as Numba types: any layout, inputs possibly read-only."""
+    scalar = numba.from_dtype(dtype)
+    return (types.Array(scalar, 3, "A", readonly=True), types.Array(scalar, 3, "A", readonly=True),
+            types.Array(scalar, 3, "A"), *extra)
+
+
+_compiled: set = set()
+
+
+def _ready(function, dtype: np.dtype, extra: tuple = ()):
+    """``function`` compiled for ``dtype`` with its arrays typed as any-layout.
+
+    One compiled version per dtype serves C, Fortran and strided arrays alike (Numba would otherwise
+    compile one per mix of layouts). It is compiled on first use, or loaded from Numba's disk cache.
+    """
+    key = (function, dtype)
+    if key not in _compiled:
+        function.disable_compile(False)
+        try:
+            function.compile(_signature(dtype, extra))
+        finally:
+            function.disable_compile(True)  # calls now convert their arrays to the any-layout version
+        _compiled.add(key)
+    return function
+
+
+def _self_overlapping(x: np.ndarray) -> bool:
+    """Whether distinct indices of ``x`` may share an address (the native kernel's rule)."""
+    span = 1
+    for size, stride in sorted(zip(x.shape, map(abs, x.strides)), key=lambda d: d[1]):
+        if size > 1:
+            if stride < span:
+                return True
+            span += (size - 1) * stride
+    return False
+
+
+def _padded_work(m: int, n: int, rows: int) -> int:
+    """Output elements computed, padding included, when m is tiled by ``rows`` and n by NR."""
+    return -(-m // rows) * rows * (-(-n // _NR) * _NR)
 
 
 def gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
-    """Batched ``out[i] = a[i] @ b[i]``: a (batch, m, k), b (batch, k, n), out (batch, m, n), one float dtype."""
+    """Batched ``out[i] = a[i] @ b[i]``: a (batch, m, k), b (batch, k, n), out (batch, m, n), one float dtype.
+
+    Any strides (zero, negative, transposed views); ``out`` must not overlap ``a`` or ``b``, nor
+    itself. ``k == 0`` gives zeros.
+    """
     if a.ndim != 3 or b.ndim != 3 or out.ndim != 3:
         raise ValueError(f"gemm: expected 3-D arrays, got a{a.shape}, b{b.shape}, out{out.shape}")
     batch, m, k = a.shape
-    if b.shape != (batch, k, b.shape[2]) or out.shape != (batch, m, b.shape[2]):
+    n = b.shape[2]
+    if b.shape != (batch, k, n) or out.shape != (batch, m, n):
         raise ValueError(f"gemm: shapes a{a.shape}, b{b.shape}, out{out.shape} do not match")
     if not (a.dtype == b.dtype == out.dtype) or a.dtype not in (np.float32, np.float64):
         raise TypeError(f"gemm: expected one float32/float64 dtype, got {a.dtype}, {b.dtype}, {out.dtype}")
@@ -42,6 +575,44 @@ def gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
         raise ValueError("gemm: out is read-only")
     if out.size == 0:
         return
-    if b.strides[2] != b.itemsize:  # the inner loop walks rows of b: make them unit-stride
-        b = np.ascontiguousarray(b)
-    _gemm(a, b, out)
+    if not out.flags.c_contiguous and _self_overlapping(out):
+        raise ValueError(f"gemm: output strides {out.strides} make elements alias each other")
+    if k == 0:
+        out[...] = 0
+        return
+    if np.may_share_memory(out, a):
+        raise ValueError("gemm: output overlaps input a")
+    if np.may_share_memory(out, b):
+        raise ValueError("gemm: output overlaps input b")
+    if not (a.flags.aligned and b.flags.aligned and out.flags.aligned):
+        _gemm_unaligned(a, b, out)
+        return
+
+    if n == 1 and m > 1:  # matrix @ vector: the transposed problem is vector @ matrix
+        a, b, out = b.transpose(0, 2, 1), a.transpose(0, 2, 1), out.transpose(0, 2, 1)
+        m, n = n, m
+    dtype = out.dtype
+    if m == 1 and (b.strides[2] == dtype.itemsize or b.strides[1] == dtype.itemsize):
+        _ready(_gemv, dtype)(a, b, out)
+        return
+    rows = _ROWS[dtype]
+    if _padded_work(n, m, rows) < 0.9 * _padded_work(m, n, rows):  # e.g. n = 37: tile the transposed problem
+        a, b, out = b.transpose(0, 2, 1), a.transpose(0, 2, 1), out.transpose(0, 2, 1)
+        m, n = n, m
+    flops = 2 * batch * m * n * k
+    threads = numba.get_num_threads() if flops >= _SERIAL_FLOPS else 1
+    if threads == 1:
+        _ready(_gemm_serial, dtype)(a, b, out)
+    elif batch >= 2 * threads and flops < 8 * batch * _SERIAL_FLOPS:
+        _ready(_gemm_batch_parallel, dtype)(a, b, out)
+    else:
+        _ready(_gemm_parallel, dtype, (types.intp,))(a, b, out, threads)
+
+
+def _gemm_unaligned(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
+    """Arrays whose data or strides are not multiples of the item size: work on aligned copies."""
+    result = out if out.flags.aligned else np.empty(out.shape, out.dtype)
+    gemm(a if a.flags.aligned else np.ascontiguousarray(a), b if b.flags.aligned else np.ascontiguousarray(b),
+         result)
+    if result is not out:
+        out[...] = result
