@@ -4,11 +4,12 @@ BLIS-like structure. B is packed into column panels (depth x NR) and A into row 
 contiguous and zero-padded, which absorbs any strides, transposes and ragged edges. A micro-kernel
 keeps an MR x NR tile of ``out`` in vector registers while it walks one A panel and one B panel.
 
-* Many rows: B is packed in KC x NC blocks (L2) shared by the threads, which split the row panels;
-  each A panel stays in L1 while the micro-kernel sweeps the B panels of the block.
-* Few rows (the packed A slice fits L2): threads split the column panels; each packs a B panel just
-  before it sweeps all row panels with it, so one thread's packing overlaps the other's compute.
-* Small problems run on one thread; many small matrices run one matrix per thread.
+* Few rows (the packed A slice fits L2): each thread takes a range of column panels, packs A for
+  itself and each of its B panels just before it sweeps all row panels with it: no barriers.
+* Many rows: B is packed in depth x NC blocks (L2) shared by the threads, which split the row
+  panels; each A panel stays in L1 while the micro-kernel sweeps the B panels of the block.
+* Small problems run on one thread and skip packing where tiles are whole (``_matrix_direct``);
+  many small matrices run one matrix per thread.
 * ``m == 1`` (and ``n == 1``, by transposing) is a streaming matrix-vector product without packing.
 
 Numba only vectorizes what LLVM can prove, so the code is shaped for it:
@@ -20,8 +21,9 @@ Numba only vectorizes what LLVM can prove, so the code is shaped for it:
   negative-index wraparound select, which would also block vectorization;
 * the accumulators are a stack array indexed only by constants (``_tile_array``), which LLVM keeps
   in registers; a heap array might alias the panels and would stay in memory;
-* NR is 64 elements: LLVM fully unrolls shorter constant loops before its loop vectorizer runs, and
-  then fails to vectorize the scalar code; MR depends on the dtype so the tile fills the registers.
+* the micro-kernel loops over the tile's columns outside its rows (MR fused multiply-adds per
+  column), a form LLVM vectorizes for any tile shape; with the row loop outside, it vectorized only
+  64-wide tiles.
 """
 from __future__ import annotations
 
@@ -44,16 +46,16 @@ def _target_has_avx512() -> bool:
     return "+avx512f" in features.split(",")
 
 
-# Rows of a micro-tile per dtype, measured on Zen 4. With AVX-512, 6 x 64 float32 or 2 x 64 float64
-# accumulators take 24 or 16 of the 32 vector registers (3 x 64 float64 spills). Compiled for AVX2
-# (16 registers) every tile spills somewhat; these sizes ran fastest there.
+# Micro-tile (MR rows, NR columns) per dtype, the fastest measured on Zen 4 (4 x 64, 5 x 64 and 6 x 64
+# float32 are within noise for large products; 4 rows wastes least on small ones). With AVX-512
+# the accumulators take 16 of the 32 vector registers. Compiled for AVX2 (16 registers), these
+# were the fastest; LLVM vectorizes most other float64 tiles poorly there.
 if _target_has_avx512():
-    _ROWS = {np.dtype(np.float32): 6, np.dtype(np.float64): 2}
+    _TILES = {np.dtype(np.float32): (4, 64), np.dtype(np.float64): (4, 32)}
 else:
-    _ROWS = {np.dtype(np.float32): 4, np.dtype(np.float64): 1}
-_NR = 64           # columns of a micro-tile
-_KC = 256          # most depth of a packed block: A panels fit L1, a KC x NR B panel fits L2
-_NC = 512          # columns of a shared packed B block (KC x NC fits L2)
+    _TILES = {np.dtype(np.float32): (3, 32), np.dtype(np.float64): (2, 32)}
+_KC = 256          # most depth of a packed block: an A panel fits L1, a B panel L2
+_NC = 512          # most columns of a shared packed B block (depth x NC fits L2)
 _COLUMN_SPLIT_ROWS = 256  # up to this many rows, threads split the columns (the packed A slice fits L2)
 _SERIAL_FLOPS = 1 << 21   # below this many flops per call, threads cost more than they save
 _GEMV_COLS = 512   # output columns per task of the matrix-vector product (accumulators stay in L1)
@@ -61,14 +63,25 @@ _DOT_LANES = 64    # partial sums per dot product in the matrix-vector product w
 
 
 def _rows(dtype) -> int:
-    """Rows of a micro-tile for ``dtype`` (a compile-time constant in compiled code)."""
-    return _ROWS[np.dtype(dtype)]
+    """MR, the rows of a micro-tile for ``dtype`` (a compile-time constant in compiled code)."""
+    return _TILES[np.dtype(dtype)][0]
+
+
+def _cols(dtype) -> int:
+    """NR, the columns of a micro-tile for ``dtype`` (a compile-time constant in compiled code)."""
+    return _TILES[np.dtype(dtype)][1]
 
 
 @overload(_rows, inline="always")
 def _rows_compiled(dtype):
-    rows = _ROWS[as_dtype(dtype.dtype)]
+    rows = _TILES[as_dtype(dtype.dtype)][0]
     return lambda dtype: rows
+
+
+@overload(_cols, inline="always")
+def _cols_compiled(dtype):
+    cols = _TILES[as_dtype(dtype.dtype)][1]
+    return lambda dtype: cols
 
 
 def _alloca_array(context, builder, array_type, count: int):
@@ -85,13 +98,13 @@ def _alloca_array(context, builder, array_type, count: int):
 
 @intrinsic
 def _tile_array(typingctx, dtype):
-    """Stack scratch for one micro-tile: ``_rows(dtype) * NR`` elements, row-major."""
+    """Stack scratch for one micro-tile: MR * NR elements of ``dtype``, row-major."""
     if not isinstance(dtype, types.DType):
         return None
     array_type = types.Array(dtype.dtype, 1, "C")
-    count = _ROWS[as_dtype(dtype.dtype)] * _NR
+    rows, cols = _TILES[as_dtype(dtype.dtype)]
     return array_type(dtype), lambda context, builder, signature, args: _alloca_array(context, builder, array_type,
-                                                                                      count)
+                                                                                      rows * cols)
 
 
 @intrinsic
@@ -175,24 +188,25 @@ def _pack_a(a, o, si, sp, mr, kc, dst):
 @njit(cache=True)
 def _pack_b(b, o, sp, sj, kc, nr, dst):
     """``dst[p*NR + j] = b[o + p*sp + j*sj]`` for p < kc, j < nr (flat ``b``); columns nr..NR-1 are 0."""
+    NR = _cols(dst.dtype)
     if sj == 1:  # contiguous rows: copies of run-time length, which LLVM vectorizes (and does not unroll)
         for p in range(kc):
             src = b[_u(o + p * sp):_u(o + p * sp + nr)]
-            row = dst[p * _NR:(p + 1) * _NR]
+            row = dst[p * NR:(p + 1) * NR]
             for j in range(nr):
                 row[j] = src[j]
-            for j in range(nr, _NR):
+            for j in range(nr, NR):
                 row[j] = 0
-    elif nr == _NR and sp == 1:  # contiguous columns (a transposed b)
+    elif nr == NR and sp == 1:  # contiguous columns (a transposed b)
         for p in range(kc):
-            for j in range(_NR):
-                dst[p * _NR + j] = b[_u(o + p + j * sj)]
+            for j in range(NR):
+                dst[p * NR + j] = b[_u(o + p + j * sj)]
     else:
         for p in range(kc):
             for j in range(nr):
-                dst[p * _NR + j] = b[_u(o + p * sp + j * sj)]
-            for j in range(nr, _NR):
-                dst[p * _NR + j] = 0
+                dst[p * NR + j] = b[_u(o + p * sp + j * sj)]
+            for j in range(nr, NR):
+                dst[p * NR + j] = 0
 
 
 @njit(cache=True, fastmath=_FASTMATH)
@@ -204,32 +218,33 @@ def _micro_tile(kc, a, oa, sai, sap, b, ob, sbp, c, o, si, sj, mr, nr, accumulat
     ``c`` instead of overwriting it.
     """
     MR = _rows(c.dtype)
+    NR = _cols(c.dtype)
     acc = _tile_array(c.dtype)
-    for t in range(MR * _NR):
+    for t in range(MR * NR):
         acc[t] = 0
     for p in range(kc):
+        for j in range(NR):
+            b_pj = b[_u(ob + p * sbp + j)]
+            for i in range(MR):
+                acc[i * NR + j] += a[_u(oa + i * sai + p * sap)] * b_pj
+    if mr == MR and nr == NR and sj == 1:  # whole tile, contiguous rows of c: vector stores
         for i in range(MR):
-            a_ip = a[_u(oa + i * sai + p * sap)]
-            for j in range(_NR):
-                acc[i * _NR + j] += a_ip * b[_u(ob + p * sbp + j)]
-    if mr == MR and nr == _NR and sj == 1:  # whole tile, contiguous rows of c: vector stores
-        for i in range(MR):
-            row = c[_u(o + i * si):_u(o + i * si + _NR)]
+            row = c[_u(o + i * si):_u(o + i * si + NR)]
             if accumulate:
-                for j in range(_NR):
-                    row[j] += acc[i * _NR + j]
+                for j in range(NR):
+                    row[j] += acc[i * NR + j]
             else:
-                for j in range(_NR):
-                    row[j] = acc[i * _NR + j]
+                for j in range(NR):
+                    row[j] = acc[i * NR + j]
         return
     # Edge tile or strided c. Copy out first: indexing acc with a variable would keep it out of registers.
     tile = _tile_array(c.dtype)
-    for t in range(MR * _NR):
+    for t in range(MR * NR):
         tile[t] = acc[t]
     for i in range(mr):
         if sj == 1:
             row = c[_u(o + i * si):_u(o + i * si + nr)]
-            src = tile[i * _NR:i * _NR + nr]
+            src = tile[i * NR:i * NR + nr]
             if accumulate:
                 for j in range(nr):
                     row[j] += src[j]
@@ -240,9 +255,9 @@ def _micro_tile(kc, a, oa, sai, sap, b, ob, sbp, c, o, si, sj, mr, nr, accumulat
             for j in range(nr):
                 q = _u(o + i * si + j * sj)
                 if accumulate:
-                    c[q] += tile[i * _NR + j]
+                    c[q] += tile[i * NR + j]
                 else:
-                    c[q] = tile[i * _NR + j]
+                    c[q] = tile[i * NR + j]
 
 
 @njit(cache=True)
@@ -258,8 +273,9 @@ def _pack_a_panel(A, bi, pc, kc, m, ip, dst):
 def _pack_b_panel(B, bi, pc, kc, n, jp, dst):
     """Column panel ``jp`` (columns jp*NR...) of ``b[bi][pc:pc+kc]`` into ``dst``; ``B`` is ``_flat(b)``."""
     b, bo, bs0, bp, bj = B
-    j = jp * _NR
-    _pack_b(b, bo + bi * bs0 + pc * bp + j * bj, bp, bj, kc, min(_NR, n - j), dst)
+    NR = _cols(dst.dtype)
+    j = jp * NR
+    _pack_b(b, bo + bi * bs0 + pc * bp + j * bj, bp, bj, kc, min(NR, n - j), dst)
 
 
 @njit(cache=True, fastmath=_FASTMATH)
@@ -271,13 +287,14 @@ def _tiles(apack, bpack, slot, kc, C, bi, m, n, ip0, ip1, jp0, jp1, accumulate):
     """
     c, co, cs0, ci, cj = C
     MR = _rows(c.dtype)
+    NR = _cols(c.dtype)
     for ip in range(ip0, ip1):
         i = ip * MR
         mr = min(MR, m - i)
         for jp in range(jp0, jp1):
-            j = jp * _NR
-            _micro_tile(kc, apack[ip], 0, 1, MR, bpack[slot + jp - jp0], 0, _NR, c, co + bi * cs0 + i * ci + j * cj,
-                        ci, cj, mr, min(_NR, n - j), accumulate)
+            j = jp * NR
+            _micro_tile(kc, apack[ip], 0, 1, MR, bpack[slot + jp - jp0], 0, NR, c, co + bi * cs0 + i * ci + j * cj,
+                        ci, cj, mr, min(NR, n - j), accumulate)
 
 
 @njit(cache=True)
@@ -294,10 +311,11 @@ def _pack_buffers(m, n, k, dtype):
     Panel ``ip`` of A is ``apack[ip]``, flat as ``[p*MR + i]``; panel ``jp`` of B is ``bpack[jp]``,
     flat as ``[p*NR + j]``. Flat panels let the compiler see constant strides.
     """
+    MR = _rows(dtype)
+    NR = _cols(dtype)
     step = _depth_step(k)
-    rows = _rows(dtype)
-    return (np.empty(((m + rows - 1) // rows, step * rows), dtype),
-            np.empty(((min(_NC, n) + _NR - 1) // _NR, step * _NR), dtype))
+    return (np.empty(((m + MR - 1) // MR, step * MR), dtype),
+            np.empty(((min(_NC, n) + NR - 1) // NR, step * NR), dtype))
 
 
 @njit(cache=True, fastmath=_FASTMATH)
@@ -311,9 +329,10 @@ def _matrix_direct(A, B, C, bi, m, n, k, apanel, bpanel):
     b, bo, bs0, bp, _ = B
     c, co, cs0, ci, cj = C
     MR = _rows(c.dtype)
+    NR = _cols(c.dtype)
     mp = (m + MR - 1) // MR
-    np_ = (n + _NR - 1) // _NR
-    full_cols = n // _NR
+    np_ = (n + NR - 1) // NR
+    full_cols = n // NR
     step = _depth_step(k)
     for pc in range(0, k, step):
         kc = min(step, k - pc)
@@ -325,20 +344,20 @@ def _matrix_direct(A, B, C, bi, m, n, k, apanel, bpanel):
             if mr < MR:
                 _pack_a_panel(A, bi, pc, kc, m, ip, apanel)
             for jp in range(np_):
-                j = jp * _NR
+                j = jp * NR
                 o = co + bi * cs0 + i * ci + j * cj
-                nr = min(_NR, n - j)
+                nr = min(NR, n - j)
                 if mr == MR and jp < full_cols:
                     _micro_tile(kc, a, ao + bi * as0 + i * ai + pc * ap, ai, ap, b, bo + bi * bs0 + pc * bp + j, bp,
                                 c, o, ci, cj, mr, nr, pc > 0)
                 elif mr == MR:
-                    _micro_tile(kc, a, ao + bi * as0 + i * ai + pc * ap, ai, ap, bpanel, 0, _NR, c, o, ci, cj, mr,
-                                nr, pc > 0)
+                    _micro_tile(kc, a, ao + bi * as0 + i * ai + pc * ap, ai, ap, bpanel, 0, NR, c, o, ci, cj, mr, nr,
+                                pc > 0)
                 elif jp < full_cols:
                     _micro_tile(kc, apanel, 0, 1, MR, b, bo + bi * bs0 + pc * bp + j, bp, c, o, ci, cj, mr, nr,
                                 pc > 0)
                 else:
-                    _micro_tile(kc, apanel, 0, 1, MR, bpanel, 0, _NR, c, o, ci, cj, mr, nr, pc > 0)
+                    _micro_tile(kc, apanel, 0, 1, MR, bpanel, 0, NR, c, o, ci, cj, mr, nr, pc > 0)
 
 
 @njit(cache=True, fastmath=_FASTMATH)
@@ -348,15 +367,16 @@ def _matrix_serial(A, B, C, bi, m, n, k, apack, bpack):
         _matrix_direct(A, B, C, bi, m, n, k, apack[0], bpack[0])
         return
     MR = _rows(apack.dtype)
+    NR = _cols(apack.dtype)
     mp = (m + MR - 1) // MR
-    np_ = (n + _NR - 1) // _NR
+    np_ = (n + NR - 1) // NR
     step = _depth_step(k)
     for pc in range(0, k, step):
         kc = min(step, k - pc)
         for ip in range(mp):
             _pack_a_panel(A, bi, pc, kc, m, ip, apack[ip])
-        for jp0 in range(0, np_, _NC // _NR):
-            jp1 = min(np_, jp0 + _NC // _NR)
+        for jp0 in range(0, np_, _NC // NR):
+            jp1 = min(np_, jp0 + _NC // NR)
             for jp in range(jp0, jp1):
                 _pack_b_panel(B, bi, pc, kc, n, jp, bpack[jp - jp0])
             _tiles(apack, bpack, 0, kc, C, bi, m, n, 0, mp, jp0, jp1, pc > 0)
@@ -386,44 +406,49 @@ def _gemm_batch_parallel(a, b, out):
 
 @njit(parallel=True, cache=True, fastmath=_FASTMATH)
 def _gemm_parallel(a, b, out, threads):
-    """One matrix at a time, split over ``threads``; the packed A slice of each depth block is shared.
+    """One matrix at a time, split over ``threads``.
 
-    Few rows: each thread takes a range of column panels and packs each B panel just before it
-    sweeps all row panels with it. Many rows: B is packed in blocks of up to NC columns, shared by
-    the threads, which split the row panels.
+    Few rows: each thread takes a range of column panels, packs all of A (small) for itself, and
+    packs each of its B panels just before it sweeps all row panels with it; the threads never wait
+    for each other. Many rows: per depth block, A is packed once, and B in blocks of up to NC
+    columns, both shared by the threads, which split the row panels.
     """
     batch, m, k = a.shape
     n = b.shape[2]
     A, B, C = _flat(a), _flat(b), _flat(out)
     MR = _rows(out.dtype)
+    NR = _cols(out.dtype)
     mp = (m + MR - 1) // MR
-    np_ = (n + _NR - 1) // _NR
+    np_ = (n + NR - 1) // NR
     step = _depth_step(k)
-    by_columns = mp * MR <= _COLUMN_SPLIT_ROWS and np_ >= threads
-    apack = np.empty((mp, step * MR), out.dtype)
-    col_tasks = min(np_, threads)
-    bpack = np.empty((col_tasks if by_columns else min(np_, _NC // _NR), step * _NR), out.dtype)
+    if mp * MR <= _COLUMN_SPLIT_ROWS and np_ >= threads:
+        per_task = (np_ + threads - 1) // threads
+        for t in prange(threads):
+            apack = np.empty((mp, step * MR), out.dtype)
+            bpanel = np.empty((1, step * NR), out.dtype)
+            for bi in range(batch):
+                for pc in range(0, k, step):
+                    kc = min(step, k - pc)
+                    for ip in range(mp):
+                        _pack_a_panel(A, bi, pc, kc, m, ip, apack[ip])
+                    for jp in range(t * per_task, min(np_, (t + 1) * per_task)):
+                        _pack_b_panel(B, bi, pc, kc, n, jp, bpanel[0])
+                        _tiles(apack, bpanel, 0, kc, C, bi, m, n, 0, mp, jp, jp + 1, pc > 0)
+        return
+    apack, bpack = _pack_buffers(m, n, k, out.dtype)
+    per_task = (mp + threads - 1) // threads
     for bi in range(batch):
         for pc in range(0, k, step):
             kc = min(step, k - pc)
-            accumulate = pc > 0
             for ip in prange(mp):
                 _pack_a_panel(A, bi, pc, kc, m, ip, apack[ip])
-            if by_columns:
-                per_task = (np_ + col_tasks - 1) // col_tasks
-                for t in prange(col_tasks):
-                    for jp in range(t * per_task, min(np_, (t + 1) * per_task)):
-                        _pack_b_panel(B, bi, pc, kc, n, jp, bpack[t])
-                        _tiles(apack, bpack, t, kc, C, bi, m, n, 0, mp, jp, jp + 1, accumulate)
-                continue
-            per_task = (mp + threads - 1) // threads
-            for jp0 in range(0, np_, _NC // _NR):
-                jp1 = min(np_, jp0 + _NC // _NR)
+            for jp0 in range(0, np_, _NC // NR):
+                jp1 = min(np_, jp0 + _NC // NR)
                 for jp in prange(jp0, jp1):
                     _pack_b_panel(B, bi, pc, kc, n, jp, bpack[jp - jp0])
                 for t in prange(threads):  # equal groups of row panels
                     _tiles(apack, bpack, 0, kc, C, bi, m, n, t * per_task, min(mp, (t + 1) * per_task), jp0, jp1,
-                           accumulate)
+                           pc > 0)
 
 
 @njit(cache=True, fastmath=_FASTMATH)
@@ -552,9 +577,10 @@ def _self_overlapping(x: np.ndarray) -> bool:
     return False
 
 
-def _padded_work(m: int, n: int, rows: int) -> int:
-    """Output elements computed, padding included, when m is tiled by ``rows`` and n by NR."""
-    return -(-m // rows) * rows * (-(-n // _NR) * _NR)
+def _padded_work(m: int, n: int, dtype: np.dtype) -> int:
+    """Output elements computed, padding included, when m is tiled by MR rows and n by NR columns."""
+    rows, cols = _TILES[dtype]
+    return -(-m // rows) * rows * (-(-n // cols) * cols)
 
 
 def gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
@@ -595,8 +621,7 @@ def gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
     if m == 1 and (b.strides[2] == dtype.itemsize or b.strides[1] == dtype.itemsize):
         _ready(_gemv, dtype)(a, b, out)
         return
-    rows = _ROWS[dtype]
-    if _padded_work(n, m, rows) < 0.9 * _padded_work(m, n, rows):  # e.g. n = 37: tile the transposed problem
+    if _padded_work(n, m, dtype) < 0.9 * _padded_work(m, n, dtype):  # e.g. n = 37: tile the transposed problem
         a, b, out = b.transpose(0, 2, 1), a.transpose(0, 2, 1), out.transpose(0, 2, 1)
         m, n = n, m
     flops = 2 * batch * m * n * k
@@ -610,9 +635,8 @@ def gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
 
 
 def _gemm_unaligned(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
-    """Arrays whose data or strides are not multiples of the item size: work on aligned copies."""
+    """Arrays whose data or strides are not multiples of the item size: work on (aligned) copies."""
     result = out if out.flags.aligned else np.empty(out.shape, out.dtype)
-    gemm(a if a.flags.aligned else np.ascontiguousarray(a), b if b.flags.aligned else np.ascontiguousarray(b),
-         result)
+    gemm(a if a.flags.aligned else a.copy(), b if b.flags.aligned else b.copy(), result)
     if result is not out:
         out[...] = result
