@@ -34,11 +34,11 @@ def main() -> None:
         b = rng.standard_normal((k, n)).astype(args.dtype)
         out = np.empty((m, n), args.dtype)
         flops = 2.0 * m * n * k
-        t = {"pyneural": common.time_call(lambda: pn.kernels.matmul(a, b, out=out), args.min_time),
-             "numpy": common.time_call(lambda: np.matmul(a, b, out=out), args.min_time)}
+        fns = {"pyneural": lambda: pn.kernels.matmul(a, b, out=out), "numpy": lambda: np.matmul(a, b, out=out)}
         if torch is not None:
             ta, tb, tout = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(out)
-            t["torch"] = common.time_call(lambda: torch.matmul(ta, tb, out=tout), args.min_time)
+            fns["torch"] = lambda: torch.matmul(ta, tb, out=tout)
+        t = common.time_calls(fns, args.min_time)
         gflops = {name: flops / sec * 1e-9 for name, sec in t.items()}
         row = {"group": group, "m": m, "k": k, "n": n, "gflops": gflops,
                "pct_peak": 100 * gflops["pyneural"] / peak if peak else None,

@@ -9,7 +9,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import time
 from pathlib import Path
 from typing import Callable
@@ -49,16 +48,23 @@ def load_torch(args: argparse.Namespace):
     return torch
 
 
-def time_call(fn: Callable[[], object], min_time: float = 0.3, min_runs: int = 5) -> float:
-    """Median seconds per call, after a warm-up call, over at least `min_runs` runs and `min_time` seconds."""
-    fn()
-    times: list[float] = []
-    start = time.perf_counter()
-    while len(times) < min_runs or (time.perf_counter() - start < min_time and len(times) < 10000):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+def time_calls(fns: dict[str, Callable[[], object]], min_time: float = 0.3, min_rounds: int = 5) -> dict[str, float]:
+    """Best seconds per call of each function, timed in interleaved rounds (one call of each per round).
+
+    Interleaving exposes every peer to the same background noise, and the minimum is the run least
+    disturbed by it: on these shared 2-core machines a descheduled thread can add a whole time slice.
+    """
+    for fn in fns.values():
+        fn()  # warm-up: caches, JIT, thread pools
+    best = {name: float("inf") for name in fns}
+    start, rounds = time.perf_counter(), 0
+    while rounds < min_rounds or (time.perf_counter() - start < min_time * len(fns) and rounds < 10000):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - t0)
+        rounds += 1
+    return best
 
 
 def machine(args: argparse.Namespace, dtype: str) -> dict:

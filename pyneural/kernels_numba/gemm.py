@@ -35,6 +35,8 @@ from numba.core.imputils import impl_ret_borrowed
 from numba.extending import intrinsic, overload
 from numba.np.numpy_support import as_dtype
 
+from .epilogue import apply_epilogue, check_epilogue
+
 # FMA contraction only: no reassociation and no finite-math assumptions, so NaN and inf propagate
 # as in NumPy, and the additions along k happen in order.
 _FASTMATH = {"contract"}
@@ -119,10 +121,14 @@ def _lanes_array(typingctx, dtype):
 
 @intrinsic
 def _span_view(typingctx, x, byte_offset, length):
-    """1-D contiguous view of ``length`` elements from ``byte_offset`` bytes past ``x``'s data pointer."""
+    """1-D contiguous view of ``length`` elements from ``byte_offset`` bytes past ``x``'s data pointer.
+
+    The view's type is writable even for a read-only ``x``, so that views of inputs, output and
+    packing buffers share one type and each helper compiles once; inputs are only ever read.
+    """
     if not isinstance(x, types.Array):
         return None
-    view_type = types.Array(x.dtype, 1, "C", readonly=not x.mutable)
+    view_type = types.Array(x.dtype, 1, "C")
 
     def codegen(context, builder, signature, args):
         x_value, offset, count = args
@@ -278,6 +284,13 @@ def _pack_b_panel(B, bi, pc, kc, n, jp, dst):
     _pack_b(b, bo + bi * bs0 + pc * bp + j * bj, bp, bj, kc, min(NR, n - j), dst)
 
 
+@njit(inline="always")
+def _packed_strides(dtype):
+    """``(0, 1, MR, NR)``: offset and strides of packed panels, as run-time ints. Constants would make
+    Numba compile one more micro-kernel per combination of constant and run-time arguments."""
+    return np.intp(0), np.intp(1), np.intp(_rows(dtype)), np.intp(_cols(dtype))
+
+
 @njit(cache=True, fastmath=_FASTMATH)
 def _tiles(apack, bpack, slot, kc, C, bi, m, n, ip0, ip1, jp0, jp1, accumulate):
     """Micro-tiles of row panels [ip0, ip1) x column panels [jp0, jp1) of ``out[bi]`` (``C = _flat(out)``).
@@ -288,13 +301,14 @@ def _tiles(apack, bpack, slot, kc, C, bi, m, n, ip0, ip1, jp0, jp1, accumulate):
     c, co, cs0, ci, cj = C
     MR = _rows(c.dtype)
     NR = _cols(c.dtype)
+    zero, one, sap, sbp = _packed_strides(c.dtype)
     for ip in range(ip0, ip1):
         i = ip * MR
         mr = min(MR, m - i)
         for jp in range(jp0, jp1):
             j = jp * NR
-            _micro_tile(kc, apack[ip], 0, 1, MR, bpack[slot + jp - jp0], 0, NR, c, co + bi * cs0 + i * ci + j * cj,
-                        ci, cj, mr, min(NR, n - j), accumulate)
+            _micro_tile(kc, apack[ip], zero, one, sap, bpack[slot + jp - jp0], zero, sbp,
+                        c, co + bi * cs0 + i * ci + j * cj, ci, cj, mr, min(NR, n - j), accumulate)
 
 
 @njit(cache=True)
@@ -330,6 +344,7 @@ def _matrix_direct(A, B, C, bi, m, n, k, apanel, bpanel):
     c, co, cs0, ci, cj = C
     MR = _rows(c.dtype)
     NR = _cols(c.dtype)
+    zero, one, packed_sap, packed_sbp = _packed_strides(c.dtype)
     mp = (m + MR - 1) // MR
     np_ = (n + NR - 1) // NR
     full_cols = n // NR
@@ -341,23 +356,19 @@ def _matrix_direct(A, B, C, bi, m, n, k, apanel, bpanel):
         for ip in range(mp):
             i = ip * MR
             mr = min(MR, m - i)
-            if mr < MR:
+            if mr == MR:  # A in place
+                pa, oa, sai, sap = a, ao + bi * as0 + i * ai + pc * ap, ai, ap
+            else:
                 _pack_a_panel(A, bi, pc, kc, m, ip, apanel)
+                pa, oa, sai, sap = apanel, zero, one, packed_sap
             for jp in range(np_):
                 j = jp * NR
-                o = co + bi * cs0 + i * ci + j * cj
-                nr = min(NR, n - j)
-                if mr == MR and jp < full_cols:
-                    _micro_tile(kc, a, ao + bi * as0 + i * ai + pc * ap, ai, ap, b, bo + bi * bs0 + pc * bp + j, bp,
-                                c, o, ci, cj, mr, nr, pc > 0)
-                elif mr == MR:
-                    _micro_tile(kc, a, ao + bi * as0 + i * ai + pc * ap, ai, ap, bpanel, 0, NR, c, o, ci, cj, mr, nr,
-                                pc > 0)
-                elif jp < full_cols:
-                    _micro_tile(kc, apanel, 0, 1, MR, b, bo + bi * bs0 + pc * bp + j, bp, c, o, ci, cj, mr, nr,
-                                pc > 0)
+                if jp < full_cols:  # B in place
+                    pb, ob, sbp = b, bo + bi * bs0 + pc * bp + j, bp
                 else:
-                    _micro_tile(kc, apanel, 0, 1, MR, bpanel, 0, NR, c, o, ci, cj, mr, nr, pc > 0)
+                    pb, ob, sbp = bpanel, zero, packed_sbp
+                _micro_tile(kc, pa, oa, sai, sap, pb, ob, sbp, c, co + bi * cs0 + i * ci + j * cj, ci, cj, mr,
+                            min(NR, n - j), pc > 0)
 
 
 @njit(cache=True, fastmath=_FASTMATH)
@@ -394,61 +405,46 @@ def _gemm_serial(a, b, out):
 
 
 @njit(parallel=True, cache=True, fastmath=_FASTMATH)
-def _gemm_batch_parallel(a, b, out):
-    """Many small matrices: threads take whole matrices, each with its own packing buffers."""
-    batch, m, k = a.shape
-    n = b.shape[2]
-    A, B, C = _flat(a), _flat(b), _flat(out)
-    for bi in prange(batch):
-        apack, bpack = _pack_buffers(m, n, k, out.dtype)
-        _matrix_serial(A, B, C, bi, m, n, k, apack, bpack)
-
-
-@njit(parallel=True, cache=True, fastmath=_FASTMATH)
 def _gemm_parallel(a, b, out, threads):
-    """One matrix at a time, split over ``threads``.
+    """The batch split into ``threads`` parts, each running the one-thread algorithm with its own
+    packing buffers, so that threads never wait for each other.
 
-    Few rows: each thread takes a range of column panels, packs all of A (small) for itself, and
-    packs each of its B panels just before it sweeps all row panels with it; the threads never wait
-    for each other. Many rows: per depth block, A is packed once, and B in blocks of up to NC
-    columns, both shared by the threads, which split the row panels.
+    The parts are whole matrices when there are many small ones; else, for each matrix, whole
+    column panels when there are few rows (the packed A slice fits L2), or whole row panels. The
+    price is that each thread packs all of A (column split) or all of B (row split) for itself.
     """
     batch, m, k = a.shape
     n = b.shape[2]
     A, B, C = _flat(a), _flat(b), _flat(out)
     MR = _rows(out.dtype)
     NR = _cols(out.dtype)
-    mp = (m + MR - 1) // MR
-    np_ = (n + NR - 1) // NR
-    step = _depth_step(k)
-    if mp * MR <= _COLUMN_SPLIT_ROWS and np_ >= threads:
-        per_task = (np_ + threads - 1) // threads
-        for t in prange(threads):
-            apack = np.empty((mp, step * MR), out.dtype)
-            bpanel = np.empty((1, step * NR), out.dtype)
-            for bi in range(batch):
-                for pc in range(0, k, step):
-                    kc = min(step, k - pc)
-                    for ip in range(mp):
-                        _pack_a_panel(A, bi, pc, kc, m, ip, apack[ip])
-                    for jp in range(t * per_task, min(np_, (t + 1) * per_task)):
-                        _pack_b_panel(B, bi, pc, kc, n, jp, bpanel[0])
-                        _tiles(apack, bpanel, 0, kc, C, bi, m, n, 0, mp, jp, jp + 1, pc > 0)
-        return
-    apack, bpack = _pack_buffers(m, n, k, out.dtype)
-    per_task = (mp + threads - 1) // threads
-    for bi in range(batch):
-        for pc in range(0, k, step):
-            kc = min(step, k - pc)
-            for ip in prange(mp):
-                _pack_a_panel(A, bi, pc, kc, m, ip, apack[ip])
-            for jp0 in range(0, np_, _NC // NR):
-                jp1 = min(np_, jp0 + _NC // NR)
-                for jp in prange(jp0, jp1):
-                    _pack_b_panel(B, bi, pc, kc, n, jp, bpack[jp - jp0])
-                for t in prange(threads):  # equal groups of row panels
-                    _tiles(apack, bpack, 0, kc, C, bi, m, n, t * per_task, min(mp, (t + 1) * per_task), jp0, jp1,
-                           pc > 0)
+    row_panels = (m + MR - 1) // MR
+    col_panels = (n + NR - 1) // NR
+    by_matrix = batch >= threads and 2 * m * n * k < 8 * _SERIAL_FLOPS
+    by_columns = (m <= _COLUMN_SPLIT_ROWS and col_panels >= threads) or row_panels < threads
+    if by_matrix:
+        per_task = (batch + threads - 1) // threads
+    elif by_columns:
+        per_task = (col_panels + threads - 1) // threads * NR
+    else:
+        per_task = (row_panels + threads - 1) // threads * MR
+    for t in prange(threads):
+        lo = t * per_task
+        At, Bt, Ct, mt, nt, b0, b1 = A, B, C, m, n, 0, batch
+        if by_matrix:
+            b0, b1 = lo, min(batch, lo + per_task)
+        elif by_columns:  # columns lo... of b and out
+            nt = min(per_task, n - lo)
+            Bt = (B[0], B[1] + lo * B[4], B[2], B[3], B[4])
+            Ct = (C[0], C[1] + lo * C[4], C[2], C[3], C[4])
+        else:  # rows lo... of a and out
+            mt = min(per_task, m - lo)
+            At = (A[0], A[1] + lo * A[3], A[2], A[3], A[4])
+            Ct = (C[0], C[1] + lo * C[3], C[2], C[3], C[4])
+        if b1 > b0 and mt > 0 and nt > 0:
+            apack, bpack = _pack_buffers(mt, nt, k, out.dtype)
+            for bi in range(b0, b1):
+                _matrix_serial(At, Bt, Ct, bi, mt, nt, k, apack, bpack)
 
 
 @njit(cache=True, fastmath=_FASTMATH)
@@ -583,7 +579,20 @@ def _padded_work(m: int, n: int, dtype: np.dtype) -> int:
     return -(-m // rows) * rows * (-(-n // cols) * cols)
 
 
-def gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
+def gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray, bias: np.ndarray | None = None,
+         activation: str | None = None) -> None:
+    """Batched ``out[i] = act(a[i] @ b[i] + bias)``, the contract of ``_C.gemm``: a (batch, m, k),
+    b (batch, k, n), out (batch, m, n), bias (n,) or None, activation None/relu/gelu/sigmoid/tanh.
+
+    The bias and activation run as a second parallel pass over ``out`` (the native kernel fuses them).
+    """
+    if out.ndim == 3:  # (other shape errors are _product's to report)
+        check_epilogue(out, bias, activation)
+    _product(a, b, out)
+    apply_epilogue(out, bias, activation)
+
+
+def _product(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
     """Batched ``out[i] = a[i] @ b[i]``: a (batch, m, k), b (batch, k, n), out (batch, m, n), one float dtype.
 
     Any strides (zero, negative, transposed views); ``out`` must not overlap ``a`` or ``b``, nor
@@ -628,8 +637,6 @@ def gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
     threads = numba.get_num_threads() if flops >= _SERIAL_FLOPS else 1
     if threads == 1:
         _ready(_gemm_serial, dtype)(a, b, out)
-    elif batch >= 2 * threads and flops < 8 * batch * _SERIAL_FLOPS:
-        _ready(_gemm_batch_parallel, dtype)(a, b, out)
     else:
         _ready(_gemm_parallel, dtype, (types.intp,))(a, b, out, threads)
 
@@ -637,6 +644,6 @@ def gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
 def _gemm_unaligned(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
     """Arrays whose data or strides are not multiples of the item size: work on (aligned) copies."""
     result = out if out.flags.aligned else np.empty(out.shape, out.dtype)
-    gemm(a if a.flags.aligned else a.copy(), b if b.flags.aligned else b.copy(), result)
+    _product(a if a.flags.aligned else a.copy(), b if b.flags.aligned else b.copy(), result)
     if result is not out:
         out[...] = result
