@@ -119,43 +119,41 @@ void pack_b_strip(const T* b, index_t rs, index_t cs, index_t cols, index_t kc, 
     }
 }
 
-// ---- micro-kernel: tile (Rows x NR, row-major) = A (Rows x kc) @ B (kc x NR) ----
-// A's element (i, p) is at a[i * a_rs + p * a_cs] and B's row p at b + p * b_rs. Packed panels pass
-// a_rs = 1, a_cs = MR, b_rs = NR (constants once inlined); the direct path reads A and B in place.
-template <class T, int Rows>
-__attribute__((always_inline)) inline void micro_kernel(index_t kc, const T* __restrict a, index_t a_rs, index_t a_cs,
-                                                        const T* __restrict b, index_t b_rs, T* __restrict tile) {
+// ---- micro-kernel: C (MR x NR) (+)= A strip (MR x kc, packed) @ B (kc x NR, row p at b + p * b_rs) ----
+// C's rows are c_rs apart with unit-stride columns: either the output itself (full tiles) or a tile
+// buffer. b_rs is NR for packed B, B's row stride when the direct path reads B in place.
+template <class T>
+__attribute__((always_inline)) inline void micro_kernel(index_t kc, const T* __restrict a, const T* __restrict b,
+                                                        index_t b_rs, T* __restrict c, index_t c_rs, bool accumulate) {
     using V = typename VecOf<T>::type;
-    constexpr int VL = kVL<T>, NR = kNR<T>;
-    V c[Rows][kNV];
+    constexpr int VL = kVL<T>;
+    V acc[kMR][kNV];
 #pragma GCC unroll 32
-    for (int i = 0; i < Rows; ++i)
-        for (int v = 0; v < kNV; ++v) c[i][v] = V{};
+    for (int i = 0; i < kMR; ++i)
+        for (int v = 0; v < kNV; ++v) acc[i][v] = V{};
     for (index_t p = 0; p < kc; ++p) {
         V bv[kNV];
         for (int v = 0; v < kNV; ++v) memcpy(&bv[v], b + v * VL, sizeof(V));
 #pragma GCC unroll 32
-        for (int i = 0; i < Rows; ++i)
-            for (int v = 0; v < kNV; ++v) c[i][v] += a[i * a_rs] * bv[v];
-        a += a_cs;
+        for (int i = 0; i < kMR; ++i)
+            for (int v = 0; v < kNV; ++v) acc[i][v] += a[i] * bv[v];
+        a += kMR;
         b += b_rs;
     }
 #pragma GCC unroll 32
-    for (int i = 0; i < Rows; ++i)
-        for (int v = 0; v < kNV; ++v) memcpy(tile + i * NR + v * VL, &c[i][v], sizeof(V));
+    for (int i = 0; i < kMR; ++i)
+        for (int v = 0; v < kNV; ++v) {
+            T* dst = c + i * c_rs + v * VL;
+            if (accumulate) {
+                V old;
+                memcpy(&old, dst, sizeof(V));
+                acc[i][v] += old;
+            }
+            memcpy(dst, &acc[i][v], sizeof(V));
+        }
 }
 
-// micro_kernel for a run-time row count 1..MR (edges of the direct path).
-template <class T, int Rows = kMR>
-void micro_kernel_rows(int rows, index_t kc, const T* a, index_t a_rs, index_t a_cs, const T* b, index_t b_rs,
-                       T* tile) {
-    if constexpr (Rows > 1) {
-        if (rows < Rows) return micro_kernel_rows<T, Rows - 1>(rows, kc, a, a_rs, a_cs, b, b_rs, tile);
-    }
-    micro_kernel<T, Rows>(kc, a, a_rs, a_cs, b, b_rs, tile);
-}
-
-// ---- output pass: C = tile (first depth block) or C += tile; on the last one add bias, apply act ----
+// ---- output: C = tile (first depth block) or C += tile; after the last one, c = act(c + bias) ----
 inline float activate(float x, Activation act) {
     switch (act) {
         case Activation::relu: return x < 0.0f ? 0.0f : x;  // NaN passes through, as in PyTorch
@@ -186,21 +184,12 @@ struct Output {
     Activation act;
 };
 
+// The epilogue on a finished block of C: c = act(c + bias).
 template <class T>
-void store_tile(const T* tile, const Output<T>& out, index_t i0, index_t j0, index_t rows, index_t cols, bool first,
-                bool last) {
-    constexpr int NR = kNR<T>;
+void finish_tile(const Output<T>& out, index_t i0, index_t j0, index_t rows, index_t cols) {
+    if (!out.bias && out.act == Activation::none) return;
     for (index_t i = 0; i < rows; ++i) {
         T* row = out.c + (i0 + i) * out.rs + j0 * out.cs;
-        const T* t = tile + i * NR;
-        if (out.cs == 1) {
-            if (first) for (index_t j = 0; j < cols; ++j) row[j] = t[j];
-            else for (index_t j = 0; j < cols; ++j) row[j] += t[j];
-        } else {
-            if (first) for (index_t j = 0; j < cols; ++j) row[j * out.cs] = t[j];
-            else for (index_t j = 0; j < cols; ++j) row[j * out.cs] += t[j];
-        }
-        if (!last) continue;
         if (out.bias && out.bias_on_rows) {
             const T bias = out.bias[(i0 + i) * out.bias_stride];
             for (index_t j = 0; j < cols; ++j) row[j * out.cs] += bias;
@@ -210,6 +199,34 @@ void store_tile(const T* tile, const Output<T>& out, index_t i0, index_t j0, ind
         if (out.act != Activation::none)
             for (index_t j = 0; j < cols; ++j) row[j * out.cs] = activate(row[j * out.cs], out.act);
     }
+}
+
+// Copy a (rows x cols) result held in a row-major buffer with rows `ld` apart into C (or add it).
+template <class T>
+void store_block(const T* tile, index_t ld, const Output<T>& out, index_t i0, index_t j0, index_t rows, index_t cols,
+                 bool accumulate) {
+    for (index_t i = 0; i < rows; ++i) {
+        T* row = out.c + (i0 + i) * out.rs + j0 * out.cs;
+        const T* t = tile + i * ld;
+        if (accumulate) for (index_t j = 0; j < cols; ++j) row[j * out.cs] += t[j];
+        else for (index_t j = 0; j < cols; ++j) row[j * out.cs] = t[j];
+    }
+}
+
+// One register tile of C at (i0, j0): full tiles of a unit-stride C are written in place; edges and
+// strided outputs go through a buffer. `first`/`last`: the first and last depth block of this tile.
+template <class T>
+void tile_product(index_t kc, const T* a, const T* b, index_t b_rs, const Output<T>& out, index_t i0, index_t j0,
+                  index_t rows, index_t cols, bool first, bool last) {
+    constexpr int NR = kNR<T>;
+    if (rows == kMR && cols == NR && out.cs == 1) {
+        micro_kernel(kc, a, b, b_rs, out.c + i0 * out.rs + j0, out.rs, !first);
+    } else {
+        T tile[kMR * NR] __attribute__((aligned(64)));
+        micro_kernel(kc, a, b, b_rs, tile, NR, false);
+        store_block(tile, NR, out, i0, j0, rows, cols, !first);
+    }
+    if (last) finish_tile(out, i0, j0, rows, cols);
 }
 
 // One matrix product c (m x n) = a (m x k) @ b (k x n) with strides, and its output.
@@ -261,7 +278,6 @@ bool gemm_packed(const Operands<T>& x, int threads) {
 
 #pragma omp parallel num_threads(threads) if (threads > 1)
     {
-        T tile[kMR * NR] __attribute__((aligned(64)));
         T* a_own = split_columns ? nullptr : scratch<T, 1>(mc * kc_max);
         for (index_t jc = 0; jc < n; jc += nc) {
             const index_t ncur = min_i(nc, n - jc), b_strips = (ncur + NR - 1) / NR;
@@ -286,12 +302,10 @@ bool gemm_packed(const Operands<T>& x, int threads) {
                             pack_a_strip(a + (ic + s * kMR) * a_rs + pc * a_cs, a_rs, a_cs, min_i(kMR, mcur - s * kMR),
                                          kc, a_own + s * kMR * kc);
                         for (index_t sj = 0; sj < b_strips; ++sj)
-                            for (index_t si = 0; si < a_strips; ++si) {
-                                micro_kernel<T, kMR>(kc, a_own + si * kMR * kc, 1, kMR, b_packed + sj * NR * kc, NR,
-                                                     tile);
-                                store_tile(tile, out, ic + si * kMR, jc + sj * NR, min_i(kMR, mcur - si * kMR),
-                                           min_i(NR, ncur - sj * NR), first, last);
-                            }
+                            for (index_t si = 0; si < a_strips; ++si)
+                                tile_product(kc, a_own + si * kMR * kc, b_packed + sj * NR * kc, index_t(NR), out,
+                                             ic + si * kMR, jc + sj * NR, min_i(kMR, mcur - si * kMR),
+                                             min_i(NR, ncur - sj * NR), first, last);
                     }
                 } else {
                     for (index_t ic = 0; ic < m; ic += mc) {
@@ -302,12 +316,10 @@ bool gemm_packed(const Operands<T>& x, int threads) {
                                          kc, a_shared + s * kMR * kc);
 #pragma omp for schedule(static)
                         for (index_t sj = 0; sj < b_strips; ++sj)
-                            for (index_t si = 0; si < a_strips; ++si) {
-                                micro_kernel<T, kMR>(kc, a_shared + si * kMR * kc, 1, kMR, b_packed + sj * NR * kc, NR,
-                                                     tile);
-                                store_tile(tile, out, ic + si * kMR, jc + sj * NR, min_i(kMR, mcur - si * kMR),
-                                           min_i(NR, ncur - sj * NR), first, last);
-                            }
+                            for (index_t si = 0; si < a_strips; ++si)
+                                tile_product(kc, a_shared + si * kMR * kc, b_packed + sj * NR * kc, index_t(NR), out,
+                                             ic + si * kMR, jc + sj * NR, min_i(kMR, mcur - si * kMR),
+                                             min_i(NR, ncur - sj * NR), first, last);
                     }
                 }
             }
@@ -316,29 +328,27 @@ bool gemm_packed(const Operands<T>& x, int threads) {
     return !failed;
 }
 
-// ---- direct path: small problems and few rows; no packing (B's rows must be unit-stride) ----
-// One pass over k, so C is written once; threads split the column strips. Only a partial last strip
-// of B is copied (zero-padded to NR columns).
+// ---- direct path: small problems and few rows; B read in place (its rows must be unit-stride) ----
+// One pass over k, so C is written once. A is packed whole (m x k is small next to the product) and
+// only a partial last strip of B is copied, zero-padded to NR columns; threads split the column strips.
 template <class T>
 bool gemm_direct(const Operands<T>& x, int threads) {
     constexpr int NR = kNR<T>;
     const index_t m = x.m, n = x.n, k = x.k, full = n / NR, strips = (n + NR - 1) / NR;
-    T* edge = nullptr;
-    if (strips > full) {
-        edge = scratch<T, 2>(k * NR);
-        if (!edge) return false;
-        pack_b_strip(x.b + full * NR, x.b_rs, index_t(1), n - full * NR, k, edge);
-    }
+    const index_t a_strips = (m + kMR - 1) / kMR;
+    T* a_packed = scratch<T, 1>(a_strips * kMR * k);
+    T* edge = strips > full ? scratch<T, 2>(k * NR) : nullptr;
+    if (!a_packed || (strips > full && !edge)) return false;
+    for (index_t s = 0; s < a_strips; ++s)
+        pack_a_strip(x.a + s * kMR * x.a_rs, x.a_rs, x.a_cs, min_i(kMR, m - s * kMR), k, a_packed + s * kMR * k);
+    if (edge) pack_b_strip(x.b + full * NR, x.b_rs, index_t(1), n - full * NR, k, edge);
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
     for (index_t sj = 0; sj < strips; ++sj) {
-        T tile[kMR * NR] __attribute__((aligned(64)));
-        const T* bs = sj < full ? x.b + sj * NR : edge;
-        const index_t bs_rs = sj < full ? x.b_rs : NR;
-        for (index_t i0 = 0; i0 < m; i0 += kMR) {
-            const int rows = int(min_i(kMR, m - i0));
-            micro_kernel_rows<T>(rows, k, x.a + i0 * x.a_rs, x.a_rs, x.a_cs, bs, bs_rs, tile);
-            store_tile(tile, x.out, i0, sj * NR, rows, min_i(NR, n - sj * NR), true, true);
-        }
+        const T* b = sj < full ? x.b + sj * NR : edge;
+        const index_t b_rs = sj < full ? x.b_rs : index_t(NR);
+        for (index_t si = 0; si < a_strips; ++si)
+            tile_product(k, a_packed + si * kMR * k, b, b_rs, x.out, si * kMR, sj * NR, min_i(kMR, m - si * kMR),
+                         min_i(NR, n - sj * NR), true, true);
     }
     return true;
 }
@@ -379,7 +389,8 @@ bool gemv(const Operands<T>& x, int threads) {
                 const T* row = x.b + p * x.b_rs + j0;
                 for (index_t j = 0; j < cols; ++j) acc[j] += ap * row[j];
             }
-            store_tile(acc, x.out, 0, j0, 1, cols, true, true);
+            store_block(acc, kChunk, x.out, 0, j0, 1, cols, false);
+            finish_tile(x.out, 0, j0, 1, cols);
         }
         return true;
     }
@@ -398,7 +409,8 @@ bool gemv(const Operands<T>& x, int threads) {
         T acc[kBlock];
         const index_t j0 = bj * kBlock, cols = min_i(kBlock, n - j0);
         for (index_t j = 0; j < cols; ++j) acc[j] = dot(a, x.b + (j0 + j) * x.b_cs, k);
-        store_tile(acc, x.out, 0, j0, 1, cols, true, true);
+        store_block(acc, kBlock, x.out, 0, j0, 1, cols, false);
+        finish_tile(x.out, 0, j0, 1, cols);
     }
     return true;
 }
