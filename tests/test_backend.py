@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import pytest
@@ -12,11 +13,18 @@ import pytest
 import pyneural as pn
 
 
-def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
-    """Run ``code`` in a fresh interpreter (selection happens at import) with extra environment."""
+# The package this test session imported; subprocesses must import the same one, so they run where
+# the repository's source tree (which has no compiled module unless built in place) is not on sys.path.
+PACKAGE_PARENT = os.path.dirname(os.path.dirname(pn.__file__))
+
+
+def run_python(*args: str, **env: str) -> subprocess.CompletedProcess:
+    """Run ``python *args`` in a fresh interpreter (selection happens at import) with extra environment."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("PYNEURAL_")}
+    full_env["PYTHONPATH"] = PACKAGE_PARENT
     full_env.update(env)
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=full_env, timeout=300)
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=full_env, timeout=300,
+                          cwd=tempfile.gettempdir())
 
 
 REPORT = ("import json, sys, pyneural as pn; print(json.dumps({'backend': pn.backend.name(), "
@@ -24,7 +32,7 @@ REPORT = ("import json, sys, pyneural as pn; print(json.dumps({'backend': pn.bac
 
 
 def test_import_picks_native_and_best_variant_without_numba():
-    report = json.loads(run_python(REPORT).stdout)
+    report = json.loads(run_python("-c", REPORT).stdout)
     assert report["numba"] is False  # importing pyneural must not import numba
     if "native" in pn.backend.available():
         assert report["backend"] == "native"
@@ -34,10 +42,10 @@ def test_import_picks_native_and_best_variant_without_numba():
 
 
 def test_env_forces_backend_variant_and_threads():
-    report = json.loads(run_python(REPORT, PYNEURAL_BACKEND="numba", PYNEURAL_NUM_THREADS="1").stdout)
+    report = json.loads(run_python("-c", REPORT, PYNEURAL_BACKEND="numba", PYNEURAL_NUM_THREADS="1").stdout)
     assert report["backend"] == "numba" and report["threads"] == 1
     for variant in pn.backend.cpu_variants():
-        assert json.loads(run_python(REPORT, PYNEURAL_CPU=variant).stdout)["variant"] == variant
+        assert json.loads(run_python("-c", REPORT, PYNEURAL_CPU=variant).stdout)["variant"] == variant
 
 
 @pytest.mark.parametrize("env,words", [({"PYNEURAL_BACKEND": "fortran"}, ["PYNEURAL_BACKEND", "fortran"]),
@@ -45,7 +53,7 @@ def test_env_forces_backend_variant_and_threads():
 def test_env_rejects_unknown_values(env, words):
     if "PYNEURAL_CPU" in env and "native" not in pn.backend.available():
         pytest.skip("PYNEURAL_CPU only matters with the native backend")
-    result = run_python("import pyneural", **env)
+    result = run_python("-c", "import pyneural", **env)
     assert result.returncode != 0
     for word in words:
         assert word in result.stderr
@@ -94,7 +102,7 @@ def test_show_config_and_cli_report_choices(capsys):
     for key in ("version", "backend", "cpu variant", "threads", "cuda"):
         assert key in text
     assert pn.backend.name() in text
-    result = subprocess.run([sys.executable, "-m", "pyneural", "info"], capture_output=True, text=True, timeout=300)
+    result = run_python("-m", "pyneural", "info")
     assert result.returncode == 0, result.stderr
     assert "backend" in result.stdout and "cpu variant" in result.stdout
 
