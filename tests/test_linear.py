@@ -28,6 +28,7 @@ def reference(x, w, b, activation):
 @pytest.mark.parametrize("activation", list(REFERENCE))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape_x,out_features", [((1, 33), 7), ((5, 3, 31), 65), ((257, 127), 33), ((64, 300), 1),
+                                                  ((61, 513), 300), ((1, 2000), 1500),
                                                   ((300, 40), 9)])
 def test_linear_matches_reference(kernel_impl, rng, activation, dtype, shape_x, out_features):
     x = rng.standard_normal(shape_x).astype(dtype)

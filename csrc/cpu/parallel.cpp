@@ -12,7 +12,7 @@ namespace pyneural {
 namespace {
 std::atomic<int> g_threads{1};
 // Below this much work a second thread costs more (fork/join ~ microseconds) than it saves.
-constexpr double kFlopsPerThread = 2e6;
+constexpr double kFlopsPerThread = 1e6;
 }  // namespace
 
 int num_threads() { return g_threads.load(std::memory_order_relaxed); }

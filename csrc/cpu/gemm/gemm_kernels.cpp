@@ -263,28 +263,25 @@ void store_empty_product(const Operands<T>& x) {
         }
 }
 
-// ---- packed path: the BLIS loops, with `threads` threads; false if a buffer could not be allocated ----
+// ---- packed path: the BLIS loops, threads over row blocks sharing the packed B ----
+// Returns false if a buffer could not be allocated.
 template <class T>
 bool gemm_packed(const Operands<T>& x, int threads) {
     constexpr int NR = kNR<T>;
     const T *a = x.a, *b = x.b;
     const index_t a_rs = x.a_rs, a_cs = x.a_cs, b_rs = x.b_rs, b_cs = x.b_cs, m = x.m, n = x.n, k = x.k;
-    const Output<T>& out = x.out;
     const Blocking& bl = blocking<T>();
     const index_t kc_max = min_i(bl.kc, k), nc = min_i(bl.nc, round_up(n, NR));
     // Row blocks of equal size, as many as a multiple of the thread count, so no thread idles at the end.
     const index_t m_blocks = round_up((m + bl.mc - 1) / bl.mc, threads);
     const index_t mc = round_up((m + m_blocks - 1) / m_blocks, kMR);
-    // Too few row strips to share out evenly: split each block's columns among the threads instead.
-    const bool split_columns = (m + kMR - 1) / kMR < 4 * threads;
     T* b_packed = scratch<T, 0>(kc_max * nc);
-    T* a_shared = split_columns ? scratch<T, 1>(mc * kc_max) : nullptr;
-    if (!b_packed || (split_columns && !a_shared)) return false;
+    if (!b_packed) return false;
     bool failed = false;
 
 #pragma omp parallel num_threads(threads) if (threads > 1)
     {
-        T* a_own = split_columns ? nullptr : scratch<T, 1>(mc * kc_max);
+        T* a_packed = scratch<T, 1>(mc * kc_max);
         for (index_t jc = 0; jc < n; jc += nc) {
             const index_t ncur = min_i(nc, n - jc), b_strips = (ncur + NR - 1) / NR;
             for (index_t pc = 0; pc < k; pc += kc_max) {
@@ -294,41 +291,49 @@ bool gemm_packed(const Operands<T>& x, int threads) {
                 for (index_t s = 0; s < b_strips; ++s)
                     pack_b_strip(b + pc * b_rs + (jc + s * NR) * b_cs, b_rs, b_cs, min_i(NR, ncur - s * NR), kc,
                                  b_packed + s * NR * kc);
-                if (!split_columns) {
-#pragma omp for schedule(dynamic, 1)
-                    for (index_t ib = 0; ib < m_blocks; ++ib) {
-                        if (ib * mc >= m) continue;
-                        if (!a_own) {
+#pragma omp for schedule(static)
+                for (index_t ib = 0; ib < m_blocks; ++ib) {
+                    const index_t ic = ib * mc;
+                    if (ic >= m) continue;
+                    if (!a_packed) {
 #pragma omp atomic write
-                            failed = true;
-                            continue;
-                        }
-                        const index_t ic = ib * mc, mcur = min_i(mc, m - ic), a_strips = (mcur + kMR - 1) / kMR;
-                        for (index_t s = 0; s < a_strips; ++s)
-                            pack_a_strip(a + (ic + s * kMR) * a_rs + pc * a_cs, a_rs, a_cs, min_i(kMR, mcur - s * kMR),
-                                         kc, a_own + s * kMR * kc);
-                        for (index_t sj = 0; sj < b_strips; ++sj)
-                            for (index_t si = 0; si < a_strips; ++si)
-                                tile_product(kc, a_own + si * kMR * kc, b_packed + sj * NR * kc, index_t(NR), out,
-                                             ic + si * kMR, jc + sj * NR, min_i(kMR, mcur - si * kMR),
-                                             min_i(NR, ncur - sj * NR), first, last);
+                        failed = true;
+                        continue;
                     }
-                } else {
-                    for (index_t ic = 0; ic < m; ic += mc) {
-                        const index_t mcur = min_i(mc, m - ic), a_strips = (mcur + kMR - 1) / kMR;
-#pragma omp for schedule(static)
-                        for (index_t s = 0; s < a_strips; ++s)
-                            pack_a_strip(a + (ic + s * kMR) * a_rs + pc * a_cs, a_rs, a_cs, min_i(kMR, mcur - s * kMR),
-                                         kc, a_shared + s * kMR * kc);
-#pragma omp for schedule(static)
-                        for (index_t sj = 0; sj < b_strips; ++sj)
-                            for (index_t si = 0; si < a_strips; ++si)
-                                tile_product(kc, a_shared + si * kMR * kc, b_packed + sj * NR * kc, index_t(NR), out,
-                                             ic + si * kMR, jc + sj * NR, min_i(kMR, mcur - si * kMR),
-                                             min_i(NR, ncur - sj * NR), first, last);
-                    }
+                    const index_t mcur = min_i(mc, m - ic), a_strips = (mcur + kMR - 1) / kMR;
+                    for (index_t s = 0; s < a_strips; ++s)
+                        pack_a_strip(a + (ic + s * kMR) * a_rs + pc * a_cs, a_rs, a_cs, min_i(kMR, mcur - s * kMR), kc,
+                                     a_packed + s * kMR * kc);
+                    for (index_t sj = 0; sj < b_strips; ++sj)
+                        for (index_t si = 0; si < a_strips; ++si)
+                            tile_product(kc, a_packed + si * kMR * kc, b_packed + sj * NR * kc, index_t(NR), x.out,
+                                         ic + si * kMR, jc + sj * NR, min_i(kMR, mcur - si * kMR),
+                                         min_i(NR, ncur - sj * NR), first, last);
                 }
             }
+        }
+    }
+    return !failed;
+}
+
+// Few rows to share out: each thread takes a slice of the columns and runs the whole product on it
+// alone (packing its own copy of the small A), so the threads never wait for each other.
+template <class T>
+bool gemm_column_slices(const Operands<T>& x, int threads) {
+    const index_t slice = round_up((x.n + threads - 1) / threads, kNR<T>);
+    bool failed = false;
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (int t = 0; t < threads; ++t) {
+        const index_t j0 = t * slice;
+        if (j0 >= x.n) continue;
+        Operands<T> part = x;
+        part.b += j0 * x.b_cs;
+        part.n = min_i(slice, x.n - j0);
+        part.out.c += j0 * x.out.cs;
+        if (part.out.bias && !part.out.bias_on_rows) part.out.bias += j0 * part.out.bias_stride;
+        if (!gemm_packed(part, 1)) {
+#pragma omp atomic write
+            failed = true;
         }
     }
     return !failed;
@@ -452,6 +457,8 @@ bool gemm_one(Operands<T> x, int threads) {
     // Packing pays off when each packed element is reused enough: skip it for few rows or tiny products.
     const bool small = double(x.m) * double(x.n) * double(x.k) <= 64.0 * 64 * 64;
     if (x.b_cs == 1 && (x.m <= 2 * kMR || small)) return gemm_direct(x, threads);
+    if (threads > 1 && (x.m + kMR - 1) / kMR < 4 * threads && x.n >= 2 * threads * kNR<T>)
+        return gemm_column_slices(x, threads);
     return gemm_packed(x, threads);
 }
 
