@@ -93,14 +93,45 @@ T* scratch(index_t count) {
 }
 
 // ---- packing ----
+// Packing a row-major A or a transposed B reads along one axis and writes along the other. Scalar
+// copies are bound by one store per element; 4 x 4 blocks transposed in registers store whole vectors.
+
+// dst[q * dst_stride + r] = src[r * src_stride + q] for r, q < 4.
+template <class T>
+inline void transpose4(const T* src, index_t src_stride, T* dst, index_t dst_stride) {
+    typedef T V4 __attribute__((vector_size(4 * sizeof(T))));
+    V4 r0, r1, r2, r3;
+    memcpy(&r0, src, sizeof(V4));
+    memcpy(&r1, src + src_stride, sizeof(V4));
+    memcpy(&r2, src + 2 * src_stride, sizeof(V4));
+    memcpy(&r3, src + 3 * src_stride, sizeof(V4));
+    const V4 t0 = __builtin_shufflevector(r0, r1, 0, 4, 1, 5), t1 = __builtin_shufflevector(r0, r1, 2, 6, 3, 7);
+    const V4 t2 = __builtin_shufflevector(r2, r3, 0, 4, 1, 5), t3 = __builtin_shufflevector(r2, r3, 2, 6, 3, 7);
+    const V4 c0 = __builtin_shufflevector(t0, t2, 0, 1, 4, 5), c1 = __builtin_shufflevector(t0, t2, 2, 3, 6, 7);
+    const V4 c2 = __builtin_shufflevector(t1, t3, 0, 1, 4, 5), c3 = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
+    memcpy(dst, &c0, sizeof(V4));
+    memcpy(dst + dst_stride, &c1, sizeof(V4));
+    memcpy(dst + 2 * dst_stride, &c2, sizeof(V4));
+    memcpy(dst + 3 * dst_stride, &c3, sizeof(V4));
+}
+
+// out[p * width + r] = src[r * stride + p] for r < lanes, p < kc: `lanes` unit-stride rows of length kc
+// interleaved, in 4 x 4 blocks where whole.
+template <class T>
+void interleave_rows(const T* src, index_t stride, index_t lanes, index_t kc, T* out, index_t width) {
+    const index_t whole_p = kc / 4 * 4, whole_r = lanes / 4 * 4;
+    for (index_t p = 0; p < whole_p; p += 4)
+        for (index_t r = 0; r < whole_r; r += 4) transpose4(src + r * stride + p, stride, out + p * width + r, width);
+    for (index_t r = whole_r; r < lanes; ++r)
+        for (index_t p = 0; p < whole_p; ++p) out[p * width + r] = src[r * stride + p];
+    for (index_t p = whole_p; p < kc; ++p)
+        for (index_t r = 0; r < lanes; ++r) out[p * width + r] = src[r * stride + p];
+}
+
 // A block (mc x kc) -> strips of MR rows, each stored k-major: strip[p * MR + i]; rows past m are 0.
 template <class T>
 void pack_a_strip(const T* a, index_t rs, index_t cs, index_t rows, index_t kc, T* out) {
-    if (rows == kMR && cs == 1) {
-        for (index_t p = 0; p < kc; ++p)
-            for (int i = 0; i < kMR; ++i) out[p * kMR + i] = a[i * rs + p];
-        return;
-    }
+    if (rows == kMR && cs == 1) return interleave_rows(a, rs, index_t(kMR), kc, out, index_t(kMR));
     for (index_t p = 0; p < kc; ++p) {
         for (index_t i = 0; i < rows; ++i) out[p * kMR + i] = a[i * rs + p * cs];
         for (index_t i = rows; i < kMR; ++i) out[p * kMR + i] = T(0);
@@ -115,6 +146,7 @@ void pack_b_strip(const T* b, index_t rs, index_t cs, index_t cols, index_t kc, 
         for (index_t p = 0; p < kc; ++p) memcpy(out + p * NR, b + p * rs, sizeof(T) * NR);
         return;
     }
+    if (cols == NR && rs == 1) return interleave_rows(b, cs, index_t(NR), kc, out, index_t(NR));  // B^T
     for (index_t p = 0; p < kc; ++p) {
         for (index_t j = 0; j < cols; ++j) out[p * NR + j] = b[p * rs + j * cs];
         for (index_t j = cols; j < NR; ++j) out[p * NR + j] = T(0);
@@ -434,12 +466,17 @@ bool gemv(const Operands<T>& x, int threads) {
     return true;
 }
 
-// Rows and columns padded to whole register tiles (a last strip of columns to whole vectors):
-// the work the micro-kernels really do.
+// Estimated cost of computing x as it stands, in vector FMAs: the micro-kernels' work on tiles padded
+// to MR rows and to whole vectors of columns, plus packing, where gathering B with a non-unit column
+// stride (a transposed operand) costs about a cycle per element and copying rows of B or A much less.
 template <class T>
-double padded_area(index_t m, index_t n) {
-    const index_t cols = n / kNR<T> * kNR<T> + round_up(n % kNR<T>, kVL<T>);
-    return double(round_up(m, kMR)) * double(cols);
+double cost(const Operands<T>& x) {
+    const index_t cols = x.n / kNR<T> * kNR<T> + round_up(x.n % kNR<T>, kVL<T>);
+    const double k = double(x.k);
+    const double compute = double(round_up(x.m, kMR)) * double(cols) * k / kVL<T>;
+    const double pack_b = double(x.n) * k * (x.b_cs == 1 ? 0.1 : 1.0);
+    const double pack_a = double(x.m) * k * 0.5;
+    return compute + pack_a + pack_b;
 }
 
 template <class T>
@@ -448,11 +485,10 @@ bool gemm_one(Operands<T> x, int threads) {
         store_empty_product(x);
         return true;
     }
-    // Orientation: one row (or column) is a matrix-vector product; otherwise, the way round that wastes
-    // less of the register tile (e.g. n = 10 against 32-wide tiles).
+    // Orientation: one column is a matrix-vector product seen as one row; otherwise the cheaper way
+    // round (e.g. n = 10 wastes most of a 32-wide tile, but transposing may mean gathering B).
     const bool vector_like = x.n == 1 && x.m > 1;
-    if (vector_like || (x.m > 1 && padded_area<T>(x.n, x.m) < 0.85 * padded_area<T>(x.m, x.n)))
-        x = x.transposed();
+    if (vector_like || (x.m > 1 && cost(x.transposed()) < 0.9 * cost(x))) x = x.transposed();
     if (x.m == 1 && (x.b_cs == 1 || x.b_rs == 1)) return gemv(x, threads);
     // Packing pays off when each packed element is reused enough: skip it for few rows or tiny products.
     const bool small = double(x.m) * double(x.n) * double(x.k) <= 64.0 * 64 * 64;
