@@ -419,14 +419,15 @@ T dot(const T* x, const T* y, index_t k) {
 
 template <class T>
 bool gemv(const Operands<T>& x, int threads) {
-    constexpr index_t kChunk = 512;  // columns of c accumulated in L1 while rows of B stream past
+    constexpr index_t kChunk = 4096;  // columns of c accumulated (L1/L2) while long runs of B rows stream past
     const index_t n = x.n, k = x.k;
     if (x.b_cs == 1) {  // rows of B contiguous: c[j0:j1] += a[p] * B[p, j0:j1]
-        const index_t chunks = (n + kChunk - 1) / kChunk;
+        const index_t chunk = min_i(kChunk, round_up((n + threads - 1) / threads, 64)), chunks = (n + chunk - 1) / chunk;
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
         for (index_t ch = 0; ch < chunks; ++ch) {
-            const index_t j0 = ch * kChunk, cols = min_i(kChunk, n - j0);
-            T acc[kChunk] __attribute__((aligned(64))) = {};
+            const index_t j0 = ch * chunk, cols = min_i(chunk, n - j0);
+            T acc[kChunk] __attribute__((aligned(64)));
+            for (index_t j = 0; j < cols; ++j) acc[j] = T(0);
             const T* row = x.b + j0;
             index_t p = 0;
             for (; p + 4 <= k; p += 4) {  // four rows per pass: one load and store of acc per four FMAs
