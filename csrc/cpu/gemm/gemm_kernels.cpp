@@ -397,24 +397,30 @@ bool gemm_direct(const Operands<T>& x, int threads) {
 }
 
 // ---- one row (m == 1): c = a @ B is memory-bound, so stream B once in its own layout ----
-template <class T>
-T dot(const T* x, const T* y, index_t k) {
+// out[c] = dot(x, y + c * ys) for c < C: each vector of x is loaded once for C columns of y.
+template <class T, int C>
+void dots(const T* x, const T* y, index_t ys, index_t k, T* out) {
     using V = typename VecOf<T>::type;
     constexpr int VL = kVL<T>;
-    V acc[4] = {};
+    V acc[C][2] = {};  // two chains per column hide the FMA latency
     index_t p = 0;
-    for (; p + 4 * VL <= k; p += 4 * VL)
-        for (int u = 0; u < 4; ++u) {
-            V xv, yv;
+    for (; p + 2 * VL <= k; p += 2 * VL)
+        for (int u = 0; u < 2; ++u) {
+            V xv;
             memcpy(&xv, x + p + u * VL, sizeof(V));
-            memcpy(&yv, y + p + u * VL, sizeof(V));
-            acc[u] += xv * yv;
+            for (int c = 0; c < C; ++c) {
+                V yv;
+                memcpy(&yv, y + c * ys + p + u * VL, sizeof(V));
+                acc[c][u] += xv * yv;
+            }
         }
-    V total = (acc[0] + acc[1]) + (acc[2] + acc[3]);
-    T sum = 0;
-    for (int l = 0; l < VL; ++l) sum += total[l];
-    for (; p < k; ++p) sum += x[p] * y[p];
-    return sum;
+    for (int c = 0; c < C; ++c) {
+        const V total = acc[c][0] + acc[c][1];
+        T sum = 0;
+        for (int l = 0; l < VL; ++l) sum += total[l];
+        for (index_t q = p; q < k; ++q) sum += x[q] * y[c * ys + q];
+        out[c] = sum;
+    }
 }
 
 template <class T>
@@ -460,7 +466,9 @@ bool gemv(const Operands<T>& x, int threads) {
     for (index_t bj = 0; bj < blocks; ++bj) {
         T acc[kBlock];
         const index_t j0 = bj * kBlock, cols = min_i(kBlock, n - j0);
-        for (index_t j = 0; j < cols; ++j) acc[j] = dot(a, x.b + (j0 + j) * x.b_cs, k);
+        index_t j = 0;
+        for (; j + 4 <= cols; j += 4) dots<T, 4>(a, x.b + (j0 + j) * x.b_cs, x.b_cs, k, acc + j);
+        for (; j < cols; ++j) dots<T, 1>(a, x.b + (j0 + j) * x.b_cs, x.b_cs, k, acc + j);
         store_block(acc, kBlock, x.out, 0, j0, 1, cols, false);
         finish_tile(x.out, 0, j0, 1, cols);
     }
