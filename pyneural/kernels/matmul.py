@@ -1,31 +1,15 @@
-"""Kernels on NumPy arrays (no autograd), through the active backend: the fast NumPy-like layer.
-
-Each function validates its arguments, reduces them to the kernel's contract (views, never
-copies, where strides allow) and calls the backend's kernel.
-"""
+"""``matmul`` and ``linear`` (GEMM with a fused bias + activation epilogue) on NumPy arrays."""
 from __future__ import annotations
 
 import numpy as np
 
-from . import backend
+from .. import backend
+from .checks import FLOATS as _FLOATS
+from .checks import as_numeric_array
 
-__all__ = ["matmul", "linear"]
+__all__ = ["matmul", "linear", "ACTIVATIONS"]
 
 ACTIVATIONS = (None, "relu", "gelu", "sigmoid", "tanh")
-
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-def as_numeric_array(op: str, x, name: str = "x") -> np.ndarray:
-    """``np.asarray(x)`` that rejects ragged, object, string and complex input with a clear error."""
-    try:
-        arr = np.asarray(x)
-    except ValueError as exc:  # ragged nested sequences
-        raise ValueError(f"{op}: {name} is not a rectangular array ({exc})") from None
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{op}: {name} has unsupported dtype {arr.dtype} (shape {arr.shape}); "
-                        "expected bool, integer or floating point")
-    return arr
 
 
 def _merged(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | None:

@@ -1,0 +1,10 @@
+"""Kernels on NumPy arrays (no autograd), through the active backend: the fast NumPy-like layer.
+
+Each function validates its arguments, reduces them to the kernel's contract (views, never copies,
+where strides allow) and calls the backend's kernel. One module per kernel family.
+"""
+from __future__ import annotations
+
+from .matmul import linear, matmul
+
+__all__ = ["matmul", "linear"]
