@@ -21,30 +21,17 @@
 namespace pyneural::cpu::PN_ISA {
 namespace {
 
+#include "pyneural/isa.h"
+
 #if defined(__AVX512F__)
-constexpr int kVectorBytes = 64;
 constexpr int kMR = 12;  // 12 x 2 zmm accumulators + 2 for B + 1 broadcast of the 32 registers
 #elif defined(__AVX2__)
-constexpr int kVectorBytes = 32;
 constexpr int kMR = 6;   // 6 x 2 ymm accumulators of 16
 #else
-constexpr int kVectorBytes = 16;
 constexpr int kMR = 4;   // SSE2: 4 x 2 xmm accumulators of 16
 #endif
 constexpr int kNV = 2;   // vectors per row of the C tile
-
-typedef float VecF __attribute__((vector_size(kVectorBytes)));
-typedef double VecD __attribute__((vector_size(kVectorBytes)));
-template <class T> struct VecOf;
-template <> struct VecOf<float> { using type = VecF; };
-template <> struct VecOf<double> { using type = VecD; };
-
-template <class T> constexpr int kVL = kVectorBytes / int(sizeof(T));
 template <class T> constexpr int kNR = kNV * kVL<T>;
-
-inline index_t min_i(index_t a, index_t b) { return a < b ? a : b; }
-inline index_t max_i(index_t a, index_t b) { return a > b ? a : b; }
-inline index_t round_up(index_t x, index_t to) { return (x + to - 1) / to * to; }
 
 // ---- blocking: MC x KC of A in half of L2, KC x NC of B in a quarter of L3 ----
 // KC makes the B micro-panel (KC x NR) twice the L1 size: on Zen 4 a deeper panel, streamed from L2,
@@ -76,20 +63,6 @@ template <class T>
 const Blocking& blocking() {
     static const Blocking b = make_blocking<T>();
     return b;
-}
-
-// Per-thread packing buffers that only grow (OpenMP keeps its threads, so they are reused).
-template <class T, int Slot>
-T* scratch(index_t count) {
-    thread_local T* data = nullptr;
-    thread_local index_t capacity = 0;
-    if (count > capacity) {
-        free(data);
-        capacity = round_up(count, 4096);
-        data = static_cast<T*>(aligned_alloc(64, size_t(capacity) * sizeof(T)));
-        if (!data) capacity = 0;
-    }
-    return data;
 }
 
 // ---- packing ----
@@ -160,7 +133,7 @@ void pack_b_strip(const T* b, index_t rs, index_t cs, index_t cols, index_t kc, 
 template <class T, int NV>
 __attribute__((always_inline)) inline void micro_kernel(index_t kc, const T* __restrict a, const T* __restrict b,
                                                         index_t b_rs, T* __restrict c, index_t c_rs, bool accumulate) {
-    using V = typename VecOf<T>::type;
+    using V = Vec<T>;
     constexpr int VL = kVL<T>;
     V acc[kMR][NV];
 #pragma GCC unroll 32
@@ -400,7 +373,7 @@ bool gemm_direct(const Operands<T>& x, int threads) {
 // out[c] = dot(x, y + c * ys) for c < C: each vector of x is loaded once for C columns of y.
 template <class T, int C>
 void dots(const T* x, const T* y, index_t ys, index_t k, T* out) {
-    using V = typename VecOf<T>::type;
+    using V = Vec<T>;
     constexpr int VL = kVL<T>;
     V acc[C][2] = {};  // two chains per column hide the FMA latency
     index_t p = 0;

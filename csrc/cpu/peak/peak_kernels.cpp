@@ -1,22 +1,19 @@
 // FMA throughput loop, compiled once per ISA. 12 independent accumulators cover FMA latency x ports
 // (4 cycles x 2 pipes on current x86 cores) so the loop is bound by throughput alone.
+#include <stdlib.h>
+
 #include "peak_variants.h"
 
 namespace pyneural::cpu::PN_ISA {
 namespace {
 
-#if defined(__AVX512F__)
-constexpr int kVectorBytes = 64;
-#elif defined(__AVX2__)
-constexpr int kVectorBytes = 32;
-#else
-constexpr int kVectorBytes = 16;
-#endif
+#include "pyneural/isa.h"
+
 constexpr int kChains = 12;
 
 template <class T>
 double fma_loop(index_t iterations) {
-    typedef T V __attribute__((vector_size(kVectorBytes)));
+    using V = Vec<T>;
     V acc[kChains];
     for (int r = 0; r < kChains; ++r) acc[r] = V{} + T(r) * T(1e-3);
     V x = V{} + T(0.999999), y = V{} + T(1e-7);
@@ -27,10 +24,10 @@ double fma_loop(index_t iterations) {
     }
     T sum = 0;
     for (int r = 0; r < kChains; ++r)
-        for (int l = 0; l < int(kVectorBytes / sizeof(T)); ++l) sum += acc[r][l];
+        for (int l = 0; l < kVL<T>; ++l) sum += acc[r][l];
     volatile T sink = sum;  // the result is observable, so the loop is not removed
     (void)sink;
-    return 2.0 * double(iterations) * kChains * (kVectorBytes / sizeof(T));
+    return 2.0 * double(iterations) * kChains * kVL<T>;
 }
 
 }  // namespace
