@@ -24,12 +24,13 @@ from .random import manual_seed
 from .tensor import Tensor, is_tensor
 # --- tensor API (end) ---
 
-from . import nn
+from . import data, nn
 
 __all__ = [
     "__version__",
     "backend",
     "cuda",
+    "data",
     "kernels",
     "nn",
     "get_num_threads",
