@@ -24,7 +24,7 @@ from .random import manual_seed
 from .tensor import Tensor, is_tensor
 # --- tensor API (end) ---
 
-from . import data, nn
+from . import data, nn, profiler
 
 __all__ = [
     "__version__",
@@ -33,6 +33,7 @@ __all__ = [
     "data",
     "kernels",
     "nn",
+    "profiler",
     "get_num_threads",
     "set_num_threads",
     "show_config",

@@ -13,6 +13,11 @@ from typing import Callable
 # kernel name -> backend -> "module:attribute"
 KERNELS: dict[str, dict[str, str]] = {
     "gemm": {"native": "pyneural._C:gemm", "numba": "pyneural.kernels_numba.gemm:gemm"},
+    "layer_norm_forward": {"native": "pyneural._C:layer_norm_forward", "numba": "pyneural.kernels_numba.norm:layer_norm_forward"},
+    "layer_norm_backward": {"native": "pyneural._C:layer_norm_backward", "numba": "pyneural.kernels_numba.norm:layer_norm_backward"},
+    "batch_norm_stats": {"native": "pyneural._C:batch_norm_stats", "numba": "pyneural.kernels_numba.norm:batch_norm_stats"},
+    "batch_norm_apply": {"native": "pyneural._C:batch_norm_apply", "numba": "pyneural.kernels_numba.norm:batch_norm_apply"},
+    "batch_norm_backward": {"native": "pyneural._C:batch_norm_backward", "numba": "pyneural.kernels_numba.norm:batch_norm_backward"},
 }
 
 BACKENDS = ("native", "numba")
@@ -22,6 +27,7 @@ _native_error = ""      # why it is missing
 _active = "numba"
 _reason = ""
 _resolved: dict[str, Callable] = {}
+_profiling = False
 _num_threads = 1
 _threads_reason = ""
 
@@ -69,13 +75,24 @@ def use(backend: str) -> None:
 
 
 def kernel(kernel_name: str) -> Callable:
-    """The active backend's implementation of ``kernel_name``."""
+    """The active backend's implementation of ``kernel_name`` (timed while a profile is recorded)."""
     fn = _resolved.get(kernel_name)
     if fn is None:
         module_name, attr = KERNELS[kernel_name][_active].split(":")
         fn = getattr(importlib.import_module(module_name), attr)
+        if _profiling:
+            from ..profiler import timed
+            fn = timed(kernel_name, fn)
         _resolved[kernel_name] = fn
     return fn
+
+
+def set_profiling(on: bool) -> None:
+    """Hand out timed kernels (``pyneural.profiler``) or plain ones."""
+    global _profiling
+    if on != _profiling:
+        _profiling = on
+        _resolved.clear()
 
 
 def native():

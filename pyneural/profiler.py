@@ -1,0 +1,98 @@
+"""Kernel profiler: ``with pn.profiler.profile() as prof: ...; print(prof.table())``.
+
+While a profile is active, every kernel the backend table hands out is timed: calls, total time,
+GFLOP/s (for kernels whose work is known from their arguments), backend and ISA.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from . import backend
+
+# Floating-point operations of a kernel call, from its arguments (kernels not listed report time only).
+FLOPS: dict[str, Callable[..., float]] = {
+    "gemm": lambda a, b, out, *rest, **kw: 2.0 * a.shape[0] * a.shape[1] * a.shape[2] * b.shape[2],
+}
+
+
+@dataclass
+class KernelStats:
+    calls: int = 0
+    seconds: float = 0.0
+    flops: float = 0.0
+
+
+@dataclass
+class Profile:
+    """What one ``profile()`` block recorded; ``table()`` and ``export_chrome_trace(path)`` show it."""
+
+    stats: dict[tuple[str, str, str], KernelStats] = field(default_factory=dict)
+    events: list[tuple[str, float, float]] = field(default_factory=list)  # (kernel, start s, duration s)
+    start: float = field(default_factory=time.perf_counter)
+
+    def record(self, name: str, start: float, seconds: float, flops: float) -> None:
+        key = (name, backend.name(), backend.cpu_variant() if backend.name() == "native" else "-")
+        s = self.stats.setdefault(key, KernelStats())
+        s.calls += 1
+        s.seconds += seconds
+        s.flops += flops
+        self.events.append((name, start - self.start, seconds))
+
+    def table(self) -> str:
+        """Per kernel: calls, total and mean time, GFLOP/s, backend and ISA; slowest first."""
+        rows = [("kernel", "backend", "isa", "calls", "total ms", "mean us", "GFLOP/s")]
+        for (name, back, isa), s in sorted(self.stats.items(), key=lambda kv: -kv[1].seconds):
+            gflops = f"{s.flops / s.seconds * 1e-9:.1f}" if s.flops and s.seconds else "-"
+            rows.append((name, back, isa, str(s.calls), f"{s.seconds * 1e3:.2f}",
+                         f"{s.seconds / s.calls * 1e6:.1f}", gflops))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in rows]
+        return "\n".join(lines[:1] + ["  ".join("-" * w for w in widths)] + lines[1:])
+
+    def export_chrome_trace(self, path: str | Path) -> None:
+        """Write the calls as a Chrome trace (chrome://tracing, Perfetto)."""
+        trace = [{"name": name, "ph": "X", "ts": start * 1e6, "dur": dur * 1e6, "pid": 0, "tid": 0}
+                 for name, start, dur in self.events]
+        Path(path).write_text(json.dumps({"traceEvents": trace}))
+
+
+_active = threading.local()
+
+
+def current() -> Profile | None:
+    """The profile being recorded on this thread, if any."""
+    return getattr(_active, "profile", None)
+
+
+def timed(name: str, fn: Callable) -> Callable:
+    """``fn`` wrapped to report to the active profile (used by the backend table while profiling)."""
+    count = FLOPS.get(name)
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        prof = current()
+        t0 = time.perf_counter()
+        out = fn(*args, **kwargs)
+        if prof is not None:
+            prof.record(name, t0, time.perf_counter() - t0, count(*args, **kwargs) if count else 0.0)
+        return out
+
+    return wrapper
+
+
+@contextmanager
+def profile() -> Iterator[Profile]:
+    """Record every kernel call made inside the block."""
+    prof, previous = Profile(), current()
+    _active.profile = prof
+    backend.set_profiling(True)
+    try:
+        yield prof
+    finally:
+        _active.profile = previous
+        backend.set_profiling(previous is not None)
