@@ -13,6 +13,10 @@ from typing import Callable
 # kernel name -> backend -> "module:attribute"
 KERNELS: dict[str, dict[str, str]] = {
     "gemm": {"native": "pyneural._C:gemm", "numba": "pyneural.kernels_numba.gemm:gemm"},
+    "sgd_update": {"native": "pyneural._C:sgd_update", "numba": "pyneural.kernels_numba.optim:sgd_update"},
+    "adam_update": {"native": "pyneural._C:adam_update", "numba": "pyneural.kernels_numba.optim:adam_update"},
+    "rmsprop_update": {"native": "pyneural._C:rmsprop_update", "numba": "pyneural.kernels_numba.optim:rmsprop_update"},
+    "adagrad_update": {"native": "pyneural._C:adagrad_update", "numba": "pyneural.kernels_numba.optim:adagrad_update"},
     "layer_norm_forward": {"native": "pyneural._C:layer_norm_forward", "numba": "pyneural.kernels_numba.norm:layer_norm_forward"},
     "layer_norm_backward": {"native": "pyneural._C:layer_norm_backward", "numba": "pyneural.kernels_numba.norm:layer_norm_backward"},
     "batch_norm_stats": {"native": "pyneural._C:batch_norm_stats", "numba": "pyneural.kernels_numba.norm:batch_norm_stats"},
