@@ -6,5 +6,6 @@ where strides allow) and calls the backend's kernel. One module per kernel famil
 from __future__ import annotations
 
 from .matmul import linear, matmul
+from .optim import adagrad_update, adam_update, rmsprop_update, sgd_update
 
-__all__ = ["matmul", "linear"]
+__all__ = ["matmul", "linear", "sgd_update", "adam_update", "rmsprop_update", "adagrad_update"]
