@@ -24,7 +24,7 @@ from .random import manual_seed
 from .tensor import Tensor, is_tensor
 # --- tensor API (end) ---
 
-from . import data, nn, profiler
+from . import data, nn, profiler, train
 
 __all__ = [
     "__version__",
@@ -34,6 +34,7 @@ __all__ = [
     "kernels",
     "nn",
     "profiler",
+    "train",
     "get_num_threads",
     "set_num_threads",
     "show_config",
