@@ -60,7 +60,7 @@ void validate(const GemmProblem<T>& p) {
     const char *clo, *chi, *lo, *hi;
     extent(p.c, p.batch, p.m, p.n, clo, chi);
     if (p.bias) {
-        extent(StridedBatch<const T>{p.bias, 0, 0, p.bias_stride}, 1, 1, p.n, lo, hi);
+        extent(StridedBatch<const T>{p.bias, 0, 0, p.bias_stride}, 1, 1, p.bias_on_rows ? p.m : p.n, lo, hi);
         PN_CHECK(hi <= clo || chi <= lo, "gemm: output overlaps the bias");
     }
     if (p.k == 0) return;

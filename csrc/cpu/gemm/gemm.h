@@ -5,7 +5,8 @@
 namespace pyneural::cpu {
 
 // c[b] = act(a[b] @ b[b] + bias) for b < batch; a is (m, k), b (k, n), c (m, n), any strides (0 broadcasts);
-// bias (optional, length n, stride bias_stride) is added to every row.
+// bias (optional, length n, stride bias_stride) is added to every row; with bias_on_rows it has length m
+// and bias[i] is added to row i (a per-channel bias for an output laid out channels x pixels).
 template <class T>
 struct GemmProblem {
     index_t batch, m, n, k;
@@ -14,6 +15,7 @@ struct GemmProblem {
     const T* bias = nullptr;
     index_t bias_stride = 1;
     Activation act = Activation::none;
+    bool bias_on_rows = false;
 };
 
 void gemm(const GemmProblem<float>& p);

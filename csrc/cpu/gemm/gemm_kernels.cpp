@@ -488,7 +488,7 @@ bool gemm_impl(const GemmProblem<T>& p) {
     bool failed = false;
     auto run = [&](index_t bi, int t) {
         const Operands<T> x{p.a.data + bi * p.a.bs, p.a.rs, p.a.cs, p.b.data + bi * p.b.bs, p.b.rs, p.b.cs, p.m, p.n,
-                            p.k, {p.c.data + bi * p.c.bs, p.c.rs, p.c.cs, p.bias, p.bias_stride, false, p.act}};
+                            p.k, {p.c.data + bi * p.c.bs, p.c.rs, p.c.cs, p.bias, p.bias_stride, p.bias_on_rows, p.act}};
         if (!gemm_one(x, t)) {
 #pragma omp atomic write
             failed = true;

@@ -1,0 +1,271 @@
+// Convolution as im2col + GEMM (the robust algorithm every library falls back to), compiled once per ISA
+// (PN_ISA = ref | avx2 | avx512) in namespace pyneural::cpu::PN_ISA like the GEMM.
+//   forward:          y[i, g]   = W[g] (kg x rows) @ col[i, g] (rows x ohw), bias + activation in the GEMM epilogue
+//   backward data:    dcol[i,g] = W[g]^T @ dy[i, g], then col2im scatter-adds dcol into dx
+//   backward weight:  dW[g]     = dy[:, g] (kg x images*ohw) @ col[:, g]^T, one GEMM per chunk of images
+// rows = (c / groups) * kh * kw. Images go in chunks whose column matrices fit a bounded buffer; col
+// holds a chunk as (groups, rows, images, ohw), so a group's columns of all images form one matrix.
+// A 1x1 convolution with stride 1 and no padding needs no im2col: each input plane block is the matrix.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../gemm/gemm.h"
+#include "conv_variants.h"
+#include "pyneural/parallel.h"
+
+namespace pyneural::cpu::PN_ISA {
+namespace {
+
+#include "pyneural/isa.h"
+
+// Column buffers of a chunk hold at most this many elements (or one image's, if larger).
+constexpr index_t kColumnBudget = index_t(1) << 21;
+
+struct Geometry {
+    index_t cg, kg;    // input and output channels per group
+    index_t hw, ohw;   // pixels of an input and an output plane
+    index_t rows;      // column-matrix rows per group: cg * kh * kw
+    index_t taps;      // kh * kw
+    bool direct;       // 1x1, stride 1, no padding: the input is already the column matrix
+};
+
+Geometry geometry(const ConvShape& s) {
+    Geometry g;
+    g.cg = s.c / s.groups;
+    g.kg = s.k / s.groups;
+    g.hw = s.h * s.w;
+    g.ohw = s.oh * s.ow;
+    g.taps = s.kh * s.kw;
+    g.rows = g.cg * g.taps;
+    g.direct = s.kh == 1 && s.kw == 1 && s.sh == 1 && s.sw == 1 && s.ph == 0 && s.pw == 0;
+    return g;
+}
+
+index_t chunk_images(const ConvShape& s, const Geometry& g) {
+    const index_t per_image = max_i(1, s.c * g.taps * g.ohw);
+    return max_i(1, min_i(s.n, kColumnBudget / per_image));
+}
+
+// Owns a malloc'ed buffer (freed on every way out, exceptions from the GEMM included).
+template <class T>
+struct Buffer {
+    T* data = nullptr;
+    explicit Buffer(index_t count) { data = count > 0 ? static_cast<T*>(malloc(size_t(count) * sizeof(T))) : nullptr; }
+    ~Buffer() { free(data); }
+    Buffer(const Buffer&) = delete;
+    Buffer& operator=(const Buffer&) = delete;
+};
+
+// Output columns [lo, hi) whose input column ox * sw + x0 lies inside [0, w).
+void valid_columns(const ConvShape& s, index_t x0, index_t& lo, index_t& hi) {
+    lo = x0 >= 0 ? 0 : min_i((-x0 + s.sw - 1) / s.sw, s.ow);
+    hi = x0 > s.w - 1 ? 0 : min_i((s.w - 1 - x0) / s.sw + 1, s.ow);
+    if (hi < lo) hi = lo;
+}
+
+// The kh * kw column-matrix rows of one input plane (h, w): row (i, j) at col + (i * kw + j) * ld, one
+// entry per output pixel; taps that fall in the padding read zero.
+template <class T>
+void im2col_plane(const ConvShape& s, const T* plane, T* col, index_t ld) {
+    for (index_t i = 0; i < s.kh; ++i) {
+        for (index_t j = 0; j < s.kw; ++j) {
+            T* row = col + (i * s.kw + j) * ld;
+            const index_t x0 = j * s.dw - s.pw;
+            index_t lo, hi;
+            valid_columns(s, x0, lo, hi);
+            for (index_t oy = 0; oy < s.oh; ++oy) {
+                T* out = row + oy * s.ow;
+                const index_t iy = oy * s.sh - s.ph + i * s.dh;
+                if (iy < 0 || iy >= s.h) {
+                    memset(out, 0, size_t(s.ow) * sizeof(T));
+                    continue;
+                }
+                const T* in = plane + iy * s.w + x0;
+                for (index_t ox = 0; ox < lo; ++ox) out[ox] = T(0);
+                if (s.sw == 1) {
+                    memcpy(out + lo, in + lo, size_t(hi - lo) * sizeof(T));
+                } else {
+                    for (index_t ox = lo; ox < hi; ++ox) out[ox] = in[ox * s.sw];
+                }
+                for (index_t ox = hi; ox < s.ow; ++ox) out[ox] = T(0);
+            }
+        }
+    }
+}
+
+// The adjoint of im2col_plane: adds each column-matrix entry into the input pixel it was read from.
+template <class T>
+void col2im_plane(const ConvShape& s, const T* col, index_t ld, T* plane) {
+    for (index_t i = 0; i < s.kh; ++i) {
+        for (index_t j = 0; j < s.kw; ++j) {
+            const T* row = col + (i * s.kw + j) * ld;
+            const index_t x0 = j * s.dw - s.pw;
+            index_t lo, hi;
+            valid_columns(s, x0, lo, hi);
+            for (index_t oy = 0; oy < s.oh; ++oy) {
+                const index_t iy = oy * s.sh - s.ph + i * s.dh;
+                if (iy < 0 || iy >= s.h) continue;
+                const T* out = row + oy * s.ow;
+                T* in = plane + iy * s.w + x0;
+                if (s.sw == 1) {
+                    for (index_t ox = lo; ox < hi; ++ox) in[ox] += out[ox];
+                } else {
+                    for (index_t ox = lo; ox < hi; ++ox) in[ox * s.sw] += out[ox];
+                }
+            }
+        }
+    }
+}
+
+// Where the rows of input channel ch of image i start in a chunk's column buffer.
+index_t column_offset(const Geometry& g, index_t ld, index_t i, index_t ch) {
+    const index_t group = ch / g.cg, channel = ch % g.cg;
+    return group * g.rows * ld + channel * g.taps * ld + i * g.ohw;
+}
+
+// Column matrices of images [0, images) of x (a chunk) into col, one task per (image, channel).
+template <class T>
+void fill_columns(const ConvShape& s, const Geometry& g, const T* x, index_t images, T* col) {
+    const index_t ld = images * g.ohw, tasks = images * s.c;
+    const int t = threads_for(4.0 * double(tasks) * double(g.taps * g.ohw));
+#pragma omp parallel for num_threads(t) if (t > 1)
+    for (index_t task = 0; task < tasks; ++task) {
+        const index_t i = task / s.c, ch = task % s.c;
+        im2col_plane(s, x + task * g.hw, col + column_offset(g, ld, i, ch), ld);
+    }
+}
+
+template <class T>
+bool forward(const ConvShape& s, const T* x, const T* weight, const T* bias, T* y, Activation act) {
+    const Geometry g = geometry(s);
+    if (s.n == 0 || s.k == 0 || g.ohw == 0) return true;
+    const index_t chunk = g.direct ? s.n : chunk_images(s, g);
+    Buffer<T> col(g.direct ? 0 : s.c * g.taps * g.ohw * chunk);
+    if (!g.direct && !col.data) return false;
+    for (index_t n0 = 0; n0 < s.n; n0 += chunk) {
+        const index_t images = min_i(chunk, s.n - n0), ld = images * g.ohw;
+        if (!g.direct) fill_columns(s, g, x + n0 * s.c * g.hw, images, col.data);
+        for (index_t group = 0; group < s.groups; ++group) {
+            const StridedBatch<const T> columns =
+                g.direct ? StridedBatch<const T>{x + n0 * s.c * g.hw + group * g.cg * g.hw, s.c * g.hw, g.hw, 1}
+                         : StridedBatch<const T>{col.data + group * g.rows * ld, g.ohw, ld, 1};
+            GemmProblem<T> p{images, g.kg, g.ohw, g.rows, {weight + group * g.kg * g.rows, 0, g.rows, 1}, columns,
+                             {y + n0 * s.k * g.ohw + group * g.kg * g.ohw, s.k * g.ohw, g.ohw, 1}};
+            p.bias = bias ? bias + group * g.kg : nullptr;
+            p.bias_on_rows = true;
+            p.act = act;
+            gemm(p);
+        }
+    }
+    return true;
+}
+
+template <class T>
+bool backward_data(const ConvShape& s, const T* dy, const T* weight, T* dx) {
+    const Geometry g = geometry(s);
+    if (s.n == 0 || s.c == 0 || g.hw == 0) return true;
+    if (s.k == 0) {  // no output channel reads x
+        memset(dx, 0, size_t(s.n * s.c * g.hw) * sizeof(T));
+        return true;
+    }
+    const index_t chunk = g.direct ? s.n : chunk_images(s, g);
+    Buffer<T> col(g.direct ? 0 : s.c * g.taps * g.ohw * chunk);
+    if (!g.direct && !col.data) return false;
+    for (index_t n0 = 0; n0 < s.n; n0 += chunk) {
+        const index_t images = min_i(chunk, s.n - n0), ld = images * g.ohw;
+        T* dx_chunk = dx + n0 * s.c * g.hw;
+        for (index_t group = 0; group < s.groups; ++group) {
+            const StridedBatch<T> dcol =
+                g.direct ? StridedBatch<T>{dx_chunk + group * g.cg * g.hw, s.c * g.hw, g.hw, 1}
+                         : StridedBatch<T>{col.data + group * g.rows * ld, g.ohw, ld, 1};
+            gemm(GemmProblem<T>{images, g.rows, g.ohw, g.kg, {weight + group * g.kg * g.rows, 0, 1, g.rows},
+                                {dy + n0 * s.k * g.ohw + group * g.kg * g.ohw, s.k * g.ohw, g.ohw, 1}, dcol});
+        }
+        if (g.direct) continue;
+        const index_t tasks = images * s.c;
+        const int t = threads_for(4.0 * double(tasks) * double(g.taps * g.ohw));
+#pragma omp parallel for num_threads(t) if (t > 1)
+        for (index_t task = 0; task < tasks; ++task) {
+            const index_t i = task / s.c, ch = task % s.c;
+            T* plane = dx_chunk + task * g.hw;
+            memset(plane, 0, size_t(g.hw) * sizeof(T));
+            col2im_plane(s, col.data + column_offset(g, ld, i, ch), ld, plane);
+        }
+    }
+    return true;
+}
+
+template <class T>
+void bias_gradient(const ConvShape& s, const Geometry& g, const T* dy, T* dbias) {
+    const int t = threads_for(double(s.n) * double(s.k) * double(g.ohw));
+#pragma omp parallel for num_threads(t) if (t > 1)
+    for (index_t kk = 0; kk < s.k; ++kk) {
+        double total = 0;  // summed in double: many terms
+        for (index_t i = 0; i < s.n; ++i) {
+            const T* plane = dy + (i * s.k + kk) * g.ohw;
+            T partial = 0;
+            for (index_t p = 0; p < g.ohw; ++p) partial += plane[p];
+            total += double(partial);
+        }
+        dbias[kk] = T(total);
+    }
+}
+
+template <class T>
+bool backward_weight(const ConvShape& s, const T* x, const T* dy, T* dweight, T* dbias) {
+    const Geometry g = geometry(s);
+    if (dbias) bias_gradient(s, g, dy, dbias);
+    const index_t weights = s.k * g.rows;
+    if (weights == 0) return true;
+    if (s.n == 0) {
+        memset(dweight, 0, size_t(weights) * sizeof(T));
+        return true;
+    }
+    const index_t chunk = chunk_images(s, g);
+    // A chunk of one image uses x and dy in place when the convolution is direct; otherwise im2col,
+    // and dy regrouped as (k, images, ohw) so each group's rows span all images of the chunk.
+    const bool in_place = g.direct && chunk == 1;
+    Buffer<T> col(in_place ? 0 : s.c * g.taps * g.ohw * chunk);
+    Buffer<T> dy_rows(chunk > 1 ? s.k * g.ohw * chunk : 0);
+    Buffer<T> partial(s.n > chunk ? weights : 0);
+    if ((!in_place && !col.data) || (chunk > 1 && !dy_rows.data) || (s.n > chunk && !partial.data)) return false;
+    for (index_t n0 = 0; n0 < s.n; n0 += chunk) {
+        const index_t images = min_i(chunk, s.n - n0), ld = images * g.ohw;
+        const T* x_chunk = x + n0 * s.c * g.hw;
+        const T* dy_chunk = dy + n0 * s.k * g.ohw;
+        if (!in_place) fill_columns(s, g, x_chunk, images, col.data);
+        if (chunk > 1) {
+            const index_t tasks = images * s.k;
+            const int t = threads_for(double(tasks) * double(g.ohw));
+#pragma omp parallel for num_threads(t) if (t > 1)
+            for (index_t task = 0; task < tasks; ++task) {
+                const index_t i = task / s.k, kk = task % s.k;
+                memcpy(dy_rows.data + kk * ld + i * g.ohw, dy_chunk + task * g.ohw, size_t(g.ohw) * sizeof(T));
+            }
+        }
+        T* out = n0 == 0 ? dweight : partial.data;
+        for (index_t group = 0; group < s.groups; ++group) {
+            const StridedBatch<const T> grads =
+                chunk > 1 ? StridedBatch<const T>{dy_rows.data + group * g.kg * ld, 0, ld, 1}
+                          : StridedBatch<const T>{dy_chunk + group * g.kg * g.ohw, 0, g.ohw, 1};
+            const StridedBatch<const T> columns =
+                in_place ? StridedBatch<const T>{x_chunk + group * g.cg * g.hw, 0, 1, g.hw}
+                         : StridedBatch<const T>{col.data + group * g.rows * ld, 0, 1, ld};
+            gemm(GemmProblem<T>{1, g.kg, g.rows, ld, grads, columns, {out + group * g.kg * g.rows, 0, g.rows, 1}});
+        }
+        if (n0 > 0) {
+            for (index_t e = 0; e < weights; ++e) dweight[e] += partial.data[e];
+        }
+    }
+    return true;
+}
+
+}  // namespace
+
+ConvVariant conv_variant() {
+    return {{&forward<float>, &backward_data<float>, &backward_weight<float>},
+            {&forward<double>, &backward_data<double>, &backward_weight<double>}};
+}
+
+}  // namespace pyneural::cpu::PN_ISA
