@@ -17,11 +17,16 @@ KERNELS: dict[str, dict[str, str]] = {
     "adam_update": {"native": "pyneural._C:adam_update", "numba": "pyneural.kernels_numba.optim:adam_update"},
     "rmsprop_update": {"native": "pyneural._C:rmsprop_update", "numba": "pyneural.kernels_numba.optim:rmsprop_update"},
     "adagrad_update": {"native": "pyneural._C:adagrad_update", "numba": "pyneural.kernels_numba.optim:adagrad_update"},
-    "layer_norm_forward": {"native": "pyneural._C:layer_norm_forward", "numba": "pyneural.kernels_numba.norm:layer_norm_forward"},
-    "layer_norm_backward": {"native": "pyneural._C:layer_norm_backward", "numba": "pyneural.kernels_numba.norm:layer_norm_backward"},
-    "batch_norm_stats": {"native": "pyneural._C:batch_norm_stats", "numba": "pyneural.kernels_numba.norm:batch_norm_stats"},
-    "batch_norm_apply": {"native": "pyneural._C:batch_norm_apply", "numba": "pyneural.kernels_numba.norm:batch_norm_apply"},
-    "batch_norm_backward": {"native": "pyneural._C:batch_norm_backward", "numba": "pyneural.kernels_numba.norm:batch_norm_backward"},
+    "layer_norm_forward": {"native": "pyneural._C:layer_norm_forward",
+                           "numba": "pyneural.kernels_numba.norm:layer_norm_forward"},
+    "layer_norm_backward": {"native": "pyneural._C:layer_norm_backward",
+                            "numba": "pyneural.kernels_numba.norm:layer_norm_backward"},
+    "batch_norm_stats": {"native": "pyneural._C:batch_norm_stats",
+                         "numba": "pyneural.kernels_numba.norm:batch_norm_stats"},
+    "batch_norm_apply": {"native": "pyneural._C:batch_norm_apply",
+                         "numba": "pyneural.kernels_numba.norm:batch_norm_apply"},
+    "batch_norm_backward": {"native": "pyneural._C:batch_norm_backward",
+                            "numba": "pyneural.kernels_numba.norm:batch_norm_backward"},
 }
 
 BACKENDS = ("native", "numba")

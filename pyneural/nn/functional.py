@@ -2,5 +2,6 @@
 from __future__ import annotations
 
 from ..ops.linear import linear
+from ..ops.norm import batch_norm, layer_norm
 
-__all__ = ["linear"]
+__all__ = ["linear", "batch_norm", "layer_norm"]

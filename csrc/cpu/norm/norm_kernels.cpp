@@ -1,0 +1,437 @@
+// Normalisation kernels, compiled once per ISA (PN_ISA = ref | avx2 | avx512) with that ISA's flags.
+//
+// Statistics are accumulated in one pass as SHIFTED sums: S = sum(x - K), Q = sum((x - K)^2) with K one
+// element of the same row/channel, so var = Q/M - (S/M)^2 does not cancel catastrophically when
+// |mean| >> std (the shift brings the data near zero; the error then grows with (K - mean)^2 / var,
+// which is small because K is a sample of the data). Runs of up to kChunk elements are summed in T
+// vector lanes (short sums: error ~ kChunk/lanes * eps) and the run totals in double: two-level sums,
+// accurate for float32 without converting every element to double, and one read of x.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "norm_variants.h"
+#include "pyneural/parallel.h"
+
+namespace pyneural::cpu::PN_ISA {
+namespace {
+
+#include "pyneural/isa.h"
+
+constexpr index_t kChunk = 2048;   // elements summed in T lanes before the total goes into double
+constexpr index_t kColumns = 256;  // channel (or column) block of the column-wise reductions
+
+template <class T>
+inline Vec<T> load(const T* p) {
+    Vec<T> v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+template <class T>
+inline void store(T* p, Vec<T> v) {
+    memcpy(p, &v, sizeof v);
+}
+template <class T>
+inline T hsum(Vec<T> v) {
+    T s = 0;
+    for (int i = 0; i < kVL<T>; ++i) s += v[i];
+    return s;
+}
+
+// sum(x - shift) and sum((x - shift)^2) over n contiguous elements.
+template <class T>
+void shifted_sums(const T* x, index_t n, T shift, double& sum, double& sumsq) {
+    constexpr int VL = kVL<T>;
+    const Vec<T> k = Vec<T>{} + shift;
+    double s = 0, q = 0;
+    for (index_t start = 0; start < n; start += kChunk) {
+        const index_t end = min_i(n, start + kChunk);
+        Vec<T> s0{}, s1{}, q0{}, q1{};
+        index_t i = start;
+        for (; i + 2 * VL <= end; i += 2 * VL) {
+            const Vec<T> a = load(x + i) - k, b = load(x + i + VL) - k;
+            s0 += a;
+            s1 += b;
+            q0 += a * a;
+            q1 += b * b;
+        }
+        T cs = hsum<T>(s0 + s1), cq = hsum<T>(q0 + q1);
+        for (; i < end; ++i) {
+            const T d = x[i] - shift;
+            cs += d;
+            cq += d * d;
+        }
+        s += cs;
+        q += cq;
+    }
+    sum = s;
+    sumsq = q;
+}
+
+// sum(g) and sum(g * (x - center)) over n contiguous elements.
+template <class T>
+void grad_sums(const T* g, const T* x, index_t n, T center, double& sum_g, double& sum_gx) {
+    constexpr int VL = kVL<T>;
+    const Vec<T> k = Vec<T>{} + center;
+    double s = 0, d = 0;
+    for (index_t start = 0; start < n; start += kChunk) {
+        const index_t end = min_i(n, start + kChunk);
+        Vec<T> s0{}, s1{}, d0{}, d1{};
+        index_t i = start;
+        for (; i + 2 * VL <= end; i += 2 * VL) {
+            const Vec<T> g0 = load(g + i), g1 = load(g + i + VL);
+            s0 += g0;
+            s1 += g1;
+            d0 += g0 * (load(x + i) - k);
+            d1 += g1 * (load(x + i + VL) - k);
+        }
+        T cs = hsum<T>(s0 + s1), cd = hsum<T>(d0 + d1);
+        for (; i < end; ++i) {
+            cs += g[i];
+            cd += g[i] * (x[i] - center);
+        }
+        s += cs;
+        d += cd;
+    }
+    sum_g = s;
+    sum_gx = d;
+}
+
+// out = x * a + b over n contiguous elements (scalars a, b).
+template <class T>
+void affine_scalar(const T* x, index_t n, T a, T b, T* out) {
+    constexpr int VL = kVL<T>;
+    const Vec<T> va = Vec<T>{} + a, vb = Vec<T>{} + b;
+    index_t i = 0;
+    for (; i + VL <= n; i += VL) store(out + i, load(x + i) * va + vb);
+    for (; i < n; ++i) out[i] = x[i] * a + b;
+}
+
+// out = x * a + b element-wise over n contiguous elements (arrays a, b).
+template <class T>
+void affine_arrays(const T* x, index_t n, const T* a, const T* b, T* out) {
+    constexpr int VL = kVL<T>;
+    index_t i = 0;
+    for (; i + VL <= n; i += VL) store(out + i, load(x + i) * load(a + i) + load(b + i));
+    for (; i < n; ++i) out[i] = x[i] * a[i] + b[i];
+}
+
+// out = g * a + x * b + c (scalars) over n contiguous elements.
+template <class T>
+void linear2_scalar(const T* g, const T* x, index_t n, T a, T b, T c, T* out) {
+    constexpr int VL = kVL<T>;
+    const Vec<T> va = Vec<T>{} + a, vb = Vec<T>{} + b, vc = Vec<T>{} + c;
+    index_t i = 0;
+    for (; i + VL <= n; i += VL) store(out + i, load(g + i) * va + load(x + i) * vb + vc);
+    for (; i < n; ++i) out[i] = g[i] * a + x[i] * b + c;
+}
+
+// out = g * a + x * b + c (arrays) over n contiguous elements.
+template <class T>
+void linear2_arrays(const T* g, const T* x, index_t n, const T* a, const T* b, const T* c, T* out) {
+    constexpr int VL = kVL<T>;
+    index_t i = 0;
+    for (; i + VL <= n; i += VL) store(out + i, load(g + i) * load(a + i) + load(x + i) * load(b + i) + load(c + i));
+    for (; i < n; ++i) out[i] = g[i] * a[i] + x[i] * b[i] + c[i];
+}
+
+// ------------------------------------------------------------------------------------------ layer_norm
+
+template <class T, bool HasWeight, bool HasBias>
+void layer_norm_row(const T* x, index_t dim, const T* weight, const T* bias, T m, T r, T* out) {
+    constexpr int VL = kVL<T>;
+    const Vec<T> vm = Vec<T>{} + m, vr = Vec<T>{} + r;
+    index_t j = 0;
+    for (; j + VL <= dim; j += VL) {
+        Vec<T> y = (load(x + j) - vm) * vr;
+        if constexpr (HasWeight) y *= load(weight + j);
+        if constexpr (HasBias) y += load(bias + j);
+        store(out + j, y);
+    }
+    for (; j < dim; ++j) {
+        T y = (x[j] - m) * r;
+        if constexpr (HasWeight) y *= weight[j];
+        if constexpr (HasBias) y += bias[j];
+        out[j] = y;
+    }
+}
+
+template <class T>
+void layer_norm_forward(const T* x, index_t rows, index_t dim, const T* weight, const T* bias, double eps, T* out,
+                        T* mean, T* rstd) {
+    const int t = threads_for(6.0 * double(rows) * double(dim));
+#pragma omp parallel for num_threads(t) if (t > 1) schedule(static)
+    for (index_t r = 0; r < rows; ++r) {
+        const T* xr = x + r * dim;
+        // Two passes over a row that stays in cache: the mean, then shifted sums around it.
+        double s, q;
+        shifted_sums(xr, dim, T(0), s, q);
+        const double m0 = s / double(dim);
+        shifted_sums(xr, dim, T(m0), s, q);
+        const double shift_mean = s / double(dim);
+        double var = q / double(dim) - shift_mean * shift_mean;
+        if (var < 0) var = 0;
+        const T m = T(double(T(m0)) + shift_mean), inv = T(1.0 / sqrt(var + eps));
+        mean[r] = m;
+        rstd[r] = inv;
+        T* o = out + r * dim;
+        if (weight && bias) layer_norm_row<T, true, true>(xr, dim, weight, bias, m, inv, o);
+        else if (weight) layer_norm_row<T, true, false>(xr, dim, weight, bias, m, inv, o);
+        else if (bias) layer_norm_row<T, false, true>(xr, dim, weight, bias, m, inv, o);
+        else layer_norm_row<T, false, false>(xr, dim, weight, bias, m, inv, o);
+    }
+}
+
+// gx = rstd * (gw - mean(gw) - xhat * mean(gw * xhat)) with gw = g * weight, xhat = (x - mean) * rstd.
+template <class T, bool HasWeight>
+void layer_norm_grad_row(const T* g, const T* x, index_t dim, const T* weight, T m, T r, T* gx) {
+    constexpr int VL = kVL<T>;
+    const Vec<T> vm = Vec<T>{} + m, vr = Vec<T>{} + r;
+    Vec<T> s0{}, d0{};
+    index_t j = 0;
+    for (; j + VL <= dim; j += VL) {
+        Vec<T> gw = load(g + j);
+        if constexpr (HasWeight) gw *= load(weight + j);
+        s0 += gw;
+        d0 += gw * ((load(x + j) - vm) * vr);
+    }
+    T s = hsum<T>(s0), d = hsum<T>(d0);
+    for (index_t k = j; k < dim; ++k) {
+        T gw = g[k];
+        if constexpr (HasWeight) gw *= weight[k];
+        s += gw;
+        d += gw * ((x[k] - m) * r);
+    }
+    const T mean_g = s / T(dim), mean_gx = d / T(dim);
+    const Vec<T> vmg = Vec<T>{} + mean_g, vmgx = Vec<T>{} + mean_gx;
+    j = 0;
+    for (; j + VL <= dim; j += VL) {
+        Vec<T> gw = load(g + j);
+        if constexpr (HasWeight) gw *= load(weight + j);
+        store(gx + j, vr * (gw - vmg - (load(x + j) - vm) * vr * vmgx));
+    }
+    for (; j < dim; ++j) {
+        T gw = g[j];
+        if constexpr (HasWeight) gw *= weight[j];
+        gx[j] = r * (gw - mean_g - (x[j] - m) * r * mean_gx);
+    }
+}
+
+template <class T>
+void layer_norm_backward(const T* g, const T* x, index_t rows, index_t dim, const T* weight, const T* mean,
+                         const T* rstd, T* gx, T* gweight, T* gbias) {
+    const int t = threads_for(8.0 * double(rows) * double(dim));
+    if (gx) {
+#pragma omp parallel for num_threads(t) if (t > 1) schedule(static)
+        for (index_t r = 0; r < rows; ++r) {
+            if (weight) layer_norm_grad_row<T, true>(g + r * dim, x + r * dim, dim, weight, mean[r], rstd[r], gx + r * dim);
+            else layer_norm_grad_row<T, false>(g + r * dim, x + r * dim, dim, weight, mean[r], rstd[r], gx + r * dim);
+        }
+    }
+    if (!gweight && !gbias) return;
+    // Column sums over the rows, threads over blocks of columns (each block's sums stay in L1).
+    const index_t blocks = (dim + kColumns - 1) / kColumns;
+    const int tb = int(min_i(t, blocks));
+#pragma omp parallel for num_threads(tb) if (tb > 1) schedule(static)
+    for (index_t bk = 0; bk < blocks; ++bk) {
+        const index_t j0 = bk * kColumns, width = min_i(kColumns, dim - j0);
+        T sum_g[kColumns], sum_gx[kColumns];
+        for (index_t j = 0; j < width; ++j) sum_g[j] = sum_gx[j] = 0;
+        for (index_t r = 0; r < rows; ++r) {
+            const T* gr = g + r * dim + j0;
+            const T* xr = x + r * dim + j0;
+            const T m = mean[r], inv = rstd[r];
+            for (index_t j = 0; j < width; ++j) {
+                sum_g[j] += gr[j];
+                sum_gx[j] += gr[j] * ((xr[j] - m) * inv);
+            }
+        }
+        for (index_t j = 0; j < width; ++j) {
+            if (gbias) gbias[j0 + j] = sum_g[j];
+            if (gweight) gweight[j0 + j] = sum_gx[j];
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------------ batch_norm
+
+template <class T>
+void batch_norm_stats(const T* x, index_t n, index_t c, index_t l, T* mean, T* var) {
+    const double count = double(n) * double(l);
+    if (count == 0) {
+        for (index_t ch = 0; ch < c; ++ch) mean[ch] = var[ch] = T(NAN);
+        return;
+    }
+    const int t = threads_for(3.0 * count * double(c));
+    if (l == 1) {  // (n, c): rows of channels; sum down the columns, threads over blocks of channels
+        const index_t blocks = (c + kColumns - 1) / kColumns;
+        const int tb = int(min_i(t, blocks));
+#pragma omp parallel for num_threads(tb) if (tb > 1) schedule(static)
+        for (index_t bk = 0; bk < blocks; ++bk) {
+            const index_t c0 = bk * kColumns, width = min_i(kColumns, c - c0);
+            double shift[kColumns], s[kColumns], q[kColumns];
+            for (index_t j = 0; j < width; ++j) {
+                shift[j] = x[c0 + j];
+                s[j] = q[j] = 0;
+            }
+            for (index_t i = 0; i < n; ++i) {
+                const T* row = x + i * c + c0;
+                for (index_t j = 0; j < width; ++j) {
+                    const double d = double(row[j]) - shift[j];
+                    s[j] += d;
+                    q[j] += d * d;
+                }
+            }
+            for (index_t j = 0; j < width; ++j) {
+                const double ms = s[j] / count, v = q[j] / count - ms * ms;
+                mean[c0 + j] = T(shift[j] + ms);
+                var[c0 + j] = T(v < 0 ? 0 : v);
+            }
+        }
+        return;
+    }
+#pragma omp parallel for num_threads(t) if (t > 1) schedule(static)
+    for (index_t ch = 0; ch < c; ++ch) {
+        const T shift = x[ch * l];
+        double s = 0, q = 0;
+        for (index_t i = 0; i < n; ++i) {
+            double rs, rq;
+            shifted_sums(x + (i * c + ch) * l, l, shift, rs, rq);
+            s += rs;
+            q += rq;
+        }
+        const double ms = s / count, v = q / count - ms * ms;
+        mean[ch] = T(double(shift) + ms);
+        var[ch] = T(v < 0 ? 0 : v);
+    }
+}
+
+// out = x * a[ch] + b[ch] over x (n, c, l).
+template <class T>
+void per_channel_affine(const T* x, index_t n, index_t c, index_t l, const T* a, const T* b, T* out) {
+    const int t = threads_for(2.0 * double(n) * double(c) * double(l));
+    if (l == 1) {
+#pragma omp parallel for num_threads(t) if (t > 1) schedule(static)
+        for (index_t i = 0; i < n; ++i) affine_arrays(x + i * c, c, a, b, out + i * c);
+        return;
+    }
+#pragma omp parallel for num_threads(t) if (t > 1) schedule(static)
+    for (index_t r = 0; r < n * c; ++r) affine_scalar(x + r * l, l, a[r % c], b[r % c], out + r * l);
+}
+
+template <class T>
+bool batch_norm_apply(const T* x, index_t n, index_t c, index_t l, const T* mean, const T* var, const T* weight,
+                      const T* bias, double eps, T* out) {
+    T* coef = static_cast<T*>(malloc(size_t(2 * c + 1) * sizeof(T)));
+    if (!coef) return false;
+    T *scale = coef, *shift = coef + c;
+    for (index_t ch = 0; ch < c; ++ch) {
+        const double s = (weight ? double(weight[ch]) : 1.0) / sqrt(double(var[ch]) + eps);
+        scale[ch] = T(s);
+        shift[ch] = T((bias ? double(bias[ch]) : 0.0) - double(mean[ch]) * s);
+    }
+    per_channel_affine(x, n, c, l, scale, shift, out);
+    free(coef);
+    return true;
+}
+
+// sum(g) and sum(g * (x - mean)) per channel.
+template <class T>
+void batch_norm_grad_sums(const T* g, const T* x, index_t n, index_t c, index_t l, const T* mean, double* sum_g,
+                          double* sum_gx) {
+    const int t = threads_for(4.0 * double(n) * double(c) * double(l));
+    if (l == 1) {
+        const index_t blocks = (c + kColumns - 1) / kColumns;
+        const int tb = int(min_i(t, blocks));
+#pragma omp parallel for num_threads(tb) if (tb > 1) schedule(static)
+        for (index_t bk = 0; bk < blocks; ++bk) {
+            const index_t c0 = bk * kColumns, width = min_i(kColumns, c - c0);
+            double s[kColumns], d[kColumns];
+            for (index_t j = 0; j < width; ++j) s[j] = d[j] = 0;
+            for (index_t i = 0; i < n; ++i) {
+                const T* gr = g + i * c + c0;
+                const T* xr = x + i * c + c0;
+                for (index_t j = 0; j < width; ++j) {
+                    s[j] += double(gr[j]);
+                    d[j] += double(gr[j]) * (double(xr[j]) - double(mean[c0 + j]));
+                }
+            }
+            for (index_t j = 0; j < width; ++j) {
+                sum_g[c0 + j] = s[j];
+                sum_gx[c0 + j] = d[j];
+            }
+        }
+        return;
+    }
+#pragma omp parallel for num_threads(t) if (t > 1) schedule(static)
+    for (index_t ch = 0; ch < c; ++ch) {
+        double s = 0, d = 0;
+        for (index_t i = 0; i < n; ++i) {
+            double rs, rd;
+            grad_sums(g + (i * c + ch) * l, x + (i * c + ch) * l, l, mean[ch], rs, rd);
+            s += rs;
+            d += rd;
+        }
+        sum_g[ch] = s;
+        sum_gx[ch] = d;
+    }
+}
+
+template <class T>
+bool batch_norm_backward(const T* g, const T* x, index_t n, index_t c, index_t l, const T* mean, const T* var,
+                         const T* weight, double eps, bool training, T* gx, T* gweight, T* gbias) {
+    const bool need_sums = gweight || gbias || (gx && training);
+    double* sums = static_cast<double*>(malloc(size_t(2 * c + 1) * sizeof(double)));
+    T* coef = static_cast<T*>(malloc(size_t(3 * c + 1) * sizeof(T)));
+    if (!sums || !coef) {
+        free(sums);
+        free(coef);
+        return false;
+    }
+    double *sum_g = sums, *sum_gx = sums + c;
+    if (need_sums) batch_norm_grad_sums(g, x, n, c, l, mean, sum_g, sum_gx);
+    for (index_t ch = 0; ch < c; ++ch) {
+        const double inv = 1.0 / sqrt(double(var[ch]) + eps);
+        if (gbias) gbias[ch] = T(sum_g[ch]);
+        if (gweight) gweight[ch] = T(sum_gx[ch] * inv);
+        if (!gx) continue;
+        // gx = a * g + b * x + k: the affine scale a, and in training the terms through mean and var.
+        const double a = (weight ? double(weight[ch]) : 1.0) * inv;
+        double b = 0, k = 0;
+        if (training) {
+            const double count = double(n) * double(l);
+            b = -a * inv * inv * sum_gx[ch] / count;
+            k = -a * sum_g[ch] / count - b * double(mean[ch]);
+        }
+        coef[ch] = T(a);
+        coef[c + ch] = T(b);
+        coef[2 * c + ch] = T(k);
+    }
+    if (gx) {
+        const T *a = coef, *b = coef + c, *k = coef + 2 * c;
+        const int t = threads_for(4.0 * double(n) * double(c) * double(l));
+        if (l == 1) {
+#pragma omp parallel for num_threads(t) if (t > 1) schedule(static)
+            for (index_t i = 0; i < n; ++i) linear2_arrays(g + i * c, x + i * c, c, a, b, k, gx + i * c);
+        } else {
+#pragma omp parallel for num_threads(t) if (t > 1) schedule(static)
+            for (index_t r = 0; r < n * c; ++r)
+                linear2_scalar(g + r * l, x + r * l, l, a[r % c], b[r % c], k[r % c], gx + r * l);
+        }
+    }
+    free(sums);
+    free(coef);
+    return true;
+}
+
+template <class T>
+NormKernels<T> kernels() {
+    return {&layer_norm_forward<T>, &layer_norm_backward<T>, &batch_norm_stats<T>, &batch_norm_apply<T>,
+            &batch_norm_backward<T>};
+}
+
+}  // namespace
+
+NormVariant norm_variant() { return {kernels<float>(), kernels<double>()}; }
+
+}  // namespace pyneural::cpu::PN_ISA

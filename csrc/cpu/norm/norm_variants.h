@@ -1,0 +1,27 @@
+// The per-ISA normalisation kernels (norm_kernels.cpp compiled once per ISA, each in its namespace).
+#pragma once
+#include "norm.h"
+
+namespace pyneural::cpu {
+
+// Arguments as in norm.h, already validated. Functions returning bool return false when out of memory.
+template <class T>
+struct NormKernels {
+    void (*layer_norm_forward)(const T*, index_t, index_t, const T*, const T*, double, T*, T*, T*);
+    void (*layer_norm_backward)(const T*, const T*, index_t, index_t, const T*, const T*, const T*, T*, T*, T*);
+    void (*batch_norm_stats)(const T*, index_t, index_t, index_t, T*, T*);
+    bool (*batch_norm_apply)(const T*, index_t, index_t, index_t, const T*, const T*, const T*, const T*, double, T*);
+    bool (*batch_norm_backward)(const T*, const T*, index_t, index_t, index_t, const T*, const T*, const T*, double,
+                                bool, T*, T*, T*);
+};
+
+struct NormVariant {
+    NormKernels<float> f32;
+    NormKernels<double> f64;
+};
+
+namespace ref { NormVariant norm_variant(); }
+namespace avx2 { NormVariant norm_variant(); }
+namespace avx512 { NormVariant norm_variant(); }
+
+}  // namespace pyneural::cpu

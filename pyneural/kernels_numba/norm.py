@@ -1,0 +1,312 @@
+"""Numba normalisation kernels: ``layer_norm_*`` and ``batch_norm_*`` (contracts of ``pyneural._C``).
+
+Arrays are C-contiguous and of one float dtype: layer_norm works on rows of x (rows, dim), batch_norm on
+the channels of x (batch, channels, length). Statistics are shifted sums accumulated in float64
+(``sum(x - K)``, ``sum((x - K)^2)`` with K a sample of the data, so the variance does not cancel
+when |mean| >> std), in one pass over x, as in the native kernels.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _check(op: str, dtype: np.dtype, *named: tuple) -> None:
+    """Each ``(name, array or None, shape, writable)``: dtype, shape, contiguity and writability."""
+    if dtype not in _FLOATS:
+        raise TypeError(f"{op}: unsupported dtype {dtype}; expected float32 or float64")
+    for name, arr, shape, writable in named:
+        if arr is None:
+            continue
+        if not isinstance(arr, np.ndarray):
+            raise TypeError(f"{op}: {name} must be a numpy.ndarray, got {type(arr).__name__}")
+        if arr.dtype != dtype:
+            raise TypeError(f"{op}: {name} has dtype {arr.dtype}, expected {dtype}")
+        if arr.shape != tuple(shape):
+            raise ValueError(f"{op}: {name} has shape {arr.shape}, expected {tuple(shape)}")
+        if not arr.flags.c_contiguous:
+            raise ValueError(f"{op}: {name} must be C-contiguous")
+        if writable and not arr.flags.writeable:
+            raise ValueError(f"{op}: {name} is read-only")
+
+
+def _check_disjoint(op: str, outputs: tuple, inputs: tuple) -> None:
+    outputs = [a for a in outputs if a is not None and a.size]
+    inputs = [a for a in inputs if a is not None and a.size]
+    for i, out in enumerate(outputs):
+        if any(np.may_share_memory(out, a) for a in inputs):
+            raise ValueError(f"{op}: an output array overlaps an input array")
+        if any(np.may_share_memory(out, other) for other in outputs[i + 1:]):
+            raise ValueError(f"{op}: two output arrays overlap each other")
+
+
+def _check_eps(op: str, eps: float) -> None:
+    if not (math.isfinite(eps) and eps >= 0):
+        raise ValueError(f"{op}: eps must be finite and >= 0, got {eps}")
+
+
+def _dims(op: str, x, ndim: int, layout: str) -> tuple:
+    if not isinstance(x, np.ndarray) or x.ndim != ndim:
+        raise ValueError(f"{op}: x must be {ndim}-D {layout}, got shape {np.shape(x)}")
+    return x.shape
+
+
+def _optional(a, like):
+    """Numba specialises on None; a 0-size placeholder keeps one compiled signature per dtype."""
+    return (a, True) if a is not None else (np.empty(0, like.dtype), False)
+
+
+# ------------------------------------------------------------------------------------------ layer_norm
+
+def layer_norm_forward(x, weight, bias, eps: float, out, mean, rstd) -> None:
+    """out = (x - mean) * rstd * weight + bias over each row of x (rows, dim); writes mean, rstd (rows,)."""
+    op = "layer_norm"
+    rows, dim = _dims(op, x, 2, "(rows, dim)")
+    _check(op, x.dtype, ("x", x, (rows, dim), False), ("weight", weight, (dim,), False),
+           ("bias", bias, (dim,), False), ("out", out, (rows, dim), True), ("mean", mean, (rows,), True),
+           ("rstd", rstd, (rows,), True))
+    _check_eps(op, eps)
+    if rows == 0:
+        return
+    if dim == 0:
+        raise ValueError(f"layer_norm: normalized size is 0 for {rows} rows")
+    _check_disjoint(op, (out, mean, rstd), (x, weight, bias))
+    w, has_w = _optional(weight, x)
+    b, has_b = _optional(bias, x)
+    _layer_norm_forward(x, w, has_w, b, has_b, float(eps), out, mean, rstd)
+
+
+@njit(cache=True, parallel=True)
+def _layer_norm_forward(x, w, has_w, b, has_b, eps, out, mean, rstd):
+    rows, dim = x.shape
+    for r in prange(rows):
+        s = 0.0
+        for j in range(dim):
+            s += x[r, j]
+        m0 = s / dim
+        s = 0.0
+        q = 0.0
+        for j in range(dim):
+            d = x[r, j] - m0
+            s += d
+            q += d * d
+        ms = s / dim
+        var = max(q / dim - ms * ms, 0.0)
+        m = m0 + ms
+        inv = 1.0 / math.sqrt(var + eps)
+        mean[r] = m
+        rstd[r] = inv
+        mt = mean[r]   # in the array's dtype, as the native kernel normalises with it
+        it = rstd[r]
+        for j in range(dim):
+            y = (x[r, j] - mt) * it
+            if has_w:
+                y *= w[j]
+            if has_b:
+                y += b[j]
+            out[r, j] = y
+
+
+def layer_norm_backward(grad, x, weight, mean, rstd, grad_x, grad_weight, grad_bias) -> None:
+    """Gradients of layer_norm_forward into grad_x (rows, dim), grad_weight, grad_bias (dim,) (each optional)."""
+    op = "layer_norm_backward"
+    rows, dim = _dims(op, x, 2, "(rows, dim)")
+    _check(op, x.dtype, ("grad", grad, (rows, dim), False), ("x", x, (rows, dim), False),
+           ("weight", weight, (dim,), False), ("mean", mean, (rows,), False), ("rstd", rstd, (rows,), False),
+           ("grad_x", grad_x, (rows, dim), True), ("grad_weight", grad_weight, (dim,), True),
+           ("grad_bias", grad_bias, (dim,), True))
+    if rows == 0:
+        for a in (grad_weight, grad_bias):
+            if a is not None:
+                a[...] = 0
+        return
+    if dim == 0:
+        raise ValueError(f"layer_norm_backward: normalized size is 0 for {rows} rows")
+    _check_disjoint(op, (grad_x, grad_weight, grad_bias), (grad, x, weight, mean, rstd))
+    w, has_w = _optional(weight, x)
+    gx, want_gx = _optional(grad_x, x)
+    if want_gx:
+        _layer_norm_grad_x(grad, x, w, has_w, mean, rstd, gx)
+    if grad_weight is not None or grad_bias is not None:
+        gw, want_gw = _optional(grad_weight, x)
+        gb, want_gb = _optional(grad_bias, x)
+        _layer_norm_grad_params(grad, x, mean, rstd, gw, want_gw, gb, want_gb)
+
+
+@njit(cache=True, parallel=True)
+def _layer_norm_grad_x(g, x, w, has_w, mean, rstd, gx):
+    rows, dim = x.shape
+    for r in prange(rows):
+        m = mean[r]
+        inv = rstd[r]
+        s = x.dtype.type(0)
+        d = x.dtype.type(0)
+        for j in range(dim):
+            gw = g[r, j] * w[j] if has_w else g[r, j]
+            s += gw
+            d += gw * ((x[r, j] - m) * inv)
+        mean_g = s / dim
+        mean_gx = d / dim
+        for j in range(dim):
+            gw = g[r, j] * w[j] if has_w else g[r, j]
+            gx[r, j] = inv * (gw - mean_g - (x[r, j] - m) * inv * mean_gx)
+
+
+@njit(cache=True, parallel=True)
+def _layer_norm_grad_params(g, x, mean, rstd, gw, want_gw, gb, want_gb):
+    rows, dim = x.shape
+    block = 256
+    for bk in prange((dim + block - 1) // block):
+        j0 = bk * block
+        j1 = min(dim, j0 + block)
+        sum_g = np.zeros(j1 - j0, x.dtype)
+        sum_gx = np.zeros(j1 - j0, x.dtype)
+        for r in range(rows):
+            m = mean[r]
+            inv = rstd[r]
+            for j in range(j0, j1):
+                sum_g[j - j0] += g[r, j]
+                sum_gx[j - j0] += g[r, j] * ((x[r, j] - m) * inv)
+        for j in range(j0, j1):
+            if want_gb:
+                gb[j] = sum_g[j - j0]
+            if want_gw:
+                gw[j] = sum_gx[j - j0]
+
+
+# ------------------------------------------------------------------------------------------ batch_norm
+
+def batch_norm_stats(x, mean, var) -> None:
+    """Per-channel mean and biased variance of x (batch, channels, length), one pass over x."""
+    op = "batch_norm"
+    n, c, l = _dims(op, x, 3, "(batch, channels, length)")
+    _check(op, x.dtype, ("x", x, (n, c, l), False), ("mean", mean, (c,), True), ("var", var, (c,), True))
+    if c == 0:
+        return
+    _check_disjoint(op, (mean, var), (x,))
+    if n * l == 0:
+        mean[...] = np.nan
+        var[...] = np.nan
+        return
+    _batch_norm_stats(x, mean, var)
+
+
+@njit(cache=True, parallel=True)
+def _batch_norm_stats(x, mean, var):
+    n, c, l = x.shape
+    count = n * l
+    for ch in prange(c):
+        shift = np.float64(x[0, ch, 0])
+        s = 0.0
+        q = 0.0
+        for i in range(n):
+            for k in range(l):
+                d = x[i, ch, k] - shift
+                s += d
+                q += d * d
+        ms = s / count
+        mean[ch] = shift + ms
+        var[ch] = max(q / count - ms * ms, 0.0)
+
+
+def batch_norm_apply(x, mean, var, weight, bias, eps: float, out) -> None:
+    """out = (x - mean[c]) / sqrt(var[c] + eps) * weight[c] + bias[c] for x, out (batch, channels, length)."""
+    op = "batch_norm"
+    n, c, l = _dims(op, x, 3, "(batch, channels, length)")
+    _check(op, x.dtype, ("x", x, (n, c, l), False), ("mean", mean, (c,), False), ("var", var, (c,), False),
+           ("weight", weight, (c,), False), ("bias", bias, (c,), False), ("out", out, (n, c, l), True))
+    _check_eps(op, eps)
+    if x.size == 0:
+        return
+    _check_disjoint(op, (out,), (x, mean, var, weight, bias))
+    w, has_w = _optional(weight, x)
+    b, has_b = _optional(bias, x)
+    scale = np.empty(c, x.dtype)
+    shift = np.empty(c, x.dtype)
+    _batch_norm_coefficients(mean, var, w, has_w, b, has_b, float(eps), scale, shift)
+    _per_channel_affine(x, scale, shift, out)
+
+
+@njit(cache=True)
+def _batch_norm_coefficients(mean, var, w, has_w, b, has_b, eps, scale, shift):
+    for ch in range(mean.shape[0]):
+        s = (np.float64(w[ch]) if has_w else 1.0) / math.sqrt(np.float64(var[ch]) + eps)
+        scale[ch] = s
+        shift[ch] = (np.float64(b[ch]) if has_b else 0.0) - np.float64(mean[ch]) * s
+
+
+@njit(cache=True, parallel=True)
+def _per_channel_affine(x, a, b, out):
+    n, c, l = x.shape
+    for r in prange(n * c):
+        i = r // c
+        ch = r % c
+        ac = a[ch]
+        bc = b[ch]
+        for k in range(l):
+            out[i, ch, k] = x[i, ch, k] * ac + bc
+
+
+def batch_norm_backward(grad, x, mean, var, weight, eps: float, training: bool, grad_x, grad_weight,
+                        grad_bias) -> None:
+    """Gradients of batch_norm_apply (training: mean/var are the batch's own statistics, so they depend on x)."""
+    op = "batch_norm_backward"
+    n, c, l = _dims(op, x, 3, "(batch, channels, length)")
+    _check(op, x.dtype, ("grad", grad, (n, c, l), False), ("x", x, (n, c, l), False), ("mean", mean, (c,), False),
+           ("var", var, (c,), False), ("weight", weight, (c,), False), ("grad_x", grad_x, (n, c, l), True),
+           ("grad_weight", grad_weight, (c,), True), ("grad_bias", grad_bias, (c,), True))
+    _check_eps(op, eps)
+    if c == 0:
+        return
+    _check_disjoint(op, (grad_x, grad_weight, grad_bias), (grad, x, mean, var, weight))
+    w, has_w = _optional(weight, x)
+    sum_g = np.zeros(c)
+    sum_gx = np.zeros(c)
+    if grad_weight is not None or grad_bias is not None or (grad_x is not None and training):
+        _batch_norm_grad_sums(grad, x, mean, sum_g, sum_gx)
+    inv = 1.0 / np.sqrt(var.astype(np.float64) + eps)
+    if grad_bias is not None:
+        grad_bias[...] = sum_g
+    if grad_weight is not None:
+        grad_weight[...] = sum_gx * inv
+    if grad_x is not None and x.size:
+        a = (w.astype(np.float64) if has_w else 1.0) * inv
+        b = np.zeros(c)
+        k = np.zeros(c)
+        if training:  # the terms through the batch mean and variance
+            count = n * l
+            b = -a * inv * inv * sum_gx / count
+            k = -a * sum_g / count - b * mean
+        _per_channel_linear2(grad, x, a.astype(x.dtype), b.astype(x.dtype), k.astype(x.dtype), grad_x)
+
+
+@njit(cache=True, parallel=True)
+def _batch_norm_grad_sums(g, x, mean, sum_g, sum_gx):
+    n, c, l = x.shape
+    for ch in prange(c):
+        m = mean[ch]
+        s = 0.0
+        d = 0.0
+        for i in range(n):
+            for k in range(l):
+                s += g[i, ch, k]
+                d += g[i, ch, k] * (x[i, ch, k] - m)
+        sum_g[ch] = s
+        sum_gx[ch] = d
+
+
+@njit(cache=True, parallel=True)
+def _per_channel_linear2(g, x, a, b, k, out):
+    n, c, l = x.shape
+    for r in prange(n * c):
+        i = r // c
+        ch = r % c
+        ac = a[ch]
+        bc = b[ch]
+        kc = k[ch]
+        for j in range(l):
+            out[i, ch, j] = g[i, ch, j] * ac + x[i, ch, j] * bc + kc

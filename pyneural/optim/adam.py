@@ -1,0 +1,60 @@
+"""Adam (L2 weight decay added to the gradient) and AdamW (decoupled weight decay)."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from .. import backend
+from ..tensor import Tensor
+from .optimizer import Optimizer, check_number, new_buffer
+
+__all__ = ["Adam", "AdamW"]
+
+
+class Adam(Optimizer):
+    """``torch.optim.Adam`` (Kingma & Ba, 2015): moment estimates with bias correction; ``weight_decay``
+    adds ``weight_decay * p`` to the gradient. ``maximize=True`` ascends."""
+
+    _decoupled = False
+
+    def __init__(self, params: Iterable[Tensor] | Iterable[dict], lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0,
+                 maximize: bool = False) -> None:
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, maximize=maximize))
+
+    def _check(self, options: dict[str, Any]) -> None:
+        name = self._name
+        check_number(name, "lr", options["lr"])
+        check_number(name, "eps", options["eps"])
+        betas = options["betas"]
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"{name}: invalid betas {betas!r}: expected a pair (beta1, beta2)")
+        options["betas"] = tuple(betas)
+        check_number(name, "betas[0]", betas[0], high=1.0)
+        check_number(name, "betas[1]", betas[1], high=1.0)
+        check_number(name, "weight_decay", options["weight_decay"])
+
+    def _update(self, param: np.ndarray, grad: np.ndarray, state: dict, group: dict) -> None:
+        if "exp_avg" not in state:
+            state["step"] = 0
+            state["exp_avg"] = new_buffer(param)
+            state["exp_avg_sq"] = new_buffer(param)
+        state["step"] += 1
+        beta1, beta2 = group["betas"]
+        backend.kernel("adam_update")(param, grad, state["exp_avg"].data, state["exp_avg_sq"].data, lr=group["lr"],
+                                      beta1=beta1, beta2=beta2, eps=group["eps"], weight_decay=group["weight_decay"],
+                                      step=state["step"], decoupled=self._decoupled)
+
+
+class AdamW(Adam):
+    """``torch.optim.AdamW`` (Loshchilov & Hutter, 2019): Adam with decoupled weight decay,
+    ``p *= 1 - lr * weight_decay`` before the Adam step."""
+
+    _decoupled = True
+
+    def __init__(self, params: Iterable[Tensor] | Iterable[dict], lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 1e-2,
+                 maximize: bool = False) -> None:
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, maximize=maximize)
