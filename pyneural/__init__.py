@@ -25,6 +25,8 @@ from .tensor import Tensor, is_tensor
 # --- tensor API (end) ---
 
 from . import data, nn, profiler, train
+from . import optim
+from .io import load, save
 
 __all__ = [
     "__version__",
@@ -33,6 +35,9 @@ __all__ = [
     "data",
     "kernels",
     "nn",
+    "optim",
+    "save",
+    "load",
     "profiler",
     "train",
     "get_num_threads",
