@@ -1,0 +1,146 @@
+"""dropout (seeded inverted dropout) and embedding (gather with scatter-add backward)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import pyneural as pn
+
+F = pn.nn.functional
+
+
+# ------------------------------------------------------------------------------------------ dropout
+
+def test_dropout_identity_cases():
+    x = pn.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    assert F.dropout(x, 0.5, training=False) is x
+    assert F.dropout(x, 0.0) is x
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dropout_p_one_gives_zeros_and_zero_grad(dtype):
+    x = pn.tensor(np.ones((3, 4), dtype), requires_grad=True)
+    out = F.dropout(x, 1.0)
+    assert out.dtype == dtype and not out.numpy().any()
+    out.sum().backward()
+    assert np.array_equal(x.grad.numpy(), np.zeros((3, 4)))
+
+
+def test_dropout_is_reproducible_under_a_seed():
+    x = pn.ones((50, 40))
+    pn.manual_seed(123)
+    first = F.dropout(x, 0.3).numpy()
+    pn.manual_seed(123)
+    again = F.dropout(x, 0.3).numpy()
+    assert np.array_equal(first, again)
+    assert not np.array_equal(first, F.dropout(x, 0.3).numpy())  # the generator moved on
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.8])
+def test_dropout_preserves_the_mean(p):
+    pn.manual_seed(7)
+    n = 200_000
+    out = F.dropout(pn.ones(n), p).numpy()
+    kept = out != 0
+    assert np.allclose(out[kept], 1 / (1 - p), rtol=1e-6)
+    sd_fraction = np.sqrt(p * (1 - p) / n)
+    assert abs((1 - kept.mean()) - p) < 5 * sd_fraction
+    assert abs(out.mean() - 1) < 5 * sd_fraction / (1 - p)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dropout_backward_reuses_the_mask(rng, dtype):
+    x = pn.tensor(rng.standard_normal((7, 9)).astype(dtype) + 5, requires_grad=True)  # no zeros in x
+    out = F.dropout(x, 0.4)
+    assert out.dtype == dtype
+    g = rng.standard_normal((7, 9)).astype(dtype)
+    out.backward(pn.tensor(g))
+    kept = out.numpy() != 0
+    assert 0 < kept.sum() < kept.size
+    np.testing.assert_allclose(out.numpy()[kept], x.numpy()[kept] / 0.6, rtol=1e-6)
+    np.testing.assert_allclose(x.grad.numpy(), np.where(kept, g / 0.6, 0), rtol=1e-6)
+
+
+def test_dropout_gradcheck(rng):
+    x = pn.tensor(rng.standard_normal((4, 5)), requires_grad=True)
+
+    def fn(x):  # the same mask in every finite-difference call
+        pn.manual_seed(3)
+        return F.dropout(x, 0.4)
+
+    assert pn.autograd.gradcheck(fn, (x,))
+
+
+@pytest.mark.parametrize("p", [-0.1, 1.5])
+def test_dropout_bad_probability(p):
+    with pytest.raises(ValueError, match=r"dropout: probability p must be in \[0, 1\]"):
+        F.dropout(pn.ones(3), p)
+
+
+# ------------------------------------------------------------------------------------------ embedding
+
+def test_embedding_forward_and_repeated_index_backward(rng):
+    w = pn.tensor(rng.standard_normal((6, 4)), requires_grad=True)
+    idx = np.array([[0, 2, 2], [5, 2, 0]])
+    out = F.embedding(idx, w)
+    assert out.shape == (2, 3, 4)
+    assert np.array_equal(out.numpy(), w.numpy()[idx])
+    g = rng.standard_normal((2, 3, 4))
+    out.backward(pn.tensor(g))
+    expected = np.zeros((6, 4))
+    for position, row in np.ndenumerate(idx):
+        expected[row] += g[position]
+    np.testing.assert_allclose(w.grad.numpy(), expected, rtol=1e-12)
+    assert np.array_equal(w.grad.numpy()[[1, 3, 4]], np.zeros((3, 4)))
+
+
+@pytest.mark.parametrize("padding_idx", [2, -4])
+def test_embedding_padding_row_gets_no_gradient(rng, padding_idx):
+    w = pn.tensor(rng.standard_normal((6, 3)), requires_grad=True)
+    out = F.embedding(pn.tensor(np.array([2, 1, 2, 4])), w, padding_idx=padding_idx)
+    out.sum().backward()
+    grad = w.grad.numpy()
+    assert np.array_equal(grad[2], np.zeros(3))
+    assert np.array_equal(grad[1], np.ones(3)) and np.array_equal(grad[4], np.ones(3))
+
+
+def test_embedding_matches_torch(rng):
+    torch = pytest.importorskip("torch")
+    w = rng.standard_normal((9, 5)).astype(np.float32)
+    idx = rng.integers(0, 9, size=(4, 7))
+    g = rng.standard_normal((4, 7, 5)).astype(np.float32)
+    pw = pn.tensor(w, requires_grad=True)
+    out = F.embedding(idx, pw, padding_idx=3)
+    out.backward(pn.tensor(g))
+    tw = torch.tensor(w, requires_grad=True)
+    tout = torch.nn.functional.embedding(torch.tensor(idx), tw, padding_idx=3)
+    tout.backward(torch.tensor(g))
+    np.testing.assert_array_equal(out.numpy(), tout.detach().numpy())
+    np.testing.assert_allclose(pw.grad.numpy(), tw.grad.numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_embedding_gradcheck(rng):
+    w = pn.tensor(rng.standard_normal((5, 3)), requires_grad=True)
+    assert pn.autograd.gradcheck(lambda w: F.embedding(np.array([[1, 4], [1, 1]]), w), (w,))
+
+
+def test_embedding_bad_input():
+    w = pn.zeros((5, 3))
+    with pytest.raises(IndexError, match=r"embedding: index 5 is out of range for weight of shape \(5, 3\)"):
+        F.embedding(np.array([0, 5]), w)
+    with pytest.raises(IndexError, match=r"embedding: index -1 is out of range"):
+        F.embedding(np.array([[-1]]), w)
+    with pytest.raises(TypeError, match="embedding: indices must be integers, got dtype float64"):
+        F.embedding(np.array([0.0, 1.0]), w)
+    with pytest.raises(ValueError, match=r"embedding: weight must be 2-D .*got shape \(5,\)"):
+        F.embedding(np.array([0]), pn.zeros(5))
+    with pytest.raises(ValueError, match="embedding: padding_idx 5 is out of range"):
+        F.embedding(np.array([0]), w, padding_idx=5)
+
+
+def test_embedding_empty_indices():
+    w = pn.tensor(np.ones((4, 2)), requires_grad=True)
+    out = F.embedding(np.zeros((0, 3), np.int64), w)
+    assert out.shape == (0, 3, 2)
+    out.sum().backward()
+    assert np.array_equal(w.grad.numpy(), np.zeros((4, 2)))
