@@ -1,0 +1,289 @@
+"""conv2d / conv1d kernels and ops: a direct-loop float64 reference, every backend and CPU variant, PyTorch parity."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+import pyneural as pn
+from pyneural.nn import functional as F
+
+TOL = {np.float32: dict(rtol=2e-5, atol=2e-5), np.float64: dict(rtol=1e-11, atol=1e-11)}
+
+
+def reference_conv2d(x, w, b, stride, padding, dilation, groups):
+    """Direct loops over the kernel taps in float64: y[n, k, oy, ox] = sum_{c, i, j} w[k, c, i, j] x[n, c, iy, ix]."""
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    n, c, h, wd = x.shape
+    k, cg, kh, kw = w.shape
+    xp = np.zeros((n, c, h + 2 * ph, wd + 2 * pw))
+    xp[:, :, ph:ph + h, pw:pw + wd] = x
+    oh = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    ow = (wd + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    y = np.zeros((n, k, oh, ow))
+    kg = k // groups
+    for g in range(groups):
+        for i in range(kh):
+            for j in range(kw):
+                patch = xp[:, g * cg:(g + 1) * cg, i * dh:i * dh + sh * (oh - 1) + 1:sh,
+                           j * dw:j * dw + sw * (ow - 1) + 1:sw]
+                y[:, g * kg:(g + 1) * kg] += np.einsum("ncyx,kc->nkyx", patch, w[g * kg:(g + 1) * kg, :, i, j])
+    if b is not None:
+        y += np.asarray(b, np.float64)[None, :, None, None]
+    return y
+
+
+def reference_backward(x, w, dy, stride, padding, dilation, groups):
+    """(dx, dw, db) of reference_conv2d by the same loops, each tap's contribution transposed."""
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    n, c, h, wd = x.shape
+    k, cg, kh, kw = w.shape
+    oh, ow = dy.shape[2:]
+    xp = np.zeros((n, c, h + 2 * ph, wd + 2 * pw))
+    xp[:, :, ph:ph + h, pw:pw + wd] = x
+    dxp = np.zeros_like(xp)
+    gw = np.zeros(w.shape)
+    kg = k // groups
+    for g in range(groups):
+        for i in range(kh):
+            for j in range(kw):
+                window = (slice(None), slice(g * cg, (g + 1) * cg), slice(i * dh, i * dh + sh * (oh - 1) + 1, sh),
+                          slice(j * dw, j * dw + sw * (ow - 1) + 1, sw))
+                dyg = dy[:, g * kg:(g + 1) * kg]
+                dxp[window] += np.einsum("nkyx,kc->ncyx", dyg, w[g * kg:(g + 1) * kg, :, i, j])
+                gw[g * kg:(g + 1) * kg, :, i, j] = np.einsum("nkyx,ncyx->kc", dyg, xp[window])
+    return dxp[:, :, ph:ph + h, pw:pw + wd], gw, dy.sum(axis=(0, 2, 3))
+
+
+def _data(rng, x_shape, w_shape, dtype):
+    x = rng.standard_normal(x_shape).astype(dtype)
+    w = rng.standard_normal(w_shape).astype(dtype)
+    b = rng.standard_normal(w_shape[0]).astype(dtype)
+    return x, w, b
+
+
+def _pairs(v):
+    return v if isinstance(v, tuple) else (v, v)
+
+
+# (x shape, weight shape, stride, padding, dilation, groups): odd sizes, rectangular kernels, 1x1, groups,
+# depthwise, asymmetric stride/padding/dilation, a kernel the size of the padded input
+CASES = [
+    ((2, 3, 7, 9), (4, 3, 3, 3), 1, 1, 1, 1),
+    ((3, 4, 8, 5), (6, 2, 3, 2), (2, 1), (0, 2), (1, 2), 2),
+    ((2, 5, 6, 7), (7, 5, 1, 1), 1, 0, 1, 1),
+    ((2, 6, 5, 5), (9, 2, 1, 1), 1, 0, 1, 3),
+    ((1, 2, 5, 5), (3, 2, 5, 5), 3, 2, 1, 1),
+    ((2, 4, 9, 8), (4, 1, 3, 3), 2, 1, 1, 4),
+    ((1, 3, 11, 6), (5, 3, 2, 4), (3, 2), (1, 0), (3, 1), 1),
+    ((2, 2, 6, 6), (3, 2, 1, 1), 2, 1, 1, 1),
+    ((1, 1, 4, 4), (2, 1, 6, 6), 1, 1, 1, 1),
+    ((2, 3, 7, 7), (5, 3, 3, 3), 100, 0, 1, 1),  # a stride far larger than the input
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", CASES)
+def test_conv2d_forward_and_backward_match_reference(kernel_impl, case, dtype, rng):
+    x_shape, w_shape, stride, padding, dilation, groups = case
+    x, w, b = _data(rng, x_shape, w_shape, dtype)
+    geometry = (_pairs(stride), _pairs(padding), _pairs(dilation), groups)
+    want = reference_conv2d(x.astype(np.float64), w.astype(np.float64), b, *geometry)
+    got = pn.kernels.conv2d(x, w, b, stride, padding, dilation, groups)
+    assert got.dtype == dtype and got.shape == want.shape
+    np.testing.assert_allclose(got, want, **TOL[dtype])
+    dy = rng.standard_normal(want.shape).astype(dtype)
+    gx, gw, gb = pn.kernels.conv2d_backward(dy, x, w, stride, padding, dilation, groups)
+    for got_grad, want_grad in zip((gx, gw, gb), reference_backward(x.astype(np.float64), w.astype(np.float64),
+                                                                      dy.astype(np.float64), *geometry)):
+        assert got_grad.dtype == dtype
+        np.testing.assert_allclose(got_grad, want_grad, **TOL[dtype])
+
+
+# every stride/padding/dilation/groups combination PyTorch accepts on one small input, sampled to stay fast
+GRID = [combo for combo in itertools.product([1, 2, 3], [0, 1, 2], [1, 2], [1, 2, 4], [(1, 1), (3, 3), (2, 3)])
+        if combo[1] <= 2 and (5 + 2 * combo[1] - combo[2] * (combo[4][0] - 1) - 1) >= 0
+        and (6 + 2 * combo[1] - combo[2] * (combo[4][1] - 1) - 1) >= 0]
+
+
+@pytest.mark.parametrize("combo", GRID[::3], ids=str)
+def test_conv2d_grid_matches_reference(kernel_impl, combo, rng):
+    stride, padding, dilation, groups, kernel = combo
+    x, w, b = _data(rng, (2, 4, 5, 6), (8, 4 // groups) + kernel, np.float64)
+    geometry = ((stride,) * 2, (padding,) * 2, (dilation,) * 2, groups)
+    np.testing.assert_allclose(pn.kernels.conv2d(x, w, b, stride, padding, dilation, groups),
+                               reference_conv2d(x, w, b, *geometry), rtol=1e-11, atol=1e-11)
+    dy = rng.standard_normal(reference_conv2d(x, w, b, *geometry).shape)
+    for got, want in zip(pn.kernels.conv2d_backward(dy, x, w, stride, padding, dilation, groups),
+                         reference_backward(x, w, dy, *geometry)):
+        np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-11)
+
+
+@pytest.mark.parametrize("activation", [None, "relu", "gelu", "sigmoid", "tanh"])
+def test_conv2d_fused_activation(kernel_impl, activation, rng):
+    from scipy.special import erf
+    x, w, b = _data(rng, (2, 3, 6, 5), (4, 3, 3, 3), np.float64)
+    z = reference_conv2d(x, w, b, (1, 1), (1, 1), (1, 1), 1)
+    want = {None: z, "relu": np.maximum(z, 0), "gelu": 0.5 * z * (1 + erf(z / np.sqrt(2))),
+            "sigmoid": 1 / (1 + np.exp(-z)), "tanh": np.tanh(z)}[activation]
+    np.testing.assert_allclose(pn.kernels.conv2d(x, w, b, padding=1, activation=activation), want,
+                               rtol=1e-10, atol=1e-12)
+
+
+def test_conv2d_many_images_in_chunks(kernel_impl, threads, rng):
+    # enough images that the column buffers hold only a chunk of the batch at a time
+    x, w, b = _data(rng, (9, 8, 64, 64), (3, 8, 3, 3), np.float64)
+    want = reference_conv2d(x, w, b, (1, 1), (1, 1), (1, 1), 1)
+    np.testing.assert_allclose(pn.kernels.conv2d(x, w, b, padding=1), want, rtol=1e-11, atol=1e-11)
+    dy = rng.standard_normal(want.shape)
+    for got, ref in zip(pn.kernels.conv2d_backward(dy, x, w, padding=1),
+                        reference_backward(x, w, dy, (1, 1), (1, 1), (1, 1), 1)):
+        np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-10)
+
+
+def test_conv2d_empty_batch_nan_and_partial_gradients(kernel_impl, rng):
+    x, w, b = _data(rng, (0, 3, 5, 5), (4, 3, 3, 3), np.float32)
+    assert pn.kernels.conv2d(x, w, b).shape == (0, 4, 3, 3)
+    gx, gw, gb = pn.kernels.conv2d_backward(np.zeros((0, 4, 3, 3), np.float32), x, w)
+    assert gx.shape == x.shape and not gw.any() and not gb.any()
+    x, w, b = _data(rng, (1, 2, 6, 6), (3, 2, 3, 3), np.float64)
+    x[0, 1, 0, 0] = np.nan
+    y = pn.kernels.conv2d(x, w, b, padding=1)
+    assert np.isnan(y[0, :, :2, :2]).all() and not np.isnan(y[0, :, 3:, 3:]).any()
+    gx, gw, gb = pn.kernels.conv2d_backward(np.ones_like(y), x, w, padding=1, bias=False, need_input=False)
+    assert gx is None and gb is None
+    assert np.isnan(gw[:, 1, :2, :2]).all() and not np.isnan(gw[:, 1, 2]).any() and not np.isnan(gw[:, 0]).any()  # taps that read the NaN pixel
+
+
+def test_conv2d_backward_without_weight_gradient(kernel_impl, rng):
+    x, w, _ = _data(rng, (2, 3, 5, 5), (4, 3, 3, 3), np.float64)
+    dy = rng.standard_normal((2, 4, 3, 3))
+    gx, gw, gb = pn.kernels.conv2d_backward(dy, x, w, need_weight=False)
+    want = reference_backward(x, w, dy, (1, 1), (0, 0), (1, 1), 1)
+    assert gw is None
+    np.testing.assert_allclose(gx, want[0], rtol=1e-12)
+    np.testing.assert_allclose(gb, want[2], rtol=1e-12)
+
+
+def test_conv2d_integer_and_strided_inputs(kernel_impl, rng):
+    x = rng.integers(-3, 4, (2, 3, 6, 6))
+    w = rng.integers(-3, 4, (4, 3, 2, 2))
+    got = pn.kernels.conv2d(x, w)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, reference_conv2d(x, w, None, (1, 1), (0, 0), (1, 1), 1), atol=1e-5)
+    xs = rng.standard_normal((2, 6, 7, 12))[:, ::2, :, ::2]  # non-contiguous views
+    ws = rng.standard_normal((4, 3, 3, 3)).transpose(0, 1, 3, 2)
+    np.testing.assert_allclose(pn.kernels.conv2d(xs, ws), reference_conv2d(xs, ws, None, (1, 1), (0, 0), (1, 1), 1),
+                               rtol=1e-12, atol=1e-12)
+
+
+BAD = [
+    (dict(x=(2, 3, 5, 5), w=(4, 2, 3, 3)), "channels"),
+    (dict(x=(2, 4, 5, 5), w=(6, 2, 3, 3), groups=3), "groups"),
+    (dict(x=(2, 4, 5, 5), w=(5, 2, 3, 3), groups=2), "groups"),
+    (dict(x=(2, 3, 5, 5), w=(4, 3, 7, 3)), "larger than the padded input"),
+    (dict(x=(2, 3, 5, 5), w=(4, 3, 3, 3), dilation=3), "larger than the padded input"),
+    (dict(x=(2, 3, 5, 5), w=(4, 3, 3, 3), stride=0), "stride"),
+    (dict(x=(2, 3, 5, 5), w=(4, 3, 3, 3), stride=(1, -1)), "stride"),
+    (dict(x=(2, 3, 5, 5), w=(4, 3, 3, 3), padding=-1), "padding"),
+    (dict(x=(2, 3, 5, 5), w=(4, 3, 3, 3), groups=0), "groups"),
+    (dict(x=(3, 5, 5), w=(4, 3, 3, 3)), "shape"),
+    (dict(x=(2, 3, 5, 5), w=(4, 3, 3)), "shape"),
+]
+
+
+@pytest.mark.parametrize("bad", BAD, ids=lambda b: b[1])
+def test_conv2d_bad_input_raises_in_wrapper(kernel_impl, bad):
+    spec, words = bad
+    kwargs = {k: v for k, v in spec.items() if k not in ("x", "w")}
+    with pytest.raises(ValueError, match="conv2d") as info:
+        pn.kernels.conv2d(np.zeros(spec["x"]), np.zeros(spec["w"]), **kwargs)
+    assert words in str(info.value) or str(spec["x"]) in str(info.value)
+
+
+def _raw_kernels():
+    natives = [pn.backend.native()] if pn.backend.native() is not None else []
+    from pyneural.kernels_numba import conv as numba_conv
+    return natives + [numba_conv]
+
+
+@pytest.mark.parametrize("bad", [
+    dict(x=(2, 3, 5, 5), w=(4, 2, 3, 3), y=(2, 4, 3, 3)),                    # channel mismatch
+    dict(x=(2, 4, 5, 5), w=(6, 2, 3, 3), y=(2, 6, 3, 3), groups=3),          # groups do not divide
+    dict(x=(2, 3, 5, 5), w=(4, 3, 7, 3), y=(2, 4, 1, 3)),                    # kernel too large
+    dict(x=(2, 3, 5, 5), w=(4, 3, 3, 3), y=(2, 4, 3, 3), stride=(0, 1)),     # zero stride
+    dict(x=(2, 3, 5, 5), w=(4, 3, 3, 3), y=(2, 4, 3, 3), padding=(-1, 0)),   # negative padding
+    dict(x=(2, 3, 5, 5), w=(4, 3, 3, 3), y=(2, 4, 4, 3)),                    # wrong output size
+    dict(x=(2, 3, 5), w=(4, 3, 3, 3), y=(2, 4, 3, 3)),                       # wrong rank
+    dict(x=(2, 3, 5, 5), w=(4, 3, 3, 3), y=(2, 4, 3, 3), dilation=(1, 0)),   # zero dilation
+])
+def test_conv2d_entries_validate_their_arguments(bad):
+    geometry = (bad.get("stride", (1, 1)), bad.get("padding", (0, 0)), bad.get("dilation", (1, 1)), bad.get("groups", 1))
+    x, w, y = (np.zeros(bad[key]) for key in ("x", "w", "y"))
+    for module in _raw_kernels():
+        with pytest.raises(ValueError, match="conv2d"):
+            module.conv2d(x, w, None, y, *geometry)
+        with pytest.raises(ValueError, match="conv2d_backward"):
+            module.conv2d_backward_data(y, w, x, *geometry)
+        with pytest.raises(ValueError, match="conv2d_backward"):
+            module.conv2d_backward_weight(x, y, w, None, *geometry)
+
+
+def test_conv2d_entries_reject_mixed_dtypes_and_views():
+    x, w, y = np.zeros((1, 2, 4, 4)), np.zeros((3, 2, 3, 3)), np.zeros((1, 3, 2, 2))
+    geometry = ((1, 1), (0, 0), (1, 1), 1)
+    for module in _raw_kernels():
+        with pytest.raises((ValueError, TypeError), match="conv2d"):
+            module.conv2d(x.astype(np.float32), w, None, y, *geometry)
+        with pytest.raises(ValueError, match="contiguous"):
+            module.conv2d(np.zeros((1, 2, 4, 8))[..., ::2], w, None, y, *geometry)
+        with pytest.raises(ValueError, match="bias"):
+            module.conv2d(x, w, np.zeros(4), y, *geometry)
+
+
+def test_conv_ops_gradcheck(rng):
+    x = pn.tensor(rng.standard_normal((2, 4, 6, 5)), requires_grad=True)
+    w = pn.tensor(rng.standard_normal((6, 2, 3, 2)), requires_grad=True)
+    b = pn.tensor(rng.standard_normal(6), requires_grad=True)
+    assert pn.autograd.gradcheck(lambda x, w, b: F.conv2d(x, w, b, (2, 1), (1, 0), (1, 2), 2), (x, w, b))
+    x1 = pn.tensor(rng.standard_normal((2, 3, 9)), requires_grad=True)
+    w1 = pn.tensor(rng.standard_normal((4, 3, 3)), requires_grad=True)
+    assert pn.autograd.gradcheck(lambda x, w: F.conv1d(x, w, None, 2, 1, 2), (x1, w1))
+    x3 = pn.tensor(rng.standard_normal((3, 5, 5)), requires_grad=True)  # unbatched
+    assert pn.autograd.gradcheck(lambda x, w: F.conv2d(x, w, padding=1), (x3, pn.tensor(rng.standard_normal((2, 3, 3, 3)), requires_grad=True)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", CASES[:8])
+def test_conv2d_matches_torch(backend, case, dtype, rng):
+    torch = pytest.importorskip("torch")
+    x_shape, w_shape, stride, padding, dilation, groups = case
+    x, w, b = _data(rng, x_shape, w_shape, dtype)
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    ty = torch.nn.functional.conv2d(tx, tw, tb, stride, padding, dilation, groups)
+    dy = rng.standard_normal(tuple(ty.shape)).astype(dtype)
+    ty.backward(torch.tensor(dy))
+    px, pw_, pb = (pn.tensor(a, requires_grad=True) for a in (x, w, b))
+    y = F.conv2d(px, pw_, pb, stride, padding, dilation, groups)
+    y.backward(pn.tensor(dy))
+    tol = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), **tol)
+    for ours, theirs in ((px, tx), (pw_, tw), (pb, tb)):
+        np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), **tol)
+
+
+def test_conv1d_matches_torch(backend, rng):
+    torch = pytest.importorskip("torch")
+    x, w, b = _data(rng, (3, 4, 17), (6, 2, 3), np.float64)
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    ty = torch.nn.functional.conv1d(tx, tw, tb, 2, 2, 3, 2)
+    ty.sum().backward()
+    px, pw_, pb = (pn.tensor(a, requires_grad=True) for a in (x, w, b))
+    y = F.conv1d(px, pw_, pb, 2, 2, 3, 2)
+    y.sum().backward()
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-12, atol=1e-12)
+    for ours, theirs in ((px, tx), (pw_, tw), (pb, tb)):
+        np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="conv1d"):
+        F.conv1d(pn.tensor(x), pn.tensor(w[:, :, :, None]))
