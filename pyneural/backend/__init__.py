@@ -13,6 +13,10 @@ from typing import Callable
 # kernel name -> backend -> "module:attribute"
 KERNELS: dict[str, dict[str, str]] = {
     "gemm": {"native": "pyneural._C:gemm", "numba": "pyneural.kernels_numba.gemm:gemm"},
+    "activation_forward": {"native": "pyneural._C:activation_forward",
+                           "numba": "pyneural.kernels_numba.activation:activation_forward"},
+    "activation_backward": {"native": "pyneural._C:activation_backward",
+                            "numba": "pyneural.kernels_numba.activation:activation_backward"},
     "sgd_update": {"native": "pyneural._C:sgd_update", "numba": "pyneural.kernels_numba.optim:sgd_update"},
     "adam_update": {"native": "pyneural._C:adam_update", "numba": "pyneural.kernels_numba.optim:adam_update"},
     "rmsprop_update": {"native": "pyneural._C:rmsprop_update", "numba": "pyneural.kernels_numba.optim:rmsprop_update"},

@@ -5,11 +5,14 @@ where strides allow) and calls the backend's kernel. One module per kernel famil
 """
 from __future__ import annotations
 
+from .activation import elu, gelu, leaky_relu, relu, sigmoid, silu, tanh
 from .matmul import linear, matmul
 from .norm import (batch_norm, batch_norm_backward, batch_norm_forward, layer_norm, layer_norm_backward,
                    layer_norm_forward)
 from .optim import adagrad_update, adam_update, rmsprop_update, sgd_update
 
-__all__ = ["matmul", "linear", "sgd_update", "adam_update", "rmsprop_update", "adagrad_update",
+__all__ = ["matmul", "linear",
+           "relu", "leaky_relu", "elu", "gelu", "silu", "sigmoid", "tanh",
+           "sgd_update", "adam_update", "rmsprop_update", "adagrad_update",
            "layer_norm", "layer_norm_forward", "layer_norm_backward", "batch_norm",
            "batch_norm_forward", "batch_norm_backward"]

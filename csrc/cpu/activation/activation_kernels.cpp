@@ -1,0 +1,143 @@
+// Element-wise activations, compiled once per ISA (PN_ISA = ref | avx2 | avx512): one vector loop per
+// activation over contiguous memory, the tail through a zero-padded vector, blocks shared over threads.
+#include <math.h>
+#include <string.h>
+
+#include "activation_variants.h"
+#include "pyneural/parallel.h"
+
+namespace pyneural::cpu::PN_ISA {
+namespace {
+
+#include "vec_math.h"
+
+constexpr index_t kBlock = 16384;  // elements per thread task: 64-128 KiB, well inside L2
+
+// y[i] = f(x[i]) over a block, vector by vector; the last partial vector through a padded copy.
+template <class T, class F>
+__attribute__((always_inline)) inline void map_unary(const T* x, T* y, index_t n, F f) {
+    using V = VecT<T>;
+    constexpr index_t L = kLanes<T>;
+    index_t i = 0;
+    for (; i + L <= n; i += L) {
+        V v;
+        memcpy(&v, x + i, sizeof(V));
+        v = f(v);
+        memcpy(y + i, &v, sizeof(V));
+    }
+    if (i < n) {
+        V v = V{};
+        memcpy(&v, x + i, (n - i) * sizeof(T));
+        v = f(v);
+        memcpy(y + i, &v, (n - i) * sizeof(T));
+    }
+}
+
+template <class T, class F>
+__attribute__((always_inline)) inline void map_binary(const T* a, const T* b, T* y, index_t n, F f) {
+    using V = VecT<T>;
+    constexpr index_t L = kLanes<T>;
+    index_t i = 0;
+    for (; i + L <= n; i += L) {
+        V u, v;
+        memcpy(&u, a + i, sizeof(V));
+        memcpy(&v, b + i, sizeof(V));
+        u = f(u, v);
+        memcpy(y + i, &u, sizeof(V));
+    }
+    if (i < n) {
+        V u = V{}, v = V{};
+        memcpy(&u, a + i, (n - i) * sizeof(T));
+        memcpy(&v, b + i, (n - i) * sizeof(T));
+        u = f(u, v);
+        memcpy(y + i, &u, (n - i) * sizeof(T));
+    }
+}
+
+// Rough cost in flops per element, so cheap activations on small arrays stay on one thread.
+double cost(ActKind kind) {
+    switch (kind) {
+        case ActKind::relu:
+        case ActKind::leaky_relu: return 1;
+        case ActKind::gelu: return 80;
+        default: return 25;
+    }
+}
+
+template <class T>
+void forward_block(ActKind kind, const T* x, T* y, index_t n, T alpha) {
+    using V = VecT<T>;
+    switch (kind) {
+        case ActKind::relu:  // NaN passes through, as in PyTorch
+            return map_unary<T>(x, y, n, [](V v) { return select<T>(v < T(0), V{}, v); });
+        case ActKind::leaky_relu:
+            return map_unary<T>(x, y, n, [alpha](V v) { return select<T>(v < T(0), v * alpha, v); });
+        case ActKind::elu:
+            return map_unary<T>(x, y, n, [alpha](V v) { return select<T>(v > T(0), v, alpha * vexpm1<T>(v)); });
+        case ActKind::gelu:
+            return map_unary<T>(x, y, n, [](V v) { return v * gauss_cdf<T>(v, gauss<T>(v)); });
+        case ActKind::silu: return map_unary<T>(x, y, n, [](V v) { return v * vsigmoid<T>(v); });
+        case ActKind::sigmoid: return map_unary<T>(x, y, n, [](V v) { return vsigmoid<T>(v); });
+        case ActKind::tanh: return map_unary<T>(x, y, n, [](V v) { return vtanh<T>(v); });
+    }
+}
+
+// `s` is the saved input (or the output, for sigmoid and tanh).
+template <class T>
+void backward_block(ActKind kind, const T* g, const T* s, T* out, index_t n, T alpha) {
+    using V = VecT<T>;
+    switch (kind) {
+        case ActKind::relu:
+            // x <= 0 rather than !(x > 0): a NaN input passes the gradient, as in PyTorch
+            return map_binary<T>(g, s, out, n, [](V gv, V x) { return select<T>(x <= T(0), V{}, gv); });
+        case ActKind::leaky_relu:
+            return map_binary<T>(g, s, out, n, [alpha](V gv, V x) { return select<T>(x > T(0), gv, gv * alpha); });
+        case ActKind::elu:
+            return map_binary<T>(g, s, out, n,
+                                 [alpha](V gv, V x) { return select<T>(x > T(0), gv, gv * alpha * vexp<T>(x)); });
+        case ActKind::gelu:
+            return map_binary<T>(g, s, out, n, [](V gv, V x) {
+                const V e = gauss<T>(x);  // d/dx x Phi(x) = Phi(x) + x phi(x)
+                return gv * (gauss_cdf<T>(x, e) + x * e * T(0.39894228040143267794));
+            });
+        case ActKind::silu:
+            return map_binary<T>(g, s, out, n, [](V gv, V x) {
+                const V sg = vsigmoid<T>(x);
+                return gv * sg * (T(1) + x * (T(1) - sg));
+            });
+        case ActKind::sigmoid:
+            return map_binary<T>(g, s, out, n, [](V gv, V y) { return gv * y * (T(1) - y); });
+        case ActKind::tanh:
+            return map_binary<T>(g, s, out, n, [](V gv, V y) { return gv * (T(1) - y * y); });
+    }
+}
+
+template <class T>
+void forward(ActKind kind, const T* x, T* y, index_t n, double alpha) {
+    const index_t blocks = (n + kBlock - 1) / kBlock;
+    const int t = threads_for(cost(kind) * double(n));
+#pragma omp parallel for num_threads(t) if (t > 1)
+    for (index_t b = 0; b < blocks; ++b) {
+        const index_t start = b * kBlock, len = n - start < kBlock ? n - start : kBlock;
+        forward_block<T>(kind, x + start, y + start, len, T(alpha));
+    }
+}
+
+template <class T>
+void backward(ActKind kind, const T* g, const T* s, T* out, index_t n, double alpha) {
+    const index_t blocks = (n + kBlock - 1) / kBlock;
+    const int t = threads_for(cost(kind) * double(n));
+#pragma omp parallel for num_threads(t) if (t > 1)
+    for (index_t b = 0; b < blocks; ++b) {
+        const index_t start = b * kBlock, len = n - start < kBlock ? n - start : kBlock;
+        backward_block<T>(kind, g + start, s + start, out + start, len, T(alpha));
+    }
+}
+
+}  // namespace
+
+ActivationVariant activation_variant() {
+    return {&forward<float>, &forward<double>, &backward<float>, &backward<double>};
+}
+
+}  // namespace pyneural::cpu::PN_ISA

@@ -1,0 +1,155 @@
+"""Element-wise activations, forward and backward: the contract of ``_C.activation_forward/backward``."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+KINDS = {"relu": 0, "leaky_relu": 1, "elu": 2, "gelu": 3, "silu": 4, "sigmoid": 5, "tanh": 6}
+_INV_SQRT2 = 0.7071067811865476
+_INV_SQRT_2PI = 0.3989422804014327
+
+
+@njit(cache=True, inline="always")
+def _sigmoid(v):
+    # e = exp(-|v|) never overflows; the two forms keep relative accuracy in both tails
+    e = math.exp(-abs(v))
+    r = 1.0 / (1.0 + e)
+    return r if v >= 0 else e * r
+
+
+# z * erfcx(z) for z >= 1 as a Chebyshev series in t = (z - 3) / (z + 3) (the native kernel's fit)
+_ERFCX = np.array([0.5270327699645347, 0.05843837363407503, -0.028760006767845056, 0.009423384297196712,
+                   -0.002328156372313831, 0.000437300933849255, -5.8303544643171153e-05, 4.043114560912006e-06,
+                   2.70898072821258e-07, -9.965420545888353e-08, 5.899419325203818e-09, 1.3859802859218503e-09,
+                   -2.3156325196450657e-10, -1.560413067014589e-11, 6.283801268355681e-12, 1.2185329309836473e-13,
+                   -1.6736028641976452e-13, 3.926890190597549e-16, 4.955442218827775e-15, 7.415379431464183e-17])
+
+
+@njit(cache=True, inline="always")
+def _gauss(x):
+    """exp(-x^2 / 2) with x^2 split exactly (Veltkamp), so the far tails keep full relative accuracy."""
+    a = min(abs(float(x)), 40.0)
+    c = 134217729.0 * a
+    head = c - (c - a)
+    tail = a - head
+    return math.exp(-0.5 * head * head) * math.exp(-0.5 * tail * (a + head))
+
+
+@njit(cache=True, inline="always")
+def _gauss_cdf(x, g):
+    """Phi(x) = erfc(-x / sqrt 2) / 2, accurate in both tails; g = _gauss(x)."""
+    z = -float(x) * _INV_SQRT2
+    if abs(z) < 1.0 or z != z:
+        return 0.5 * math.erfc(z)
+    az = min(abs(z), 40.0)
+    u = ((az - 3.0) / (az + 3.0) * 2.0 - 0.5) * (2.0 / 3.0)
+    b1 = 0.0
+    b2 = 0.0
+    for k in range(_ERFCX.size - 1, 0, -1):  # Clenshaw
+        b1, b2 = 2.0 * u * b1 - b2 + _ERFCX[k], b1
+    half_erfc = 0.5 * g * (u * b1 - b2 + _ERFCX[0]) / az
+    return half_erfc if z > 0 else 1.0 - half_erfc
+
+
+@njit(cache=True, inline="always")
+def _forward_one(v, kind, alpha):
+    if kind == 0:
+        return v if not v < 0 else 0.0  # NaN passes through, as in PyTorch
+    if kind == 1:
+        return v * alpha if v < 0 else v
+    if kind == 2:
+        return v if v > 0 else alpha * math.expm1(v)
+    if kind == 3:
+        return v * _gauss_cdf(v, _gauss(v))
+    if kind == 4:
+        return v * _sigmoid(v)
+    if kind == 5:
+        return _sigmoid(v)
+    return math.tanh(v)
+
+
+@njit(cache=True, inline="always")
+def _backward_one(g, s, kind, alpha):
+    if kind == 0:
+        return 0.0 if s <= 0 else g  # a NaN input passes the gradient, as in PyTorch
+    if kind == 1:
+        return g if s > 0 else g * alpha
+    if kind == 2:
+        return g if s > 0 else g * alpha * math.exp(s)
+    if kind == 3:
+        e = _gauss(s)
+        return g * (_gauss_cdf(s, e) + s * e * _INV_SQRT_2PI)
+    if kind == 4:
+        sg = _sigmoid(s)
+        return g * sg * (1.0 + s * (1.0 - sg))
+    if kind == 5:
+        return g * s * (1.0 - s)
+    return g * (1.0 - s * s)
+
+
+@njit(parallel=True, cache=True)
+def _forward(x, out, kind, alpha):
+    one = x.dtype.type(1)
+    a = one * alpha
+    for i in prange(x.size):
+        out[i] = _forward_one(x[i], kind, a)
+
+
+@njit(parallel=True, cache=True)
+def _backward(g, s, out, kind, alpha):
+    one = g.dtype.type(1)
+    a = one * alpha
+    for i in prange(g.size):
+        out[i] = _backward_one(g[i], s[i], kind, a)
+
+
+def _kind(name: str) -> int:
+    if name not in KINDS:
+        raise ValueError(f"activation: unknown activation {name!r}; expected one of {', '.join(KINDS)}")
+    return KINDS[name]
+
+
+def _check(op: str, x: np.ndarray, like: np.ndarray, name: str, output: bool) -> np.ndarray:
+    if x.dtype != like.dtype:
+        raise ValueError(f"{op}: {name} has dtype {x.dtype}, expected {like.dtype}")
+    if x.dtype not in (np.float32, np.float64):
+        raise ValueError(f"{op}: unsupported dtype {x.dtype}; expected float32 or float64")
+    if x.size != like.size:
+        raise ValueError(f"{op}: {name} has shape {x.shape}, expected {like.size} elements like shape {like.shape}")
+    if not x.flags.c_contiguous:
+        raise ValueError(f"{op}: {name} of shape {x.shape} must be C-contiguous")
+    if output and not x.flags.writeable:
+        raise ValueError(f"{op}: {name} is read-only")
+    return x.reshape(-1)
+
+
+def _check_overlap(op: str, out: np.ndarray, *inputs: np.ndarray) -> None:
+    for x in inputs:  # exact in-place is fine element-wise; a shifted overlap is not
+        same = x.size == 0 or x.__array_interface__["data"][0] == out.__array_interface__["data"][0]
+        if not same and np.may_share_memory(x, out):
+            raise ValueError(f"{op}: output partially overlaps an input (only exact in-place is allowed)")
+
+
+def activation_forward(kind: str, x: np.ndarray, out: np.ndarray, alpha: float = 0.0) -> None:
+    """``out = f(x)`` element-wise on C-contiguous float arrays of one size (out may be x)."""
+    code = _kind(kind)
+    op = f"{kind}_forward"
+    xf = _check(op, x, x, "x", False)
+    of = _check(op, out, x, "out", True)
+    _check_overlap(op, out, x)
+    if xf.size:
+        _forward(xf, of, code, float(alpha))
+
+
+def activation_backward(kind: str, grad: np.ndarray, saved: np.ndarray, out: np.ndarray, alpha: float = 0.0) -> None:
+    """``out = grad * f'(.)``; ``saved`` is the forward's output for sigmoid/tanh, its input otherwise."""
+    code = _kind(kind)
+    op = f"{kind}_backward"
+    gf = _check(op, grad, grad, "grad", False)
+    sf = _check(op, saved, grad, "saved", False)
+    of = _check(op, out, grad, "out", True)
+    _check_overlap(op, out, grad, saved)
+    if gf.size:
+        _backward(gf, sf, of, code, float(alpha))
