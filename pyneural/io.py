@@ -46,7 +46,7 @@ def _encode(value: Any, path: str, tensors: dict[str, np.ndarray]) -> Any:
             raise TypeError(f"save: {path or 'the object'} has dtype {array.dtype}, which safetensors cannot store")
         if path in tensors:
             raise ValueError(f"save: two entries are both stored under the name {path!r}")
-        tensors[path] = np.ascontiguousarray(array)
+        tensors[path] = array if array.flags.c_contiguous else array.copy(order="C")  # (ascontiguousarray makes 0-d 1-d)
         return {"tensor": path, "kind": "tensor" if isinstance(value, Tensor) else "array"}
     if isinstance(value, dict):
         items = []

@@ -2,12 +2,18 @@
 from __future__ import annotations
 
 from . import functional, init, utils
+from .activation import ELU, GELU, LeakyReLU, ReLU, Sigmoid, SiLU, Tanh
 from .containers import ModuleDict, ModuleList, Sequential
 from .linear import Flatten, Identity, Linear, Unflatten
+from .dropout import Dropout
+from .embedding import Embedding
 from .module import Module, Parameter
+from .norm import BatchNorm1d, BatchNorm2d, LayerNorm
 
 __all__ = [
     "functional", "init", "utils",
     "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict",
-    "Identity", "Linear", "Flatten", "Unflatten",
+    "Identity", "Linear", "Flatten", "Unflatten", "Dropout", "Embedding",
+    "ReLU", "LeakyReLU", "ELU", "GELU", "SiLU", "Sigmoid", "Tanh",
+    "BatchNorm1d", "BatchNorm2d", "LayerNorm",
 ]
