@@ -1,0 +1,145 @@
+#include <pybind11/stl.h>
+
+#include <string>
+#include <utility>
+
+#include "../cpu/pool/pool.h"
+#include "arrays.h"
+
+namespace pyneural::python {
+namespace {
+
+using Pair = std::pair<index_t, index_t>;
+
+// A C-contiguous 4-D array of dtype T (the kernels take dense NCHW planes).
+template <class T>
+T* dense4(const py::array& a, const char* op, const char* name, bool writable) {
+    PN_CHECK(a.ndim() == 4, op, ": ", name, " must be 4-D (N, C, H, W), got shape ", shape_str(a));
+    PN_CHECK(py::dtype::of<T>().is(a.dtype()), op, ": ", name, " has dtype ", std::string(py::str(a.dtype())),
+             ", expected ", std::string(py::str(py::dtype::of<T>())));
+    PN_CHECK(a.flags() & py::array::c_style, op, ": ", name, " must be C-contiguous");
+    if (writable) PN_CHECK(a.writeable(), op, ": ", name, " is read-only");
+    return static_cast<T*>(const_cast<void*>(a.data()));
+}
+
+// The pooling shape of input x and output y, which must agree on (N, C).
+cpu::PoolShape pool_shape(const py::array& x, const py::array& y, Pair kernel, Pair stride, Pair padding,
+                          Pair dilation, bool ceil_mode, const char* op) {
+    PN_CHECK(x.ndim() == 4 && y.ndim() == 4 && x.shape(0) == y.shape(0) && x.shape(1) == y.shape(1), op,
+             ": input ", shape_str(x), " and output ", shape_str(y), " must be 4-D with the same (N, C)");
+    return {x.shape(0) * x.shape(1), x.shape(2), x.shape(3), y.shape(2), y.shape(3), kernel.first, kernel.second,
+            stride.first, stride.second, padding.first, padding.second, dilation.first, dilation.second, ceil_mode};
+}
+
+// Runs fn.template operator()<T>() for the float dtype of `a`.
+template <class Fn>
+void by_dtype(const py::array& a, const char* op, Fn&& fn) {
+    if (py::dtype::of<float>().is(a.dtype())) return fn(float{});
+    if (py::dtype::of<double>().is(a.dtype())) return fn(double{});
+    throw Error(message(op, ": unsupported dtype ", std::string(py::str(a.dtype())), "; expected float32 or float64"));
+}
+
+index_t* index_array(const py::array& a, const py::array& like, const char* op) {
+    PN_CHECK(py::dtype::of<std::int64_t>().is(a.dtype()) && a.ndim() == 4 && (a.flags() & py::array::c_style), op,
+             ": indices must be a C-contiguous int64 array, got dtype ", std::string(py::str(a.dtype())));
+    for (int d = 0; d < 4; ++d)
+        PN_CHECK(a.shape(d) == like.shape(d), op, ": indices ", shape_str(a), " and output ", shape_str(like),
+                 " differ in shape");
+    return static_cast<index_t*>(const_cast<void*>(a.data()));
+}
+
+void max_pool2d(py::array x, py::array out, py::array indices, Pair kernel, Pair stride, Pair padding,
+                Pair dilation, bool ceil_mode) {
+    const auto s = pool_shape(x, out, kernel, stride, padding, dilation, ceil_mode, "max_pool2d");
+    index_t* where = index_array(indices, out, "max_pool2d");
+    PN_CHECK(indices.writeable(), "max_pool2d: indices is read-only");
+    by_dtype(out, "max_pool2d", [&](auto zero) {
+        using T = decltype(zero);
+        const T* xp = dense4<T>(x, "max_pool2d", "x", false);
+        T* yp = dense4<T>(out, "max_pool2d", "out", true);
+        py::gil_scoped_release release;
+        cpu::max_pool2d_forward(s, xp, yp, where);
+    });
+}
+
+void max_pool2d_backward(py::array dy, py::array indices, py::array dx, Pair kernel, Pair stride, Pair padding,
+                         Pair dilation, bool ceil_mode) {
+    const auto s = pool_shape(dx, dy, kernel, stride, padding, dilation, ceil_mode, "max_pool2d_backward");
+    const index_t* where = index_array(indices, dy, "max_pool2d_backward");
+    by_dtype(dx, "max_pool2d_backward", [&](auto zero) {
+        using T = decltype(zero);
+        const T* dyp = dense4<T>(dy, "max_pool2d_backward", "grad_output", false);
+        T* dxp = dense4<T>(dx, "max_pool2d_backward", "grad_input", true);
+        py::gil_scoped_release release;
+        cpu::max_pool2d_backward(s, dyp, where, dxp);
+    });
+}
+
+void avg_pool2d(py::array x, py::array out, Pair kernel, Pair stride, Pair padding, bool ceil_mode,
+                bool count_include_pad) {
+    const auto s = pool_shape(x, out, kernel, stride, padding, {1, 1}, ceil_mode, "avg_pool2d");
+    by_dtype(out, "avg_pool2d", [&](auto zero) {
+        using T = decltype(zero);
+        const T* xp = dense4<T>(x, "avg_pool2d", "x", false);
+        T* yp = dense4<T>(out, "avg_pool2d", "out", true);
+        py::gil_scoped_release release;
+        cpu::avg_pool2d_forward(s, count_include_pad, xp, yp);
+    });
+}
+
+void avg_pool2d_backward(py::array dy, py::array dx, Pair kernel, Pair stride, Pair padding, bool ceil_mode,
+                         bool count_include_pad) {
+    const auto s = pool_shape(dx, dy, kernel, stride, padding, {1, 1}, ceil_mode, "avg_pool2d_backward");
+    by_dtype(dx, "avg_pool2d_backward", [&](auto zero) {
+        using T = decltype(zero);
+        const T* dyp = dense4<T>(dy, "avg_pool2d_backward", "grad_output", false);
+        T* dxp = dense4<T>(dx, "avg_pool2d_backward", "grad_input", true);
+        py::gil_scoped_release release;
+        cpu::avg_pool2d_backward(s, count_include_pad, dyp, dxp);
+    });
+}
+
+void adaptive_avg_pool2d(py::array x, py::array out) {
+    const auto s = pool_shape(x, out, {1, 1}, {1, 1}, {0, 0}, {1, 1}, false, "adaptive_avg_pool2d");
+    by_dtype(out, "adaptive_avg_pool2d", [&](auto zero) {
+        using T = decltype(zero);
+        const T* xp = dense4<T>(x, "adaptive_avg_pool2d", "x", false);
+        T* yp = dense4<T>(out, "adaptive_avg_pool2d", "out", true);
+        py::gil_scoped_release release;
+        cpu::adaptive_avg_pool2d_forward(s, xp, yp);
+    });
+}
+
+void adaptive_avg_pool2d_backward(py::array dy, py::array dx) {
+    const auto s = pool_shape(dx, dy, {1, 1}, {1, 1}, {0, 0}, {1, 1}, false, "adaptive_avg_pool2d_backward");
+    by_dtype(dx, "adaptive_avg_pool2d_backward", [&](auto zero) {
+        using T = decltype(zero);
+        const T* dyp = dense4<T>(dy, "adaptive_avg_pool2d_backward", "grad_output", false);
+        T* dxp = dense4<T>(dx, "adaptive_avg_pool2d_backward", "grad_input", true);
+        py::gil_scoped_release release;
+        cpu::adaptive_avg_pool2d_backward(s, dyp, dxp);
+    });
+}
+
+}  // namespace
+
+void init_pool(py::module_& m) {
+    m.def("max_pool2d", &max_pool2d, py::arg("x"), py::arg("out"), py::arg("indices"), py::arg("kernel_size"),
+          py::arg("stride"), py::arg("padding"), py::arg("dilation"), py::arg("ceil_mode"),
+          "Window maxima of C-contiguous NCHW x into out, and their flat (h * W + w) positions into int64 indices.");
+    m.def("max_pool2d_backward", &max_pool2d_backward, py::arg("grad_output"), py::arg("indices"),
+          py::arg("grad_input"), py::arg("kernel_size"), py::arg("stride"), py::arg("padding"), py::arg("dilation"),
+          py::arg("ceil_mode"), "grad_input (overwritten) = grad_output scattered to the positions in indices.");
+    m.def("avg_pool2d", &avg_pool2d, py::arg("x"), py::arg("out"), py::arg("kernel_size"), py::arg("stride"),
+          py::arg("padding"), py::arg("ceil_mode"), py::arg("count_include_pad"),
+          "Window means of C-contiguous NCHW x into out (PyTorch's divisor rules).");
+    m.def("avg_pool2d_backward", &avg_pool2d_backward, py::arg("grad_output"), py::arg("grad_input"),
+          py::arg("kernel_size"), py::arg("stride"), py::arg("padding"), py::arg("ceil_mode"),
+          py::arg("count_include_pad"), "grad_input (overwritten) of avg_pool2d.");
+    m.def("adaptive_avg_pool2d", &adaptive_avg_pool2d, py::arg("x"), py::arg("out"),
+          "Adaptive average pooling of C-contiguous NCHW x to out's (H, W) (PyTorch's window formula).");
+    m.def("adaptive_avg_pool2d_backward", &adaptive_avg_pool2d_backward, py::arg("grad_output"),
+          py::arg("grad_input"), "grad_input (overwritten) of adaptive_avg_pool2d.");
+}
+
+}  // namespace pyneural::python
