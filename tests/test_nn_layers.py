@@ -38,6 +38,10 @@ def check_parity(module, tmodule, x, dtype, grad_input=True):
     tparams = dict(tmodule.named_parameters())
     for name, p in module.named_parameters():
         np.testing.assert_allclose(p.grad.data, tparams[name].grad.numpy(), err_msg=name, **tol)
+    tbuffers = dict(tmodule.named_buffers())
+    for name, b in module.named_buffers():  # e.g. running statistics updated by the forward pass
+        np.testing.assert_allclose(b.data, tbuffers[name].numpy(), err_msg=name, **tol)
+    return py
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -68,3 +72,108 @@ def test_flatten_unflatten_identity(rng):
         nn.Unflatten(1, (2, 2))(x)
     assert nn.Identity(3, foo=1)(x) is x
     assert repr(nn.Flatten()) == repr(torch.nn.Flatten())
+
+
+ACTIVATIONS = [
+    ("ReLU", (), {}), ("LeakyReLU", (0.2,), {}), ("LeakyReLU", (), {}), ("ELU", (0.7,), {}), ("GELU", (), {}),
+    ("SiLU", (), {}), ("Sigmoid", (), {}), ("Tanh", (), {}),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name,args,kwargs", ACTIVATIONS, ids=[f"{n}{a}{k}" for n, a, k in ACTIVATIONS])
+def test_activations(backend, rng, dtype, name, args, kwargs):
+    module, tmodule = getattr(nn, name)(*args, **kwargs), getattr(torch.nn, name)(*args, **kwargs)
+    assert repr(module) == repr(tmodule)
+    check_parity(module, tmodule, (rng.standard_normal((3, 4, 5)) * 3).astype(dtype), dtype)
+
+
+def test_gelu_bad_approximate():
+    with pytest.raises(ValueError, match="approximate must be 'none' or 'tanh'"):
+        nn.GELU("fast")
+
+
+def test_dropout_train_and_eval():
+    layer = nn.Dropout(0.3)
+    assert repr(layer) == repr(torch.nn.Dropout(0.3))
+    x = pn.ones(200, 500, requires_grad=True)
+    pn.manual_seed(5)
+    y = layer(x)
+    kept = y.data != 0
+    assert abs(1 - kept.mean() - 0.3) < 0.01
+    np.testing.assert_allclose(y.data[kept], 1 / 0.7, rtol=1e-6)
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.data, kept / 0.7, rtol=1e-6)  # gradient flows through the kept ones
+    pn.manual_seed(5)
+    np.testing.assert_array_equal(layer(x).data, y.data)  # seeded
+    layer.eval()
+    assert layer(x) is x or np.array_equal(layer(x).data, x.data)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        nn.Dropout(1.5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("padding_idx", [None, 2, -1])
+def test_embedding(rng, dtype, padding_idx):
+    tmodule = torch.nn.Embedding(6, 4, padding_idx=padding_idx, dtype=TORCH_DTYPE[dtype])
+    module = nn.Embedding(6, 4, padding_idx=padding_idx, dtype=dtype)
+    assert repr(module) == repr(tmodule)
+    if padding_idx is not None:
+        assert not module.weight.data[padding_idx].any()
+    idx = rng.integers(0, 6, (3, 5))
+    idx[0, :3] = 5 if padding_idx == -1 else 2  # repeated and padding indices
+    check_parity(module, tmodule, idx, dtype)
+    with pytest.raises(IndexError, match="index 6 is out of range"):
+        module(pn.tensor([[0, 6]]))
+    with pytest.raises(ValueError, match="padding_idx 6 is out of range"):
+        nn.Embedding(6, 4, padding_idx=6)
+
+
+def test_embedding_init_statistics():
+    weight = nn.Embedding(1000, 200).weight.data.astype(np.float64)
+    assert abs(weight.mean()) < 0.01 and weight.std() == pytest.approx(1.0, rel=0.01)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name,shape", [("BatchNorm1d", (6, 5)), ("BatchNorm1d", (4, 5, 3)),
+                                        ("BatchNorm2d", (3, 5, 4, 3))])
+@pytest.mark.parametrize("options", [{}, {"momentum": None}, {"affine": False}, {"track_running_stats": False},
+                                     {"bias": False}], ids=["default", "cumulative", "no_affine", "no_stats",
+                                                            "no_bias"])
+def test_batch_norm(backend, rng, dtype, name, shape, options):
+    tmodule = getattr(torch.nn, name)(5, dtype=TORCH_DTYPE[dtype], **options)
+    module = getattr(nn, name)(5, dtype=dtype, **options)
+    assert repr(module) == repr(tmodule)
+    with torch.no_grad():  # non-trivial parameters and statistics
+        for t in list(tmodule.parameters()) + [b for b in tmodule.buffers() if b.dtype.is_floating_point]:
+            t.copy_(torch.from_numpy(rng.uniform(0.5, 1.5, t.shape).astype(dtype)))
+    for step in range(2):  # training: batch statistics, running statistics updated twice
+        check_parity(module, tmodule, (rng.standard_normal(shape) * 2 + 1).astype(dtype), dtype)
+        tmodule.zero_grad()
+        module.zero_grad()
+    if options.get("track_running_stats", True):
+        assert int(module.num_batches_tracked.item()) == 2
+    module.eval(), tmodule.eval()
+    check_parity(module, tmodule, (rng.standard_normal(shape)).astype(dtype), dtype)
+
+
+def test_batch_norm_bad_input():
+    with pytest.raises(ValueError, match=r"BatchNorm2d: expected 4-D input, got shape \(2, 3\)"):
+        nn.BatchNorm2d(3)(pn.randn(2, 3))
+    with pytest.raises(ValueError, match=r"has 4 channels, expected num_features=3"):
+        nn.BatchNorm1d(3)(pn.randn(2, 4))
+    with pytest.raises(ValueError, match="momentum must be in"):
+        nn.BatchNorm1d(3, momentum=2.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape,options", [(5, {}), ((4, 5), {}), ((4, 5), {"elementwise_affine": False}),
+                                           (5, {"bias": False})], ids=["int", "tuple", "no_affine", "no_bias"])
+def test_layer_norm(backend, rng, dtype, shape, options):
+    tmodule = torch.nn.LayerNorm(shape, dtype=TORCH_DTYPE[dtype], **options)
+    module = nn.LayerNorm(shape, dtype=dtype, **options)
+    assert repr(module) == repr(tmodule)
+    with torch.no_grad():
+        for t in tmodule.parameters():
+            t.copy_(torch.from_numpy(rng.uniform(0.5, 1.5, t.shape).astype(dtype)))
+    check_parity(module, tmodule, (rng.standard_normal((3, 4, 5)) * 2 + 1).astype(dtype), dtype)

@@ -258,3 +258,17 @@ def test_torch_state_dict_loads():
     x = np.random.default_rng(0).standard_normal((4, 5)).astype(np.float32)
     expected = tnet[2](tnet[0](torch.from_numpy(x))).detach().numpy()  # both without activation
     np.testing.assert_allclose(pnet(pn.tensor(x)).data, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_train_eval_switch_dropout_and_batch_norm_inside_containers():
+    pn.manual_seed(1)
+    model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Dropout(0.5))
+    x = pn.randn(16, 4)
+    model.eval()
+    first, second = model(x), model(x)
+    np.testing.assert_array_equal(first.data, second.data)  # deterministic, running statistics used
+    assert int(model[1].num_batches_tracked.item()) == 0 and not model[1].running_mean.data.any()
+    model.train()
+    a, b = model(x), model(x)
+    assert not np.array_equal(a.data, b.data)  # dropout masks differ
+    assert int(model[1].num_batches_tracked.item()) == 2 and model[1].running_mean.data.any()
