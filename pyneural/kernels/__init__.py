@@ -6,12 +6,16 @@ where strides allow) and calls the backend's kernel. One module per kernel famil
 from __future__ import annotations
 
 from .activation import elu, gelu, leaky_relu, relu, sigmoid, silu, tanh
+from .conv import conv2d, conv2d_backward
 from .matmul import linear, matmul
 from .norm import (batch_norm, batch_norm_backward, batch_norm_forward, layer_norm, layer_norm_backward,
                    layer_norm_forward)
 from .optim import adagrad_update, adam_update, rmsprop_update, sgd_update
+from .pool import (adaptive_avg_pool2d, adaptive_avg_pool2d_backward, avg_pool2d, avg_pool2d_backward,
+                   max_pool2d, max_pool2d_backward)
 
-__all__ = ["matmul", "linear",
+__all__ = ["matmul", "linear", "conv2d", "conv2d_backward", "max_pool2d", "max_pool2d_backward", "avg_pool2d",
+           "avg_pool2d_backward", "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward",
            "relu", "leaky_relu", "elu", "gelu", "silu", "sigmoid", "tanh",
            "sgd_update", "adam_update", "rmsprop_update", "adagrad_update",
            "layer_norm", "layer_norm_forward", "layer_norm_backward", "batch_norm",

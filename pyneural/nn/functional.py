@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 from ..ops.activation import elu, gelu, leaky_relu, relu, sigmoid, silu, tanh
+from ..ops.conv import conv1d, conv2d
 from ..ops.dropout import dropout
 from ..ops.embedding import embedding
 from ..ops.linear import linear
 from ..ops.norm import batch_norm, layer_norm
+from ..ops.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 
-__all__ = ["linear", "batch_norm", "layer_norm", "dropout", "embedding",
+__all__ = ["linear", "conv1d", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
+           "batch_norm", "layer_norm", "dropout", "embedding",
            "relu", "leaky_relu", "elu", "gelu", "silu", "sigmoid", "tanh"]
