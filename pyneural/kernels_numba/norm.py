@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 from numba import njit, prange
 
+# Reassociation lets LLVM vectorise the sums (in lanes, as the native kernels do); no finite-math
+# assumptions, so NaN and inf propagate.
+_FASTMATH = {"reassoc", "contract"}
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -80,7 +84,7 @@ def layer_norm_forward(x, weight, bias, eps: float, out, mean, rstd) -> None:
     _layer_norm_forward(x, w, has_w, b, has_b, float(eps), out, mean, rstd)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, fastmath=_FASTMATH)
 def _layer_norm_forward(x, w, has_w, b, has_b, eps, out, mean, rstd):
     rows, dim = x.shape
     for r in prange(rows):
@@ -128,54 +132,47 @@ def layer_norm_backward(grad, x, weight, mean, rstd, grad_x, grad_weight, grad_b
         raise ValueError(f"layer_norm_backward: normalized size is 0 for {rows} rows")
     _check_disjoint(op, (grad_x, grad_weight, grad_bias), (grad, x, weight, mean, rstd))
     w, has_w = _optional(weight, x)
-    gx, want_gx = _optional(grad_x, x)
-    if want_gx:
-        _layer_norm_grad_x(grad, x, w, has_w, mean, rstd, gx)
-    if grad_weight is not None or grad_bias is not None:
-        gw, want_gw = _optional(grad_weight, x)
-        gb, want_gb = _optional(grad_bias, x)
-        _layer_norm_grad_params(grad, x, mean, rstd, gw, want_gw, gb, want_gb)
+    want_gx = grad_x is not None
+    gx = grad_x if want_gx else np.empty((0, 0), x.dtype)  # 2-D like grad_x: one compiled signature
+    want_params = grad_weight is not None or grad_bias is not None
+    # Rows in one contiguous chunk per thread; each chunk adds its parameter gradients into its own
+    # partial sums (one pass over grad and x), added up at the end.
+    chunks = max(1, min(rows, numba.get_num_threads()))
+    partial = np.zeros((chunks if want_params else 1, 2, dim if want_params else 0), x.dtype)
+    _layer_norm_backward(grad, x, w, has_w, mean, rstd, gx, want_gx, partial, want_params, chunks)
+    if grad_bias is not None:
+        grad_bias[...] = partial[:, 0].sum(axis=0)
+    if grad_weight is not None:
+        grad_weight[...] = partial[:, 1].sum(axis=0)
 
 
-@njit(cache=True, parallel=True)
-def _layer_norm_grad_x(g, x, w, has_w, mean, rstd, gx):
+@njit(cache=True, parallel=True, fastmath=_FASTMATH)
+def _layer_norm_backward(g, x, w, has_w, mean, rstd, gx, want_gx, partial, want_params, chunks):
     rows, dim = x.shape
-    for r in prange(rows):
-        m = mean[r]
-        inv = rstd[r]
-        s = x.dtype.type(0)
-        d = x.dtype.type(0)
-        for j in range(dim):
-            gw = g[r, j] * w[j] if has_w else g[r, j]
-            s += gw
-            d += gw * ((x[r, j] - m) * inv)
-        mean_g = s / dim
-        mean_gx = d / dim
-        for j in range(dim):
-            gw = g[r, j] * w[j] if has_w else g[r, j]
-            gx[r, j] = inv * (gw - mean_g - (x[r, j] - m) * inv * mean_gx)
-
-
-@njit(cache=True, parallel=True)
-def _layer_norm_grad_params(g, x, mean, rstd, gw, want_gw, gb, want_gb):
-    rows, dim = x.shape
-    block = 256
-    for bk in prange((dim + block - 1) // block):
-        j0 = bk * block
-        j1 = min(dim, j0 + block)
-        sum_g = np.zeros(j1 - j0, x.dtype)
-        sum_gx = np.zeros(j1 - j0, x.dtype)
-        for r in range(rows):
+    per_chunk = (rows + chunks - 1) // chunks
+    for chunk in prange(chunks):
+        for r in range(chunk * per_chunk, min(rows, (chunk + 1) * per_chunk)):
             m = mean[r]
             inv = rstd[r]
-            for j in range(j0, j1):
-                sum_g[j - j0] += g[r, j]
-                sum_gx[j - j0] += g[r, j] * ((x[r, j] - m) * inv)
-        for j in range(j0, j1):
-            if want_gb:
-                gb[j] = sum_g[j - j0]
-            if want_gw:
-                gw[j] = sum_gx[j - j0]
+            mean_g = x.dtype.type(0)
+            mean_gx = x.dtype.type(0)
+            if want_gx:
+                s = x.dtype.type(0)
+                d = x.dtype.type(0)
+                for j in range(dim):
+                    gw = g[r, j] * w[j] if has_w else g[r, j]
+                    s += gw
+                    d += gw * ((x[r, j] - m) * inv)
+                mean_g = s / dim
+                mean_gx = d / dim
+            for j in range(dim):
+                xhat = (x[r, j] - m) * inv
+                if want_params:
+                    partial[chunk, 0, j] += g[r, j]
+                    partial[chunk, 1, j] += g[r, j] * xhat
+                if want_gx:
+                    gw = g[r, j] * w[j] if has_w else g[r, j]
+                    gx[r, j] = inv * (gw - mean_g - xhat * mean_gx)
 
 
 # ------------------------------------------------------------------------------------------ batch_norm
@@ -195,10 +192,24 @@ def batch_norm_stats(x, mean, var) -> None:
     _batch_norm_stats(x, mean, var)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, fastmath=_FASTMATH)
 def _batch_norm_stats(x, mean, var):
     n, c, l = x.shape
     count = n * l
+    if l == 1:  # (n, c): sum down the columns, rows of channels contiguous
+        shift = x[0, :, 0].astype(np.float64)
+        s = np.zeros(c)
+        q = np.zeros(c)
+        for i in range(n):
+            for ch in range(c):
+                d = x[i, ch, 0] - shift[ch]
+                s[ch] += d
+                q[ch] += d * d
+        for ch in range(c):
+            ms = s[ch] / count
+            mean[ch] = shift[ch] + ms
+            var[ch] = max(q[ch] / count - ms * ms, 0.0)
+        return
     for ch in prange(c):
         shift = np.float64(x[0, ch, 0])
         s = 0.0
@@ -242,6 +253,11 @@ def _batch_norm_coefficients(mean, var, w, has_w, b, has_b, eps, scale, shift):
 @njit(cache=True, parallel=True)
 def _per_channel_affine(x, a, b, out):
     n, c, l = x.shape
+    if l == 1:
+        for i in prange(n):
+            for ch in range(c):
+                out[i, ch, 0] = x[i, ch, 0] * a[ch] + b[ch]
+        return
     for r in prange(n * c):
         i = r // c
         ch = r % c
@@ -284,9 +300,16 @@ def batch_norm_backward(grad, x, mean, var, weight, eps: float, training: bool, 
         _per_channel_linear2(grad, x, a.astype(x.dtype), b.astype(x.dtype), k.astype(x.dtype), grad_x)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, fastmath=_FASTMATH)
 def _batch_norm_grad_sums(g, x, mean, sum_g, sum_gx):
     n, c, l = x.shape
+    if l == 1:
+        m = mean.astype(np.float64)
+        for i in range(n):
+            for ch in range(c):
+                sum_g[ch] += g[i, ch, 0]
+                sum_gx[ch] += g[i, ch, 0] * (x[i, ch, 0] - m[ch])
+        return
     for ch in prange(c):
         m = mean[ch]
         s = 0.0
@@ -302,6 +325,11 @@ def _batch_norm_grad_sums(g, x, mean, sum_g, sum_gx):
 @njit(cache=True, parallel=True)
 def _per_channel_linear2(g, x, a, b, k, out):
     n, c, l = x.shape
+    if l == 1:
+        for i in prange(n):
+            for ch in range(c):
+                out[i, ch, 0] = g[i, ch, 0] * a[ch] + x[i, ch, 0] * b[ch] + k[ch]
+        return
     for r in prange(n * c):
         i = r // c
         ch = r % c

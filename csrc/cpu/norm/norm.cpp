@@ -96,7 +96,8 @@ void layer_norm_backward(const T* g, const T* x, index_t rows, index_t dim, cons
     PN_CHECK(g && x && mean && rstd, "layer_norm_backward: null array pointer");
     check_disjoint("layer_norm_backward", {span(gx, rows * dim), span(gweight, dim), span(gbias, dim)},
                    {span(g, rows * dim), span(x, rows * dim), span(weight, dim), span(mean, rows), span(rstd, rows)});
-    kernels<T>().layer_norm_backward(g, x, rows, dim, weight, mean, rstd, gx, gweight, gbias);
+    if (!kernels<T>().layer_norm_backward(g, x, rows, dim, weight, mean, rstd, gx, gweight, gbias))
+        throw std::bad_alloc();
 }
 
 template <class T>

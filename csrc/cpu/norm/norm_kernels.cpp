@@ -13,6 +13,10 @@
 #include "norm_variants.h"
 #include "pyneural/parallel.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 namespace pyneural::cpu::PN_ISA {
 namespace {
 
@@ -182,75 +186,116 @@ void layer_norm_forward(const T* x, index_t rows, index_t dim, const T* weight, 
     }
 }
 
-// gx = rstd * (gw - mean(gw) - xhat * mean(gw * xhat)) with gw = g * weight, xhat = (x - mean) * rstd.
-template <class T, bool HasWeight>
-void layer_norm_grad_row(const T* g, const T* x, index_t dim, const T* weight, T m, T r, T* gx) {
+// One row of the backward, g and x read while in cache:
+//   gx = rstd * (gw - mean(gw) - xhat * mean(gw * xhat)) with gw = g * weight, xhat = (x - mean) * rstd,
+// and the row's share of the parameter gradients added to sum_g (for bias) and sum_gx (for weight).
+template <class T, bool HasWeight, bool WantGx, bool WantParams>
+void layer_norm_grad_row(const T* g, const T* x, index_t dim, const T* weight, T m, T r, T* gx, T* sum_g,
+                         T* sum_gx) {
     constexpr int VL = kVL<T>;
     const Vec<T> vm = Vec<T>{} + m, vr = Vec<T>{} + r;
-    Vec<T> s0{}, d0{};
+    T mean_g = 0, mean_gx = 0;
+    if constexpr (WantGx) {
+        Vec<T> s0{}, d0{};
+        index_t j = 0;
+        for (; j + VL <= dim; j += VL) {
+            Vec<T> gw = load(g + j);
+            if constexpr (HasWeight) gw *= load(weight + j);
+            s0 += gw;
+            d0 += gw * ((load(x + j) - vm) * vr);
+        }
+        T s = hsum<T>(s0), d = hsum<T>(d0);
+        for (; j < dim; ++j) {
+            T gw = g[j];
+            if constexpr (HasWeight) gw *= weight[j];
+            s += gw;
+            d += gw * ((x[j] - m) * r);
+        }
+        mean_g = s / T(dim);
+        mean_gx = d / T(dim);
+    }
+    const Vec<T> vmg = Vec<T>{} + mean_g, vmgx = Vec<T>{} + mean_gx;
     index_t j = 0;
     for (; j + VL <= dim; j += VL) {
-        Vec<T> gw = load(g + j);
-        if constexpr (HasWeight) gw *= load(weight + j);
-        s0 += gw;
-        d0 += gw * ((load(x + j) - vm) * vr);
-    }
-    T s = hsum<T>(s0), d = hsum<T>(d0);
-    for (index_t k = j; k < dim; ++k) {
-        T gw = g[k];
-        if constexpr (HasWeight) gw *= weight[k];
-        s += gw;
-        d += gw * ((x[k] - m) * r);
-    }
-    const T mean_g = s / T(dim), mean_gx = d / T(dim);
-    const Vec<T> vmg = Vec<T>{} + mean_g, vmgx = Vec<T>{} + mean_gx;
-    j = 0;
-    for (; j + VL <= dim; j += VL) {
-        Vec<T> gw = load(g + j);
-        if constexpr (HasWeight) gw *= load(weight + j);
-        store(gx + j, vr * (gw - vmg - (load(x + j) - vm) * vr * vmgx));
+        const Vec<T> gj = load(g + j), xhat = (load(x + j) - vm) * vr;
+        if constexpr (WantParams) {
+            store(sum_g + j, load(sum_g + j) + gj);
+            store(sum_gx + j, load(sum_gx + j) + gj * xhat);
+        }
+        if constexpr (WantGx) {
+            Vec<T> gw = gj;
+            if constexpr (HasWeight) gw *= load(weight + j);
+            store(gx + j, vr * (gw - vmg - xhat * vmgx));
+        }
     }
     for (; j < dim; ++j) {
-        T gw = g[j];
-        if constexpr (HasWeight) gw *= weight[j];
-        gx[j] = r * (gw - mean_g - (x[j] - m) * r * mean_gx);
+        const T xhat = (x[j] - m) * r;
+        if constexpr (WantParams) {
+            sum_g[j] += g[j];
+            sum_gx[j] += g[j] * xhat;
+        }
+        if constexpr (WantGx) {
+            T gw = g[j];
+            if constexpr (HasWeight) gw *= weight[j];
+            gx[j] = r * (gw - mean_g - xhat * mean_gx);
+        }
     }
 }
 
+template <class T, bool HasWeight, bool WantGx, bool WantParams>
+void layer_norm_grad_rows(const T* g, const T* x, index_t rows, index_t dim, const T* weight, const T* mean,
+                          const T* rstd, T* gx, T* partial, int t) {
+#pragma omp parallel num_threads(t) if (t > 1)
+    {
+#ifdef _OPENMP
+        const int tid = omp_get_thread_num();
+#else
+        const int tid = 0;
+#endif
+        T* sum_g = WantParams ? partial + index_t(tid) * 2 * dim : nullptr;
+        T* sum_gx = WantParams ? sum_g + dim : nullptr;
+#pragma omp for schedule(static)
+        for (index_t r = 0; r < rows; ++r)
+            layer_norm_grad_row<T, HasWeight, WantGx, WantParams>(g + r * dim, x + r * dim, dim, weight, mean[r],
+                                                                  rstd[r], WantGx ? gx + r * dim : nullptr,
+                                                                  sum_g, sum_gx);
+    }
+}
+
+// One pass over g and x: each thread adds its rows' parameter gradients into its own partial sums,
+// which are added up at the end (no second pass over the rows for weight and bias).
 template <class T>
-void layer_norm_backward(const T* g, const T* x, index_t rows, index_t dim, const T* weight, const T* mean,
+bool layer_norm_backward(const T* g, const T* x, index_t rows, index_t dim, const T* weight, const T* mean,
                          const T* rstd, T* gx, T* gweight, T* gbias) {
     const int t = threads_for(8.0 * double(rows) * double(dim));
-    if (gx) {
-#pragma omp parallel for num_threads(t) if (t > 1) schedule(static)
-        for (index_t r = 0; r < rows; ++r) {
-            if (weight) layer_norm_grad_row<T, true>(g + r * dim, x + r * dim, dim, weight, mean[r], rstd[r], gx + r * dim);
-            else layer_norm_grad_row<T, false>(g + r * dim, x + r * dim, dim, weight, mean[r], rstd[r], gx + r * dim);
-        }
+    const bool params = gweight || gbias;
+    T* partial = nullptr;
+    if (params) {
+        partial = static_cast<T*>(calloc(size_t(t) * 2 * size_t(dim), sizeof(T)));
+        if (!partial) return false;
     }
-    if (!gweight && !gbias) return;
-    // Column sums over the rows, threads over blocks of columns (each block's sums stay in L1).
-    const index_t blocks = (dim + kColumns - 1) / kColumns;
-    const int tb = int(min_i(t, blocks));
-#pragma omp parallel for num_threads(tb) if (tb > 1) schedule(static)
-    for (index_t bk = 0; bk < blocks; ++bk) {
-        const index_t j0 = bk * kColumns, width = min_i(kColumns, dim - j0);
-        T sum_g[kColumns], sum_gx[kColumns];
-        for (index_t j = 0; j < width; ++j) sum_g[j] = sum_gx[j] = 0;
-        for (index_t r = 0; r < rows; ++r) {
-            const T* gr = g + r * dim + j0;
-            const T* xr = x + r * dim + j0;
-            const T m = mean[r], inv = rstd[r];
-            for (index_t j = 0; j < width; ++j) {
-                sum_g[j] += gr[j];
-                sum_gx[j] += gr[j] * ((xr[j] - m) * inv);
+    if (weight) {
+        if (gx && params) layer_norm_grad_rows<T, true, true, true>(g, x, rows, dim, weight, mean, rstd, gx, partial, t);
+        else if (gx) layer_norm_grad_rows<T, true, true, false>(g, x, rows, dim, weight, mean, rstd, gx, partial, t);
+        else if (params) layer_norm_grad_rows<T, true, false, true>(g, x, rows, dim, weight, mean, rstd, gx, partial, t);
+    } else {
+        if (gx && params) layer_norm_grad_rows<T, false, true, true>(g, x, rows, dim, weight, mean, rstd, gx, partial, t);
+        else if (gx) layer_norm_grad_rows<T, false, true, false>(g, x, rows, dim, weight, mean, rstd, gx, partial, t);
+        else if (params) layer_norm_grad_rows<T, false, false, true>(g, x, rows, dim, weight, mean, rstd, gx, partial, t);
+    }
+    if (params) {
+        for (index_t j = 0; j < dim; ++j) {
+            T sg = 0, sgx = 0;
+            for (int k = 0; k < t; ++k) {
+                sg += partial[index_t(k) * 2 * dim + j];
+                sgx += partial[index_t(k) * 2 * dim + dim + j];
             }
+            if (gbias) gbias[j] = sg;
+            if (gweight) gweight[j] = sgx;
         }
-        for (index_t j = 0; j < width; ++j) {
-            if (gbias) gbias[j0 + j] = sum_g[j];
-            if (gweight) gweight[j0 + j] = sum_gx[j];
-        }
+        free(partial);
     }
+    return true;
 }
 
 // ------------------------------------------------------------------------------------------ batch_norm

@@ -8,7 +8,7 @@ namespace pyneural::cpu {
 template <class T>
 struct NormKernels {
     void (*layer_norm_forward)(const T*, index_t, index_t, const T*, const T*, double, T*, T*, T*);
-    void (*layer_norm_backward)(const T*, const T*, index_t, index_t, const T*, const T*, const T*, T*, T*, T*);
+    bool (*layer_norm_backward)(const T*, const T*, index_t, index_t, const T*, const T*, const T*, T*, T*, T*);
     void (*batch_norm_stats)(const T*, index_t, index_t, index_t, T*, T*);
     bool (*batch_norm_apply)(const T*, index_t, index_t, index_t, const T*, const T*, const T*, const T*, double, T*);
     bool (*batch_norm_backward)(const T*, const T*, index_t, index_t, index_t, const T*, const T*, const T*, double,
