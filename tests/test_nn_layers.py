@@ -177,3 +177,68 @@ def test_layer_norm(backend, rng, dtype, shape, options):
         for t in tmodule.parameters():
             t.copy_(torch.from_numpy(rng.uniform(0.5, 1.5, t.shape).astype(dtype)))
     check_parity(module, tmodule, (rng.standard_normal((3, 4, 5)) * 2 + 1).astype(dtype), dtype)
+
+
+CONVS = [
+    ("Conv2d", (3, 4, 3), {}, (2, 3, 7, 6)),
+    ("Conv2d", (4, 6, (3, 2)), {"stride": (2, 1), "padding": (1, 2), "dilation": (1, 2), "groups": 2}, (2, 4, 9, 8)),
+    ("Conv2d", (3, 5, 1), {"bias": False}, (1, 3, 4, 5)),
+    ("Conv1d", (3, 4, 3), {}, (2, 3, 11)),
+    ("Conv1d", (4, 6, 3), {"stride": 2, "padding": 1, "dilation": 2, "groups": 2, "bias": False}, (2, 4, 13)),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name,args,kwargs,shape", CONVS, ids=[f"{c[0]}-{i}" for i, c in enumerate(CONVS)])
+def test_conv(backend, rng, dtype, name, args, kwargs, shape):
+    tmodule = getattr(torch.nn, name)(*args, dtype=TORCH_DTYPE[dtype], **kwargs)
+    module = getattr(nn, name)(*args, dtype=dtype, **kwargs)
+    assert repr(module) == repr(tmodule)
+    check_parity(module, tmodule, rng.standard_normal(shape).astype(dtype), dtype)
+
+
+def test_conv_default_init_statistics():
+    conv = nn.Conv2d(16, 300, (5, 3), groups=2)
+    fan_in = 8 * 15
+    bound = 1 / np.sqrt(fan_in)
+    w = conv.weight.data.astype(np.float64)
+    assert w.shape == (300, 8, 5, 3) and -bound <= w.min() and w.max() <= bound and w.max() > 0.99 * bound
+    assert w.std() == pytest.approx(bound / np.sqrt(3), rel=0.01)
+    assert np.abs(conv.bias.data).max() <= bound
+
+
+def test_conv_bad_arguments():
+    with pytest.raises(ValueError, match="divisible by groups"):
+        nn.Conv2d(3, 4, 3, groups=2)
+    with pytest.raises(ValueError, match="kernel_size must be an int or a tuple of 2 ints"):
+        nn.Conv2d(3, 4, (3, 3, 3))
+    with pytest.raises(ValueError, match="stride and dilation must be positive"):
+        nn.Conv1d(3, 4, 3, stride=0)
+    with pytest.raises(ValueError, match="padding_mode='zeros'"):
+        nn.Conv2d(3, 4, 3, padding_mode="reflect")
+
+
+POOLS = [
+    ("MaxPool2d", (2,), {}), ("MaxPool2d", (3,), {"stride": 2, "padding": 1}), ("MaxPool2d", ((2, 3),), {"stride": (1, 2)}),
+    ("MaxPool2d", (2,), {"dilation": 2, "ceil_mode": True}),
+    ("AvgPool2d", (2,), {}), ("AvgPool2d", (3,), {"stride": 2, "padding": 1}),
+    ("AvgPool2d", (3,), {"stride": 2, "padding": 1, "ceil_mode": True, "count_include_pad": False}),
+    ("AdaptiveAvgPool2d", (1,), {}), ("AdaptiveAvgPool2d", ((3, 2),), {}), ("AdaptiveAvgPool2d", ((4, None),), {}),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name,args,kwargs", POOLS, ids=[f"{p[0]}-{i}" for i, p in enumerate(POOLS)])
+def test_pool(backend, rng, dtype, name, args, kwargs):
+    tmodule = getattr(torch.nn, name)(*args, **kwargs)
+    module = getattr(nn, name)(*args, **kwargs)
+    assert repr(module) == repr(tmodule)
+    check_parity(module, tmodule, rng.standard_normal((2, 3, 7, 8)).astype(dtype), dtype)
+
+
+def test_max_pool_return_indices(rng):
+    x = rng.standard_normal((2, 3, 6, 5)).astype(np.float32)
+    out, idx = nn.MaxPool2d(2, return_indices=True)(pn.tensor(x))
+    tout, tidx = torch.nn.MaxPool2d(2, return_indices=True)(torch.tensor(x))
+    np.testing.assert_array_equal(out.data, tout.numpy())
+    np.testing.assert_array_equal(np.asarray(idx.data if hasattr(idx, "data") else idx), tidx.numpy())

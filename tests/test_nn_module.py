@@ -272,3 +272,20 @@ def test_train_eval_switch_dropout_and_batch_norm_inside_containers():
     a, b = model(x), model(x)
     assert not np.array_equal(a.data, b.data)  # dropout masks differ
     assert int(model[1].num_batches_tracked.item()) == 2 and model[1].running_mean.data.any()
+
+
+def test_deepcopy_is_independent():
+    import copy
+
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    clone = copy.deepcopy(model)
+    assert isinstance(clone[0].weight, nn.Parameter) and clone[0].weight.requires_grad
+    clone[0].weight.data[...] = 0
+    assert model[0].weight.data.any()
+    assert list(clone.state_dict()) == list(model.state_dict())
+
+
+def test_public_names():
+    for name in nn.__all__:
+        assert hasattr(nn, name), name
+    assert {"Module", "Parameter", "Sequential", "ModuleList", "Linear", "init", "utils", "functional"} <= set(nn.__all__)

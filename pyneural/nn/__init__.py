@@ -5,15 +5,18 @@ from . import functional, init, utils
 from .activation import ELU, GELU, LeakyReLU, ReLU, Sigmoid, SiLU, Tanh
 from .containers import ModuleDict, ModuleList, Sequential
 from .linear import Flatten, Identity, Linear, Unflatten
+from .conv import Conv1d, Conv2d
 from .dropout import Dropout
 from .embedding import Embedding
 from .module import Module, Parameter
 from .norm import BatchNorm1d, BatchNorm2d, LayerNorm
+from .pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 
 __all__ = [
     "functional", "init", "utils",
     "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict",
     "Identity", "Linear", "Flatten", "Unflatten", "Dropout", "Embedding",
     "ReLU", "LeakyReLU", "ELU", "GELU", "SiLU", "Sigmoid", "Tanh",
-    "BatchNorm1d", "BatchNorm2d", "LayerNorm",
+    "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Conv1d", "Conv2d",
+    "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
 ]
