@@ -13,10 +13,11 @@ from .norm import (batch_norm, batch_norm_backward, batch_norm_forward, layer_no
 from .optim import adagrad_update, adam_update, rmsprop_update, sgd_update
 from .pool import (adaptive_avg_pool2d, adaptive_avg_pool2d_backward, avg_pool2d, avg_pool2d_backward,
                    max_pool2d, max_pool2d_backward)
+from .softmax import cross_entropy, log_softmax, softmax
 
 __all__ = ["matmul", "linear", "conv2d", "conv2d_backward", "max_pool2d", "max_pool2d_backward", "avg_pool2d",
            "avg_pool2d_backward", "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward",
-           "relu", "leaky_relu", "elu", "gelu", "silu", "sigmoid", "tanh",
+           "relu", "leaky_relu", "elu", "gelu", "silu", "sigmoid", "tanh", "softmax", "log_softmax", "cross_entropy",
            "sgd_update", "adam_update", "rmsprop_update", "adagrad_update",
            "layer_norm", "layer_norm_forward", "layer_norm_backward", "batch_norm",
            "batch_norm_forward", "batch_norm_backward"]

@@ -6,9 +6,12 @@ from typing import Any
 from ..kernels.activation import SAVES_OUTPUT
 from ..kernels.activation import activation as _activation
 from ..kernels.activation import activation_backward as _activation_backward
-from .core import Tensor, result, tensor_arg
+from ..kernels.softmax import log_softmax as _log_softmax
+from ..kernels.softmax import softmax as _softmax
+from ..kernels.softmax import softmax_backward as _softmax_backward
+from .core import Tensor, axis_alias, result, tensor_arg
 
-__all__ = ["relu", "leaky_relu", "elu", "gelu", "silu", "sigmoid", "tanh"]
+__all__ = ["relu", "leaky_relu", "elu", "gelu", "silu", "sigmoid", "tanh", "softmax", "log_softmax"]
 
 
 def _apply(kind: str, x: Any, alpha: float = 0.0) -> Tensor:
@@ -59,3 +62,25 @@ def tanh(x: Any) -> Tensor:
     return _apply("tanh", x)
 
 
+
+
+def _softmax_op(op: str, x: Any, axis: Any, dim: Any, log: bool) -> Tensor:
+    axis, _ = axis_alias(op, axis, dim)
+    tx = tensor_arg(x, op)
+    axis = -1 if axis is None else axis
+    out = _log_softmax(tx.data, axis) if log else _softmax(tx.data, axis)
+
+    def backward(g):
+        return (_softmax_backward(g, out, axis, log),)
+
+    return result(out, backward, tx)
+
+
+def softmax(x: Any, axis: Any = None, dim: Any = None) -> Tensor:
+    """``exp(x) / sum(exp(x))`` along ``axis`` (default -1; ``dim=`` accepted), stable for huge and -inf logits."""
+    return _softmax_op("softmax", x, axis, dim, False)
+
+
+def log_softmax(x: Any, axis: Any = None, dim: Any = None) -> Tensor:
+    """``x - logsumexp(x)`` along ``axis`` (default -1; ``dim=`` accepted)."""
+    return _softmax_op("log_softmax", x, axis, dim, True)

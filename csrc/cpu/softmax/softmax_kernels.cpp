@@ -1,0 +1,220 @@
+// Softmax, log-softmax and softmax cross-entropy over contiguous rows, compiled once per ISA: each row in
+// vector passes (max, sum of exp, write), threads over rows.
+#include <math.h>
+#include <string.h>
+
+#include "pyneural/parallel.h"
+#include "softmax_variants.h"
+
+namespace pyneural::cpu::PN_ISA {
+namespace {
+
+#include "../activation/vec_math.h"
+
+// The n < lanes last elements of a row, the other lanes set to `pad`.
+template <class T>
+__attribute__((always_inline)) inline VecT<T> load_tail(const T* p, index_t n, T pad) {
+    VecT<T> v = splat<T>(pad);
+    memcpy(&v, p, n * sizeof(T));
+    return v;
+}
+
+template <class T>
+__attribute__((always_inline)) inline T lane_sum(VecT<T> v) {
+    T s = 0;
+    for (int i = 0; i < kLanes<T>; ++i) s += v[i];
+    return s;
+}
+
+// Largest element (NaN is skipped here; it reaches the result through the sum of exponentials).
+template <class T>
+T row_max(const T* x, index_t n) {
+    using V = VecT<T>;
+    constexpr index_t L = kLanes<T>;
+    V m = splat<T>(T(-INFINITY));
+    index_t i = 0;
+    for (; i + L <= n; i += L) {
+        V v;
+        memcpy(&v, x + i, sizeof(V));
+        m = select<T>(v > m, v, m);
+    }
+    if (i < n) {
+        const V v = load_tail<T>(x + i, n - i, T(-INFINITY));
+        m = select<T>(v > m, v, m);
+    }
+    T r = m[0];
+    for (int k = 1; k < kLanes<T>; ++k) r = m[k] > r ? m[k] : r;
+    return r;
+}
+
+// sum exp(x - m); the exponentials are stored into `e` when it is not null.
+template <class T>
+T row_sum_exp(const T* x, index_t n, T m, T* e) {
+    using V = VecT<T>;
+    constexpr index_t L = kLanes<T>;
+    V acc = V{};
+    index_t i = 0;
+    for (; i + L <= n; i += L) {
+        V v;
+        memcpy(&v, x + i, sizeof(V));
+        v = vexp<T>(v - m);
+        if (e) memcpy(e + i, &v, sizeof(V));
+        acc += v;
+    }
+    if (i < n) {
+        V v = vexp<T>(load_tail<T>(x + i, n - i, T(-INFINITY)) - m);  // padding: exp(-inf) = 0
+        v = select<T>(load_tail<T>(x + i, n - i, T(-INFINITY)) == T(-INFINITY), V{}, v);
+        if (e) memcpy(e + i, &v, (n - i) * sizeof(T));
+        acc += v;
+    }
+    return lane_sum<T>(acc);
+}
+
+template <class T>
+T row_sum(const T* x, index_t n) {
+    using V = VecT<T>;
+    constexpr index_t L = kLanes<T>;
+    V acc = V{};
+    index_t i = 0;
+    for (; i + L <= n; i += L) {
+        V v;
+        memcpy(&v, x + i, sizeof(V));
+        acc += v;
+    }
+    if (i < n) acc += load_tail<T>(x + i, n - i, T(0));
+    return lane_sum<T>(acc);
+}
+
+template <class T>
+T row_dot(const T* a, const T* b, index_t n) {
+    using V = VecT<T>;
+    constexpr index_t L = kLanes<T>;
+    V acc = V{};
+    index_t i = 0;
+    for (; i + L <= n; i += L) {
+        V u, v;
+        memcpy(&u, a + i, sizeof(V));
+        memcpy(&v, b + i, sizeof(V));
+        acc += u * v;
+    }
+    if (i < n) acc += load_tail<T>(a + i, n - i, T(0)) * load_tail<T>(b + i, n - i, T(0));
+    return lane_sum<T>(acc);
+}
+
+// y[i] = f(a[i], b[i]) over a row.
+template <class T, class F>
+__attribute__((always_inline)) inline void row_map(const T* a, const T* b, T* y, index_t n, F f) {
+    using V = VecT<T>;
+    constexpr index_t L = kLanes<T>;
+    index_t i = 0;
+    for (; i + L <= n; i += L) {
+        V u, v;
+        memcpy(&u, a + i, sizeof(V));
+        memcpy(&v, b + i, sizeof(V));
+        u = f(u, v);
+        memcpy(y + i, &u, sizeof(V));
+    }
+    if (i < n) {
+        V u = load_tail<T>(a + i, n - i, T(0)), v = load_tail<T>(b + i, n - i, T(0));
+        u = f(u, v);
+        memcpy(y + i, &u, (n - i) * sizeof(T));
+    }
+}
+
+template <class T>
+int row_threads(index_t rows, index_t cols) {
+    const int t = threads_for(20.0 * double(rows) * double(cols));
+    return rows < t ? int(rows) : t;
+}
+
+template <class T>
+void forward(const T* x, T* y, index_t rows, index_t cols, bool log) {
+    using V = VecT<T>;
+    const int t = row_threads<T>(rows, cols);
+#pragma omp parallel for num_threads(t) if (t > 1)
+    for (index_t r = 0; r < rows; ++r) {
+        const T* xr = x + r * cols;
+        T* yr = y + r * cols;
+        const T m = row_max<T>(xr, cols);  // a row of -inf gives m = -inf and NaN below, as in PyTorch
+        if (log) {
+            const T shift = m + ::log(row_sum_exp<T>(xr, cols, m, nullptr));
+            row_map<T>(xr, xr, yr, cols, [shift](V v, V) { return v - shift; });
+        } else {
+            const T inv = T(1) / row_sum_exp<T>(xr, cols, m, yr);
+            row_map<T>(yr, yr, yr, cols, [inv](V v, V) { return v * inv; });
+        }
+    }
+}
+
+template <class T>
+void backward(const T* g, const T* y, T* gx, index_t rows, index_t cols, bool log) {
+    using V = VecT<T>;
+    const int t = row_threads<T>(rows, cols);
+#pragma omp parallel for num_threads(t) if (t > 1)
+    for (index_t r = 0; r < rows; ++r) {
+        const T* gr = g + r * cols;
+        const T* yr = y + r * cols;
+        T* out = gx + r * cols;
+        if (log) {
+            const T total = row_sum<T>(gr, cols);
+            row_map<T>(gr, yr, out, cols, [total](V gv, V yv) { return gv - vexp<T>(yv) * total; });
+        } else {
+            const T dot = row_dot<T>(gr, yr, cols);
+            row_map<T>(gr, yr, out, cols, [dot](V gv, V yv) { return yv * (gv - dot); });
+        }
+    }
+}
+
+template <class T>
+void ce_forward(const T* x, const index_t* target, T* loss, T* lse, index_t rows, index_t classes, double smoothing,
+                index_t ignore_index) {
+    const int t = row_threads<T>(rows, classes);
+    const T eps = T(smoothing);
+#pragma omp parallel for num_threads(t) if (t > 1)
+    for (index_t r = 0; r < rows; ++r) {
+        const T* xr = x + r * classes;
+        const T m = row_max<T>(xr, classes);
+        const T l = m + ::log(row_sum_exp<T>(xr, classes, m, nullptr));
+        lse[r] = l;
+        const index_t tr = target[r];
+        if (tr == ignore_index) {
+            loss[r] = T(0);
+            continue;
+        }
+        T value = l - (T(1) - eps) * xr[tr];
+        if (eps != T(0)) value -= eps / T(classes) * row_sum<T>(xr, classes);
+        loss[r] = value;
+    }
+}
+
+template <class T>
+void ce_backward(const T* x, const index_t* target, const T* lse, const T* gl, T* grad, index_t rows, index_t classes,
+                 double smoothing, index_t ignore_index) {
+    using V = VecT<T>;
+    const int t = row_threads<T>(rows, classes);
+    const T eps = T(smoothing);
+#pragma omp parallel for num_threads(t) if (t > 1)
+    for (index_t r = 0; r < rows; ++r) {
+        T* out = grad + r * classes;
+        const index_t tr = target[r];
+        if (tr == ignore_index) {
+            memset(out, 0, classes * sizeof(T));
+            continue;
+        }
+        const T w = gl[r], l = lse[r], floor = w * eps / T(classes);
+        row_map<T>(x + r * classes, x + r * classes, out, classes,
+                   [w, l, floor](V v, V) { return vexp<T>(v - l) * w - floor; });
+        out[tr] -= w * (T(1) - eps);
+    }
+}
+
+template <class T>
+SoftmaxFns<T> fns() {
+    return {&forward<T>, &backward<T>, &ce_forward<T>, &ce_backward<T>};
+}
+
+}  // namespace
+
+SoftmaxVariant softmax_variant() { return {fns<float>(), fns<double>()}; }
+
+}  // namespace pyneural::cpu::PN_ISA

@@ -1,0 +1,133 @@
+"""softmax / log_softmax along any axis and the fused softmax cross-entropy, on NumPy arrays."""
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+
+from .. import backend
+from .activation import _float_contiguous
+
+__all__ = ["softmax", "log_softmax", "softmax_backward", "cross_entropy", "cross_entropy_rows",
+           "cross_entropy_rows_backward", "ce_layout", "check_reduction"]
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def _axis(op: str, axis, ndim: int) -> int:
+    try:
+        a = operator.index(axis)
+    except TypeError:
+        raise TypeError(f"{op}: axis must be an int, got {axis!r}") from None
+    if not -max(ndim, 1) <= a < max(ndim, 1):
+        raise np.exceptions.AxisError(f"{op}: axis {a} is out of range for {ndim} dimensions")
+    return a % max(ndim, 1)
+
+
+def _to_rows(x: np.ndarray, axis: int) -> np.ndarray:
+    """``x`` with ``axis`` last, as a C-contiguous (rows, n) array (a view when ``axis`` is already last)."""
+    if x.ndim == 0:
+        return x.reshape(1, 1)
+    moved = np.moveaxis(x, axis, -1)
+    return np.ascontiguousarray(moved).reshape(x.size // max(x.shape[axis], 1), x.shape[axis])
+
+
+def _from_rows(rows: np.ndarray, shape: tuple, axis: int) -> np.ndarray:
+    if len(shape) == 0:
+        return rows.reshape(())
+    moved_shape = shape[:axis] + shape[axis + 1:] + (shape[axis],)
+    return np.moveaxis(rows.reshape(moved_shape), -1, axis)
+
+
+def _softmax(op: str, x, axis, log: bool) -> np.ndarray:
+    xa = _float_contiguous(op, x)
+    a = _axis(op, axis, xa.ndim)
+    rows = _to_rows(xa, a)
+    out = np.empty_like(rows)
+    backend.kernel("softmax_forward")(rows, out, log)
+    return _from_rows(out, xa.shape, a)
+
+
+def softmax(x, axis: int = -1) -> np.ndarray:
+    """``exp(x) / sum(exp(x))`` along ``axis``, shifted by the maximum (stable for huge and -inf logits;
+    a slice of all -inf gives NaN, as in PyTorch)."""
+    return _softmax("softmax", x, axis, False)
+
+
+def log_softmax(x, axis: int = -1) -> np.ndarray:
+    """``x - logsumexp(x)`` along ``axis``."""
+    return _softmax("log_softmax", x, axis, True)
+
+
+def softmax_backward(grad, y, axis: int = -1, log: bool = False) -> np.ndarray:
+    """Gradient of (log_)softmax along ``axis`` from the upstream ``grad`` and the forward's output ``y``."""
+    op = "log_softmax_backward" if log else "softmax_backward"
+    ya = _float_contiguous(op, y, "y")
+    ga = np.asarray(grad)
+    if ga.shape != ya.shape:
+        raise ValueError(f"{op}: grad of shape {ga.shape} does not match y of shape {ya.shape}")
+    ga = _float_contiguous(op, ga, "grad", ya.dtype)
+    a = _axis(op, axis, ya.ndim)
+    g_rows, y_rows = _to_rows(ga, a), _to_rows(ya, a)
+    out = np.empty_like(g_rows)
+    backend.kernel("softmax_backward")(g_rows, y_rows, out, log)
+    return _from_rows(out, ya.shape, a)
+
+
+def ce_layout(logits, target) -> tuple[np.ndarray, np.ndarray, tuple]:
+    """logits (N, C, d1...) or (C,) and targets (N, d1...) or () -> (rows (M, C), targets (M,), target shape)."""
+    x = _float_contiguous("cross_entropy", logits, "logits")
+    t = np.asarray(target)
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"cross_entropy: target must hold integer class indices, got dtype {t.dtype} "
+                        f"(shape {t.shape})")
+    if x.ndim == 0:
+        raise ValueError("cross_entropy: logits must have at least 1 dimension (classes), got a scalar")
+    expected = x.shape[:1] + x.shape[2:] if x.ndim > 1 else ()
+    if t.shape != expected:
+        raise ValueError(f"cross_entropy: logits of shape {x.shape} expect target of shape {expected}, "
+                         f"got {t.shape}")
+    rows = _to_rows(x, 1 if x.ndim > 1 else 0)
+    return rows, np.ascontiguousarray(t.reshape(-1), dtype=np.int64), t.shape
+
+
+def cross_entropy_rows(rows: np.ndarray, target: np.ndarray, label_smoothing: float = 0.0,
+                       ignore_index: int = -100) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row losses and logsumexps of C-contiguous logits (M, C) against int64 targets (M,)."""
+    loss = np.empty(rows.shape[0], rows.dtype)
+    lse = np.empty(rows.shape[0], rows.dtype)
+    backend.kernel("cross_entropy_forward")(rows, target, loss, lse, float(label_smoothing), int(ignore_index))
+    return loss, lse
+
+
+def cross_entropy_rows_backward(rows: np.ndarray, target: np.ndarray, lse: np.ndarray, grad_loss: np.ndarray,
+                                label_smoothing: float = 0.0, ignore_index: int = -100) -> np.ndarray:
+    """Gradient (M, C) of the per-row losses, each row scaled by ``grad_loss`` (M,)."""
+    out = np.empty_like(rows)
+    backend.kernel("cross_entropy_backward")(rows, target, lse, np.ascontiguousarray(grad_loss, rows.dtype), out,
+                                             float(label_smoothing), int(ignore_index))
+    return out
+
+
+def check_reduction(op: str, reduction: str) -> None:
+    """ValueError unless ``reduction`` is mean, sum or none."""
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+
+
+def cross_entropy(logits, target, reduction: str = "mean", label_smoothing: float = 0.0,
+                  ignore_index: int = -100) -> np.ndarray:
+    """Softmax cross-entropy of logits (N, C, d1...) or (C,) against int64 class indices (N, d1...) or ().
+
+    ``mean`` averages over the targets that are not ``ignore_index`` (NaN when all are ignored, as PyTorch).
+    """
+    check_reduction("cross_entropy", reduction)
+    rows, t, shape = ce_layout(logits, target)
+    loss, _ = cross_entropy_rows(rows, t, label_smoothing, ignore_index)
+    if reduction == "none":
+        return loss.reshape(shape)
+    total = loss.sum(dtype=np.float64)
+    if reduction == "sum":
+        return np.asarray(total, rows.dtype)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(total / np.count_nonzero(t != ignore_index), rows.dtype)

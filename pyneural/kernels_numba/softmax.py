@@ -1,0 +1,224 @@
+"""Softmax, log-softmax and softmax cross-entropy over rows: the contracts of ``_C.softmax_*`` and
+``_C.cross_entropy_*``."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+
+@njit(cache=True, inline="always")
+def _row_max(x):
+    m = -np.inf
+    for v in x:
+        if v > m:  # NaN is skipped here; it reaches the result through the sum of exponentials
+            m = v
+    return m
+
+
+@njit(cache=True, inline="always")
+def _row_sum_exp(x, m):
+    s = 0.0
+    for v in x:
+        s += math.exp(v - m)
+    return s
+
+
+@njit(parallel=True, cache=True)
+def _forward(x, out, log):
+    rows, cols = x.shape
+    for r in prange(rows):
+        m = _row_max(x[r])
+        if log:
+            shift = m + math.log(_row_sum_exp(x[r], m))
+            for c in range(cols):
+                out[r, c] = x[r, c] - shift
+        else:
+            s = 0.0
+            for c in range(cols):
+                e = math.exp(x[r, c] - m)
+                out[r, c] = e
+                s += e
+            inv = 1.0 / s if s != 0 else math.inf
+            for c in range(cols):
+                out[r, c] = out[r, c] * inv
+
+
+@njit(parallel=True, cache=True)
+def _backward(g, y, out, log):
+    rows, cols = g.shape
+    for r in prange(rows):
+        acc = 0.0
+        if log:
+            for c in range(cols):
+                acc += g[r, c]
+            for c in range(cols):
+                out[r, c] = g[r, c] - math.exp(y[r, c]) * acc
+        else:
+            for c in range(cols):
+                acc += g[r, c] * y[r, c]
+            for c in range(cols):
+                out[r, c] = y[r, c] * (g[r, c] - acc)
+
+
+@njit(parallel=True, cache=True)
+def _ce_forward(x, target, loss, lse, eps, ignore_index):
+    rows, classes = x.shape
+    for r in prange(rows):
+        m = _row_max(x[r])
+        lr = m + math.log(_row_sum_exp(x[r], m))
+        lse[r] = lr
+        t = target[r]
+        if t == ignore_index:
+            loss[r] = 0.0
+            continue
+        value = lr - (1.0 - eps) * x[r, t]
+        if eps != 0.0:
+            total = 0.0
+            for c in range(classes):
+                total += x[r, c]
+            value -= eps / classes * total
+        loss[r] = value
+
+
+@njit(parallel=True, cache=True)
+def _ce_backward(x, target, lse, grad_loss, out, eps, ignore_index):
+    rows, classes = x.shape
+    for r in prange(rows):
+        t = target[r]
+        if t == ignore_index:
+            for c in range(classes):
+                out[r, c] = 0.0
+            continue
+        w = grad_loss[r]
+        floor = w * eps / classes
+        for c in range(classes):
+            out[r, c] = math.exp(x[r, c] - lse[r]) * w - floor
+        out[r, t] -= w * (1.0 - eps)
+
+
+def _check(op: str, x: np.ndarray, name: str, ndim: int, output: bool = False) -> None:
+    if x.ndim != ndim:
+        raise ValueError(f"{op}: {name} must be {ndim}-D, got shape {x.shape}")
+    if not x.flags.c_contiguous:
+        raise ValueError(f"{op}: {name} of shape {x.shape} must be C-contiguous")
+    if output and not x.flags.writeable:
+        raise ValueError(f"{op}: {name} is read-only")
+
+
+def _check_same(op: str, x: np.ndarray, like: np.ndarray, name: str, like_name: str) -> None:
+    if x.dtype != like.dtype:
+        raise ValueError(f"{op}: {name} has dtype {x.dtype}, {like_name} has {like.dtype}")
+    if x.shape != like.shape:
+        raise ValueError(f"{op}: {name} has shape {x.shape}, {like_name} has shape {like.shape}")
+
+
+def _check_float(op: str, x: np.ndarray) -> None:
+    if x.dtype not in (np.float32, np.float64):
+        raise ValueError(f"{op}: unsupported dtype {x.dtype}; expected float32 or float64")
+
+
+def _same_start(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+
+
+def softmax_forward(x: np.ndarray, out: np.ndarray, log: bool = False) -> None:
+    """``out`` = softmax (or log_softmax) of each row of a C-contiguous 2-D float array; out may be x."""
+    op = "log_softmax" if log else "softmax"
+    _check(op, x, "x", 2)
+    _check(op, out, "out", 2, True)
+    _check_same(op, out, x, "out", "x")
+    _check_float(op, x)
+    if x.size == 0:
+        return
+    if not _same_start(x, out) and np.may_share_memory(x, out):
+        raise ValueError(f"{op}: output partially overlaps the input")
+    _forward(x, out, bool(log))
+
+
+def softmax_backward(grad: np.ndarray, y: np.ndarray, out: np.ndarray, log: bool = False) -> None:
+    """Gradient of softmax (or log_softmax) rows from the upstream grad and the forward's output y."""
+    op = "log_softmax_backward" if log else "softmax_backward"
+    _check(op, grad, "grad", 2)
+    _check(op, y, "y", 2)
+    _check(op, out, "out", 2, True)
+    _check_same(op, y, grad, "y", "grad")
+    _check_same(op, out, grad, "out", "grad")
+    _check_float(op, grad)
+    if grad.size == 0:
+        return
+    if not _same_start(grad, out) and np.may_share_memory(grad, out):
+        raise ValueError(f"{op}: output partially overlaps grad")
+    if np.may_share_memory(y, out):
+        raise ValueError(f"{op}: output overlaps the saved softmax")
+    _backward(grad, y, out, bool(log))
+
+
+def _check_targets(op: str, logits: np.ndarray, target: np.ndarray, ignore_index: int) -> None:
+    _check(op, target, "target", 1)
+    if target.dtype != np.int64:
+        raise ValueError(f"{op}: target must be int64 class indices, got dtype {target.dtype}")
+    if target.shape[0] != logits.shape[0]:
+        raise ValueError(f"{op}: target of shape {target.shape} does not match logits of shape {logits.shape}")
+    classes = logits.shape[1]
+    bad = (target != ignore_index) & ((target < 0) | (target >= classes))
+    if bad.any():
+        r = int(np.argmax(bad))
+        raise ValueError(f"cross_entropy: target {int(target[r])} at position {r} is out of range for {classes} "
+                         f"classes (expected 0 <= target < {classes} or ignore_index={ignore_index})")
+
+
+def _check_row_vector(op: str, x: np.ndarray, logits: np.ndarray, name: str, output: bool = False) -> None:
+    _check(op, x, name, 1, output)
+    if x.dtype != logits.dtype:
+        raise ValueError(f"{op}: {name} has dtype {x.dtype}, logits have {logits.dtype}")
+    if x.shape[0] != logits.shape[0]:
+        raise ValueError(f"{op}: {name} of shape {x.shape} does not match logits of shape {logits.shape}")
+
+
+def _check_smoothing(op: str, label_smoothing: float) -> None:
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
+
+
+def cross_entropy_forward(logits: np.ndarray, target: np.ndarray, loss: np.ndarray, lse: np.ndarray,
+                          label_smoothing: float = 0.0, ignore_index: int = -100) -> None:
+    """Per-row softmax cross-entropy: logits (N, C), int64 target (N,); writes loss (N,) and logsumexp (N,)."""
+    op = "cross_entropy"
+    _check(op, logits, "logits", 2)
+    _check_float(op, logits)
+    _check_row_vector(op, loss, logits, "loss", True)
+    _check_row_vector(op, lse, logits, "lse", True)
+    _check_smoothing(op, label_smoothing)
+    _check_targets(op, logits, target, ignore_index)
+    if logits.shape[0] == 0:
+        return
+    if logits.shape[1] == 0:
+        raise ValueError(f"{op}: logits have 0 classes for {logits.shape[0]} targets")
+    for a, b in ((loss, logits), (lse, logits), (loss, lse), (loss, target), (lse, target)):
+        if np.may_share_memory(a, b):
+            raise ValueError(f"{op}: outputs overlap the inputs or each other")
+    _ce_forward(logits, target, loss, lse, float(label_smoothing), int(ignore_index))
+
+
+def cross_entropy_backward(logits: np.ndarray, target: np.ndarray, lse: np.ndarray, grad_loss: np.ndarray,
+                           out: np.ndarray, label_smoothing: float = 0.0, ignore_index: int = -100) -> None:
+    """out (N, C) = grad_loss[:, None] * (softmax(logits) - smoothed one-hot(target)); ignored rows get 0."""
+    op = "cross_entropy_backward"
+    _check(op, logits, "logits", 2)
+    _check_float(op, logits)
+    _check_row_vector(op, lse, logits, "lse")
+    _check_row_vector(op, grad_loss, logits, "grad_loss")
+    _check(op, out, "out", 2, True)
+    _check_same(op, out, logits, "out", "logits")
+    _check_smoothing(op, label_smoothing)
+    _check_targets(op, logits, target, ignore_index)
+    if out.size == 0:
+        return
+    for a in (target, lse, grad_loss):
+        if np.may_share_memory(out, a):
+            raise ValueError(f"{op}: grad overlaps an input")
+    if not _same_start(out, logits) and np.may_share_memory(out, logits):
+        raise ValueError(f"{op}: grad overlaps an input")
+    _ce_backward(logits, target, lse, grad_loss, out, float(label_smoothing), int(ignore_index))
