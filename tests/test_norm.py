@@ -82,9 +82,9 @@ def test_layer_norm_kernel_matches_reference(kernel_impl, rng, dtype, shape, k, 
 
 
 def test_layer_norm_threads_and_partial_needs(kernel_impl, threads, rng):
-    """Enough work to run on several threads and several column blocks of the parameter gradients."""
-    x = rng.standard_normal((260, 771))
-    w, b, g = rng.standard_normal(771), rng.standard_normal(771), rng.standard_normal((260, 771))
+    """Enough work (over 2 MFLOP) to run on two threads."""
+    x = rng.standard_normal((450, 771))
+    w, b, g = rng.standard_normal(771), rng.standard_normal(771), rng.standard_normal((450, 771))
     out, mean, rstd = K.layer_norm_forward(x, 771, w, b)
     ref, gx_ref, gw_ref, gb_ref = layer_norm_reference(x, 1, w, b, g)
     assert_close(out, ref, np.float64)
@@ -219,7 +219,8 @@ def test_batch_norm_eval_kernel_matches_reference(kernel_impl, rng, dtype, shape
 
 
 def test_batch_norm_threads(kernel_impl, threads, rng):
-    for shape in [(700, 600), (40, 6, 31, 37)]:
+    """Enough work (over 2 MFLOP) to run on two threads, over channel blocks and over channels."""
+    for shape in [(1300, 600), (80, 6, 41, 37)]:
         x = rng.standard_normal(shape)
         c = shape[1]
         w, b, g = rng.standard_normal(c), rng.standard_normal(c), rng.standard_normal(shape)
@@ -340,3 +341,34 @@ def test_batch_norm_kernel_validates_its_arguments(kernel_impl):
     with pytest.raises(ValueError, match="batch_norm_backward: grad has shape"):
         pn.backend.kernel("batch_norm_backward")(np.zeros((4, 3, 3), np.float32), x, mean, var, None, 1e-5, True,
                                                  None, None, None)
+
+
+def test_batch_norm_empty_batch(kernel_impl):
+    """As PyTorch: an empty batch gives an empty output, leaves the running statistics alone, and zero
+    parameter gradients."""
+    running_mean, running_var = np.full(3, 0.5), np.full(3, 2.0)
+    x = pn.tensor(np.zeros((0, 3, 4), np.float32), requires_grad=True)
+    w, b = pn.ones(3, requires_grad=True), pn.zeros(3, requires_grad=True)
+    out = F.batch_norm(x, running_mean, running_var, w, b, training=True)
+    assert out.shape == (0, 3, 4)
+    assert np.array_equal(running_mean, np.full(3, 0.5)) and np.array_equal(running_var, np.full(3, 2.0))
+    out.sum().backward()
+    assert x.grad.shape == (0, 3, 4)
+    assert np.array_equal(w.grad.numpy(), np.zeros(3)) and np.array_equal(b.grad.numpy(), np.zeros(3))
+    assert F.batch_norm(pn.zeros((0, 3)), running_mean, running_var).shape == (0, 3)
+
+
+@pytest.mark.parametrize("shape", [(6, 3), (4, 3, 5)])
+def test_nan_propagates_to_its_channel_or_row_only(kernel_impl, shape):
+    x = np.arange(np.prod(shape), dtype=np.float64).reshape(shape) % 7
+    x[(1, 1) + (2,) * (len(shape) - 2)] = np.nan
+    out = K.batch_norm(x, training=True)
+    assert np.isnan(out[:, 1]).all() and not np.isnan(out[:, [0, 2]]).any()
+    g = np.ones(shape)
+    _, mean, var = K.batch_norm_forward(x, training=True)
+    gx, gw, gb = K.batch_norm_backward(g, x, mean, var, np.ones(3), training=True)
+    assert np.isnan(gx[:, 1]).all() and not np.isnan(gx[:, [0, 2]]).any() and np.isnan(gw[1])
+    rows = x.reshape(-1, shape[-1])
+    out = K.layer_norm(rows, shape[-1])
+    bad = np.isnan(rows).any(axis=1)
+    assert np.isnan(out[bad]).all() and not np.isnan(out[~bad]).any()

@@ -148,11 +148,13 @@ def batch_norm_forward(x, running_mean=None, running_var=None, weight=None, bias
     w = _param(op, "weight", weight, (c,), x.dtype, context)
     b = _param(op, "bias", bias, (c,), x.dtype, context)
     if training:
-        if n * length <= 1:
+        if n * length == 1:
             raise ValueError(f"{op}: expected more than 1 value per channel when training, got input of shape "
                              f"{x.shape}")
         if momentum is None or not 0 <= float(momentum) <= 1:
             raise ValueError(f"{op}: momentum must be a float in [0, 1], got {momentum!r}")
+        if n * length == 0:  # an empty batch, as PyTorch: empty output, running statistics unchanged
+            return np.empty(x.shape, x.dtype), np.zeros(c, x.dtype), np.ones(c, x.dtype)
         mean = np.empty(c, x.dtype)
         var = np.empty(c, x.dtype)
         backend.kernel("batch_norm_stats")(x3, mean, var)
