@@ -26,15 +26,17 @@ def reference_sgd(p, g, buf, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, 
     return p - lr * d, buf
 
 
-def reference_adam(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled):
+def reference_adam(p, g, m, v, lr, beta1, beta2, eps, weight_decay, step, decoupled, v_max=None):
     if decoupled:
         p = p * (1 - lr * weight_decay)
     else:
         g = g + weight_decay * p
     m = _lerp(m, g, 1 - beta1)
     v = beta2 * v + (1 - beta2) * g * g
-    denom = np.sqrt(v) / np.sqrt(1 - beta2 ** step) + eps
-    return p - lr / (1 - beta1 ** step) * m / denom, m, v
+    if v_max is not None:
+        v_max = np.maximum(v_max, v)
+    denom = np.sqrt(v if v_max is None else v_max) / np.sqrt(1 - beta2 ** step) + eps
+    return (p - lr / (1 - beta1 ** step) * m / denom, m, v) + (() if v_max is None else (v_max,))
 
 
 def reference_rmsprop(p, g, sq, buf, avg_g, lr, alpha, eps, weight_decay, momentum, centered):
@@ -93,6 +95,19 @@ def test_adam_kernel(kernel_impl, rng, dtype, n, options):
     expected = reference_adam(*(x.astype(np.float64) for x in (p, g, m, v)), **hyper)
     adam_update(p, g, m, v, **hyper)
     for got, want in zip((p, m, v), expected):
+        np.testing.assert_allclose(got, want, **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("decoupled", [False, True])
+def test_adam_amsgrad_kernel(kernel_impl, rng, dtype, n, decoupled):
+    p, g, m, v, v_max = _arrays(rng, n, 5, dtype, positive=(3, 4))
+    v_max[::2] = 0  # the maximum taken from both sides
+    hyper = dict(lr=0.01, beta1=0.9, beta2=0.99, eps=1e-8, weight_decay=0.1, step=4, decoupled=decoupled)
+    expected = reference_adam(*(x.astype(np.float64) for x in (p, g, m, v)), **hyper, v_max=v_max.astype(np.float64))
+    adam_update(p, g, m, v, v_max, **hyper)
+    for got, want in zip((p, m, v, v_max), expected):
         np.testing.assert_allclose(got, want, **TOL[dtype])
 
 
@@ -212,8 +227,10 @@ CONFIGS = [
     ("Adam", dict()),
     ("Adam", dict(lr=0.01, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1)),
     ("Adam", dict(lr=0.02, maximize=True)),
+    ("Adam", dict(lr=0.05, amsgrad=True, weight_decay=0.01)),
     ("AdamW", dict()),
     ("AdamW", dict(lr=0.01, weight_decay=0.3, betas=(0.5, 0.9))),
+    ("AdamW", dict(lr=0.05, amsgrad=True)),
     ("RMSprop", dict()),
     ("RMSprop", dict(lr=0.01, momentum=0.9, weight_decay=0.05)),
     ("RMSprop", dict(lr=0.01, alpha=0.9, centered=True)),

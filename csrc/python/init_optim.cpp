@@ -62,22 +62,25 @@ void init_optim(py::module_& m) {
           "In-place SGD step (torch.optim.SGD's rule) on C-contiguous arrays of one shape and dtype;\n"
           "first_step: the momentum buffer is set to the gradient instead of being decayed.");
 
-    m.def("adam_update", [](py::object param, py::object grad, py::object exp_avg, py::object exp_avg_sq, double lr,
-                            double beta1, double beta2, double eps, double weight_decay, index_t step, bool decoupled) {
+    m.def("adam_update", [](py::object param, py::object grad, py::object exp_avg, py::object exp_avg_sq,
+                            py::object max_exp_avg_sq, double lr, double beta1, double beta2, double eps,
+                            double weight_decay, index_t step, bool decoupled) {
         on_dtype(param, "adam_update", [&](py::array& p, auto zero) {
             using T = decltype(zero);
             cpu::AdamUpdate<T> u{buffer_of<T>(param, p, "adam_update", "param", true),
                                  buffer_of<T>(grad, p, "adam_update", "grad", false),
                                  buffer_of<T>(exp_avg, p, "adam_update", "exp_avg", true),
                                  buffer_of<T>(exp_avg_sq, p, "adam_update", "exp_avg_sq", true),
+                                 optional_buffer<T>(max_exp_avg_sq, p, "adam_update", "max_exp_avg_sq"),
                                  index_t(p.size()), lr, beta1, beta2, eps, weight_decay, step, decoupled};
             py::gil_scoped_release release;
             cpu::adam_update(u);
         });
-    }, py::arg("param"), py::arg("grad"), py::arg("exp_avg"), py::arg("exp_avg_sq"), py::kw_only(), py::arg("lr"),
-          py::arg("beta1"), py::arg("beta2"), py::arg("eps"), py::arg("weight_decay") = 0.0, py::arg("step"),
-          py::arg("decoupled") = false,
-          "In-place Adam step (decoupled=True: AdamW) with bias correction for `step` (>= 1).");
+    }, py::arg("param"), py::arg("grad"), py::arg("exp_avg"), py::arg("exp_avg_sq"),
+          py::arg("max_exp_avg_sq") = py::none(), py::kw_only(), py::arg("lr"), py::arg("beta1"), py::arg("beta2"),
+          py::arg("eps"), py::arg("weight_decay") = 0.0, py::arg("step"), py::arg("decoupled") = false,
+          "In-place Adam step (decoupled=True: AdamW) with bias correction for `step` (>= 1); with\n"
+          "max_exp_avg_sq, AMSGrad (divides by the running maximum of exp_avg_sq).");
 
     m.def("rmsprop_update", [](py::object param, py::object grad, py::object square_avg, py::object momentum_buffer,
                                py::object grad_avg, double lr, double alpha, double eps, double weight_decay,

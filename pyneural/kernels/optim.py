@@ -35,13 +35,15 @@ def sgd_update(param: np.ndarray, grad, momentum_buffer: np.ndarray | None = Non
                                  first_step=first_step)
 
 
-def adam_update(param: np.ndarray, grad, exp_avg: np.ndarray, exp_avg_sq: np.ndarray, *, lr: float,
-                beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0, step: int,
-                decoupled: bool = False) -> None:
+def adam_update(param: np.ndarray, grad, exp_avg: np.ndarray, exp_avg_sq: np.ndarray,
+                max_exp_avg_sq: np.ndarray | None = None, *, lr: float, beta1: float = 0.9, beta2: float = 0.999,
+                eps: float = 1e-8, weight_decay: float = 0.0, step: int, decoupled: bool = False) -> None:
     """Adam step number ``step`` (1 on the first) with bias correction; ``decoupled=True`` is AdamW
-    (``param *= 1 - lr * weight_decay``) instead of L2 decay added to the gradient."""
-    backend.kernel("adam_update")(param, _grad("adam_update", grad, param), exp_avg, exp_avg_sq, lr=lr, beta1=beta1,
-                                  beta2=beta2, eps=eps, weight_decay=weight_decay, step=step, decoupled=decoupled)
+    (``param *= 1 - lr * weight_decay``) instead of L2 decay added to the gradient; with ``max_exp_avg_sq``,
+    AMSGrad (the step divides by the running maximum of ``exp_avg_sq``)."""
+    backend.kernel("adam_update")(param, _grad("adam_update", grad, param), exp_avg, exp_avg_sq, max_exp_avg_sq,
+                                  lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay, step=step,
+                                  decoupled=decoupled)
 
 
 def rmsprop_update(param: np.ndarray, grad, square_avg: np.ndarray, momentum_buffer: np.ndarray | None = None,

@@ -40,7 +40,8 @@ def _sgd_slice(p, g, buf, lo, hi, lr, momentum, keep, wd, use_momentum, nesterov
 
 
 @njit(cache=True, fastmath=_FASTMATH)
-def _adam_slice(p, g, m, v, lo, hi, step_size, correction2_sqrt, eps, w1, beta2, w2, wd, shrink, decoupled):
+def _adam_slice(p, g, m, v, v_max, lo, hi, step_size, correction2_sqrt, eps, w1, beta2, w2, wd, shrink, decoupled,
+                amsgrad):
     for i in range(lo, hi):
         gi = g[i]
         pi = p[i]
@@ -53,6 +54,10 @@ def _adam_slice(p, g, m, v, lo, hi, step_size, correction2_sqrt, eps, w1, beta2,
         vi = v[i] * beta2 + w2 * gi * gi
         m[i] = mi
         v[i] = vi
+        if amsgrad:
+            if not v_max[i] >= vi:  # a NaN in vi propagates, as torch.maximum's
+                v_max[i] = vi
+            vi = v_max[i]
         p[i] = pi + (-step_size) * (mi / (np.sqrt(vi) / correction2_sqrt + eps))
 
 
@@ -94,10 +99,10 @@ def _sgd_parallel(p, g, buf, *args):
 
 
 @njit(cache=True, parallel=True)
-def _adam_parallel(p, g, m, v, *args):
+def _adam_parallel(p, g, m, v, v_max, *args):
     n = p.size
     for s in prange((n + _SLICE - 1) // _SLICE):
-        _adam_slice(p, g, m, v, s * _SLICE, min(n, (s + 1) * _SLICE), *args)
+        _adam_slice(p, g, m, v, v_max, s * _SLICE, min(n, (s + 1) * _SLICE), *args)
 
 
 @njit(cache=True, parallel=True)
@@ -190,10 +195,11 @@ def sgd_update(param: np.ndarray, grad: np.ndarray, momentum_buffer: np.ndarray 
         _sgd_slice(p, g, buf, 0, p.size, *args)
 
 
-def adam_update(param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray, exp_avg_sq: np.ndarray, *, lr: float,
-                beta1: float, beta2: float, eps: float, weight_decay: float = 0.0, step: int,
-                decoupled: bool = False) -> None:
-    """In-place Adam step (decoupled=True: AdamW) with bias correction for ``step`` (>= 1)."""
+def adam_update(param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray, exp_avg_sq: np.ndarray,
+                max_exp_avg_sq: np.ndarray | None = None, *, lr: float, beta1: float, beta2: float, eps: float,
+                weight_decay: float = 0.0, step: int, decoupled: bool = False) -> None:
+    """In-place Adam step (decoupled=True: AdamW) with bias correction for ``step`` (>= 1); with
+    ``max_exp_avg_sq``, AMSGrad (divides by the running maximum of exp_avg_sq)."""
     op = "adam_update"
     p = _param(op, param)
     g = _buffer(op, grad, param, "grad", False)
@@ -204,15 +210,20 @@ def adam_update(param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray, exp_av
         raise ValueError(f"{op}: betas must be in [0, 1), got ({beta1}, {beta2})")
     if step < 1:
         raise ValueError(f"{op}: step must be >= 1 (bias correction), got {step}")
-    _disjoint(op, [("param", p), ("grad", g), ("exp_avg", m), ("exp_avg_sq", v)])
+    named = [("param", p), ("grad", g), ("exp_avg", m), ("exp_avg_sq", v)]
+    amsgrad = max_exp_avg_sq is not None
+    v_max = _buffer(op, max_exp_avg_sq, param, "max_exp_avg_sq", True) if amsgrad else _empty(param)
+    if amsgrad:
+        named.append(("max_exp_avg_sq", v_max))
+    _disjoint(op, named)
     t = param.dtype.type
     correction1, correction2 = 1 - beta1 ** step, 1 - beta2 ** step
     args = (t(lr / correction1), t(math.sqrt(correction2)), t(eps), t(1 - beta1), t(beta2), t(1 - beta2),
-            t(weight_decay), t(1 - lr * weight_decay), bool(decoupled))
+            t(weight_decay), t(1 - lr * weight_decay), bool(decoupled), amsgrad)
     if _threads(p.size):
-        _adam_parallel(p, g, m, v, *args)
+        _adam_parallel(p, g, m, v, v_max, *args)
     else:
-        _adam_slice(p, g, m, v, 0, p.size, *args)
+        _adam_slice(p, g, m, v, v_max, 0, p.size, *args)
 
 
 def rmsprop_update(param: np.ndarray, grad: np.ndarray, square_avg: np.ndarray,

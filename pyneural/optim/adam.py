@@ -15,14 +15,16 @@ __all__ = ["Adam", "AdamW"]
 
 class Adam(Optimizer):
     """``torch.optim.Adam`` (Kingma & Ba, 2015): moment estimates with bias correction; ``weight_decay``
-    adds ``weight_decay * p`` to the gradient. ``maximize=True`` ascends."""
+    adds ``weight_decay * p`` to the gradient; ``amsgrad=True`` divides by the running maximum of the
+    second moment (Reddi et al., 2018). ``maximize=True`` ascends."""
 
     _decoupled = False
 
     def __init__(self, params: Iterable[Tensor] | Iterable[dict], lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0,
-                 maximize: bool = False) -> None:
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, maximize=maximize))
+                 amsgrad: bool = False, maximize: bool = False) -> None:
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                                      maximize=maximize))
 
     def _check(self, options: dict[str, Any]) -> None:
         name = self._name
@@ -41,9 +43,13 @@ class Adam(Optimizer):
             state["step"] = 0
             state["exp_avg"] = new_buffer(param)
             state["exp_avg_sq"] = new_buffer(param)
+        amsgrad = bool(group["amsgrad"])
+        if amsgrad and "max_exp_avg_sq" not in state:
+            state["max_exp_avg_sq"] = new_buffer(param)
         state["step"] += 1
         beta1, beta2 = group["betas"]
-        backend.kernel("adam_update")(param, grad, state["exp_avg"].data, state["exp_avg_sq"].data, lr=group["lr"],
+        backend.kernel("adam_update")(param, grad, state["exp_avg"].data, state["exp_avg_sq"].data,
+                                      state["max_exp_avg_sq"].data if amsgrad else None, lr=group["lr"],
                                       beta1=beta1, beta2=beta2, eps=group["eps"], weight_decay=group["weight_decay"],
                                       step=state["step"], decoupled=self._decoupled)
 
@@ -56,5 +62,6 @@ class AdamW(Adam):
 
     def __init__(self, params: Iterable[Tensor] | Iterable[dict], lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 1e-2,
-                 maximize: bool = False) -> None:
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, maximize=maximize)
+                 amsgrad: bool = False, maximize: bool = False) -> None:
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                         maximize=maximize)

@@ -70,8 +70,12 @@ void validate(const AdamUpdate<T>& u) {
     PN_CHECK(u.beta1 >= 0 && u.beta1 < 1 && u.beta2 >= 0 && u.beta2 < 1,
              "adam_update: betas must be in [0, 1), got (", u.beta1, ", ", u.beta2, ")");
     PN_CHECK(u.step >= 1, "adam_update: step must be >= 1 (bias correction), got ", u.step);
-    check_buffers<T>("adam_update", u.n,
-                     {{u.param, "param"}, {u.grad, "grad"}, {u.exp_avg, "exp_avg"}, {u.exp_avg_sq, "exp_avg_sq"}});
+    if (u.max_exp_avg_sq)
+        check_buffers<T>("adam_update", u.n, {{u.param, "param"}, {u.grad, "grad"}, {u.exp_avg, "exp_avg"},
+                                              {u.exp_avg_sq, "exp_avg_sq"}, {u.max_exp_avg_sq, "max_exp_avg_sq"}});
+    else
+        check_buffers<T>("adam_update", u.n,
+                         {{u.param, "param"}, {u.grad, "grad"}, {u.exp_avg, "exp_avg"}, {u.exp_avg_sq, "exp_avg_sq"}});
 }
 
 template <class T>

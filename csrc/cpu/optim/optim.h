@@ -18,13 +18,15 @@ struct SgdUpdate {
 };
 
 // Adam (decoupled = false: L2 decay added to the gradient) and AdamW (decoupled = true: p *= 1 - lr*wd),
-// with bias correction for step `step` (1 on the first update).
+// with bias correction for step `step` (1 on the first update). With max_exp_avg_sq (AMSGrad, may be
+// null otherwise) the step divides by the running maximum of exp_avg_sq instead of exp_avg_sq.
 template <class T>
 struct AdamUpdate {
     T* param;
     const T* grad;
     T* exp_avg;
     T* exp_avg_sq;
+    T* max_exp_avg_sq;
     index_t n;
     double lr, beta1, beta2, eps, weight_decay;
     index_t step;

@@ -130,16 +130,17 @@ void adam(const AdamUpdate<T>& u) {
     const T step_size = T(u.lr / correction1), correction2_sqrt = T(sqrt(correction2)), eps = T(u.eps);
     const T w1 = T(1 - u.beta1), beta2 = T(u.beta2), w2 = T(1 - u.beta2), wd = T(u.weight_decay);
     const T shrink = T(1 - u.lr * u.weight_decay);
-    const bool decoupled = u.decoupled, decay = u.weight_decay != 0;
-    for_each_vector(u.n, u.param, u.grad, u.exp_avg, u.exp_avg_sq, (T*)nullptr, 12.0,
-                    [&](V& p, V g, V& m, V& v, V&) {
+    const bool decoupled = u.decoupled, decay = u.weight_decay != 0, amsgrad = u.max_exp_avg_sq != nullptr;
+    for_each_vector(u.n, u.param, u.grad, u.exp_avg, u.exp_avg_sq, u.max_exp_avg_sq, 12.0,
+                    [&](V& p, V g, V& m, V& v, V& v_max) {
         if (decay) {
             if (decoupled) p = p * shrink;
             else g = g + wd * p;
         }
         m = lerp(m, g, w1);
         v = v * beta2 + w2 * g * g;
-        const V denom = vsqrt(v) / correction2_sqrt + eps;
+        if (amsgrad) v_max = v_max >= v ? v_max : v;  // a NaN in v propagates, as torch.maximum's
+        const V denom = vsqrt(amsgrad ? v_max : v) / correction2_sqrt + eps;
         p = p + (-step_size) * (m / denom);
     });
 }
