@@ -242,3 +242,100 @@ def test_max_pool_return_indices(rng):
     tout, tidx = torch.nn.MaxPool2d(2, return_indices=True)(torch.tensor(x))
     np.testing.assert_array_equal(out.data, tout.numpy())
     np.testing.assert_array_equal(np.asarray(idx.data if hasattr(idx, "data") else idx), tidx.numpy())
+
+
+def check_loss(module, tmodule, x, target, dtype):
+    """Loss value and input gradient against PyTorch (the target is a constant)."""
+    tol = TOL[dtype]
+    tx, px = torch.tensor(x, requires_grad=True), pn.tensor(x, requires_grad=True)
+    ty, py = tmodule(tx, torch.tensor(target)), module(px, pn.tensor(target))
+    np.testing.assert_allclose(py.data, ty.detach().numpy(), **tol)
+    weights = np.random.default_rng(7).standard_normal(py.shape).astype(py.dtype)
+    (ty * torch.from_numpy(weights)).sum().backward()
+    (py * pn.tensor(weights)).sum().backward()
+    np.testing.assert_allclose(px.grad.data, tx.grad.numpy(), **tol)
+
+
+REDUCTIONS = ["mean", "sum", "none"]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("name,kwargs", [("MSELoss", {}), ("L1Loss", {}), ("SmoothL1Loss", {}),
+                                         ("SmoothL1Loss", {"beta": 0.5})])
+def test_regression_losses(backend, rng, dtype, reduction, name, kwargs):
+    module = getattr(nn, name)(reduction=reduction, **kwargs)
+    tmodule = getattr(torch.nn, name)(reduction=reduction, **kwargs)
+    x, target = rng.standard_normal((4, 5)).astype(dtype), rng.standard_normal((4, 5)).astype(dtype)
+    check_loss(module, tmodule, x, target, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("kwargs", [{}, {"label_smoothing": 0.1}, {"ignore_index": 1}],
+                         ids=["plain", "smoothing", "ignore"])
+@pytest.mark.parametrize("shape", [(6, 5), (3, 5, 4)])
+def test_cross_entropy_loss(backend, rng, dtype, reduction, kwargs, shape):
+    module, tmodule = nn.CrossEntropyLoss(reduction=reduction, **kwargs), torch.nn.CrossEntropyLoss(reduction=reduction,
+                                                                                                     **kwargs)
+    x = (rng.standard_normal(shape) * 2).astype(dtype)
+    target = rng.integers(0, 5, (shape[0],) + shape[2:])
+    check_loss(module, tmodule, x, target, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("ignore_index", [-100, 2])
+def test_nll_loss(backend, rng, dtype, reduction, ignore_index):
+    x = np.log(rng.dirichlet(np.ones(5), 6)).astype(dtype)
+    target = rng.integers(0, 5, 6)
+    target[:2] = 2
+    check_loss(nn.NLLLoss(reduction=reduction, ignore_index=ignore_index),
+               torch.nn.NLLLoss(reduction=reduction, ignore_index=ignore_index), x, target, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_binary_cross_entropy_losses(backend, rng, dtype, reduction):
+    x = rng.uniform(0.05, 0.95, (4, 3)).astype(dtype)
+    target = rng.uniform(0, 1, (4, 3)).astype(dtype)
+    check_loss(nn.BCELoss(reduction=reduction), torch.nn.BCELoss(reduction=reduction), x, target, dtype)
+    weight = rng.uniform(0.5, 2, 3).astype(dtype)
+    check_loss(nn.BCELoss(pn.tensor(weight), reduction=reduction),
+               torch.nn.BCELoss(torch.tensor(weight), reduction=reduction), x, target, dtype)
+    logits = (rng.standard_normal((4, 3)) * 3).astype(dtype)
+    check_loss(nn.BCEWithLogitsLoss(reduction=reduction), torch.nn.BCEWithLogitsLoss(reduction=reduction), logits,
+               target, dtype)
+    pos_weight = rng.uniform(0.5, 2, 3).astype(dtype)
+    check_loss(nn.BCEWithLogitsLoss(weight, reduction=reduction, pos_weight=pos_weight),
+               torch.nn.BCEWithLogitsLoss(torch.tensor(weight), reduction=reduction,
+                                          pos_weight=torch.tensor(pos_weight)), logits, target, dtype)
+
+
+def test_loss_bad_arguments():
+    with pytest.raises(ValueError, match="reduction must be one of"):
+        nn.MSELoss(reduction="avg")
+    with pytest.raises(ValueError, match="label_smoothing must be in"):
+        nn.CrossEntropyLoss(label_smoothing=1.5)
+    with pytest.raises(ValueError, match="per-class weights are not supported"):
+        nn.CrossEntropyLoss(weight=np.ones(3))
+    with pytest.raises(ValueError, match="beta must be non-negative"):
+        nn.SmoothL1Loss(beta=-1.0)
+
+
+def test_loss_modules_in_a_model(rng):
+    """A loss module composes with a model: its gradient reaches the parameters."""
+    model = nn.Sequential(nn.Linear(4, 3))
+    loss = nn.CrossEntropyLoss()(model(pn.tensor(rng.standard_normal((5, 4)).astype(np.float32))),
+                                 pn.tensor(rng.integers(0, 3, 5)))
+    loss.backward()
+    assert loss.shape == () and model[0].weight.grad.data.any()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["Softmax", "LogSoftmax"])
+@pytest.mark.parametrize("dim", [1, -1, 0])
+def test_softmax_modules(backend, rng, dtype, name, dim):
+    module, tmodule = getattr(nn, name)(dim), getattr(torch.nn, name)(dim)
+    assert repr(module) == repr(tmodule)
+    check_parity(module, tmodule, (rng.standard_normal((3, 4, 5)) * 3).astype(dtype), dtype)
