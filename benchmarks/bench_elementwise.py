@@ -1,0 +1,162 @@
+"""Activations and softmax: pyneural vs the NumPy expression vs PyTorch, forward and forward+backward,
+in GB/s and as a fraction of the copy bandwidth measured in the same run.
+
+    python benchmarks/bench_elementwise.py [--threads 1] [--dtype float64] [--variant avx2] [--quick]
+
+Bytes counted: forward reads x and writes y (2 arrays); forward+backward adds reading g and the saved
+array and writing the gradient (5 arrays). The copy reads and writes one array (2 arrays).
+"""
+from __future__ import annotations
+
+import common
+
+
+def main() -> None:
+    args = common.parse_args(__doc__, lambda p: (p.add_argument("--dtype", default="float32",
+                                                                choices=["float32", "float64"]),
+                                                 p.add_argument("--quick", action="store_true")))
+    import math
+
+    import numpy as np
+
+    import pyneural as pn
+    from pyneural.kernels.activation import activation_backward
+    from pyneural.kernels.softmax import softmax_backward
+    try:
+        from scipy.special import erf
+    except ImportError:
+        erf = None
+
+    torch = common.load_torch(args)
+    info = common.machine(args, args.dtype)
+    dtype = np.dtype(args.dtype)
+    n = 1 << 20 if args.quick else 1 << 22
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(n) * 3).astype(dtype)
+    g = rng.standard_normal(n).astype(dtype)
+    logits = (rng.standard_normal((4096, 1000)) * 3).astype(dtype)
+    g_logits = rng.standard_normal(logits.shape).astype(dtype)
+
+    src, dst = np.ones(n, dtype), np.empty(n, dtype)
+    copy_time = common.time_calls({"copy": lambda: np.copyto(dst, src)}, args.min_time)["copy"]
+    copy_gbs = 2 * n * dtype.itemsize / copy_time * 1e-9
+    print(f"{info['cpu']} | backend {info['backend']} variant {info['variant']} | {args.threads} threads | "
+          f"{args.dtype} | copy {copy_gbs:.1f} GB/s")
+
+    inv_sqrt2 = 1 / math.sqrt(2)
+    numpy_forward = {
+        "relu": lambda a: np.maximum(a, 0),
+        "sigmoid": lambda a: 1 / (1 + np.exp(-a)),
+        "tanh": np.tanh,
+        "silu": lambda a: a / (1 + np.exp(-a)),
+        "gelu": (lambda a: 0.5 * a * (1 + erf(a * inv_sqrt2))) if erf else None,
+    }
+    numpy_backward = {  # gradient from g and the forward's saved array, as the kernels do
+        "relu": lambda gr, a, y: gr * (a > 0),
+        "sigmoid": lambda gr, a, y: gr * y * (1 - y),
+        "tanh": lambda gr, a, y: gr * (1 - y * y),
+        "silu": lambda gr, a, y: (lambda s: gr * s * (1 + a * (1 - s)))(1 / (1 + np.exp(-a))),
+        "gelu": (lambda gr, a, y: gr * (0.5 * (1 + erf(a * inv_sqrt2)) + a * np.exp(-0.5 * a * a) / math.sqrt(2 * math.pi)))
+        if erf else None,
+    }
+    torch_fn = {"relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh", "silu": "silu", "gelu": "gelu"}
+
+    rows, table = [], []
+
+    def record(name: str, case: str, arrays: int, size: int, fns: dict) -> None:
+        fns = {k: v for k, v in fns.items() if v is not None}
+        t = common.time_calls(fns, args.min_time)
+        gbs = {k: arrays * size * dtype.itemsize / v * 1e-9 for k, v in t.items()}
+        row = {"op": name, "case": case, "seconds": t, "gbs": gbs, "copy_gbs": copy_gbs,
+               "frac_copy": gbs["pyneural"] / copy_gbs,
+               "vs_numpy": t["numpy"] / t["pyneural"] if "numpy" in t else None,
+               "vs_torch": t["torch"] / t["pyneural"] if "torch" in t else None}
+        rows.append(row)
+        table.append([name, case, f"{t['pyneural'] * 1e3:.2f}", f"{gbs['pyneural']:.1f}",
+                      f"{100 * row['frac_copy']:.0f}%",
+                      f"{t['numpy'] * 1e3:.2f}" if "numpy" in t else "-",
+                      f"{row['vs_numpy']:.2f}" if row["vs_numpy"] else "-",
+                      f"{t['torch'] * 1e3:.2f}" if "torch" in t else "-",
+                      f"{row['vs_torch']:.2f}" if row["vs_torch"] else "-"])
+
+    tx = torch.from_numpy(x) if torch else None
+    tg = torch.from_numpy(g) if torch else None
+    for name in ("relu", "sigmoid", "tanh", "silu", "gelu"):
+        kernel = getattr(pn.kernels, name)
+        nf, nb = numpy_forward[name], numpy_backward[name]
+        tf = getattr(torch.nn.functional, torch_fn[name]) if torch else None
+        record(name, "fwd", 2, n, {"pyneural": lambda: kernel(x),
+                                   "numpy": (lambda: nf(x)) if nf else None,
+                                   "torch": (lambda: tf(tx)) if torch else None})
+        saved_output = name in ("sigmoid", "tanh")
+
+        def pn_fb():
+            y = kernel(x)
+            return activation_backward(name, g, y if saved_output else x)
+
+        def torch_fb():
+            xr = tx.detach().requires_grad_()
+            tf(xr).backward(tg)
+            return xr.grad
+
+        record(name, "fwd+bwd", 5, n, {"pyneural": pn_fb,
+                                       "numpy": (lambda: nb(g, x, nf(x))) if nf else None,
+                                       "torch": torch_fb if torch else None})
+
+    def np_softmax(a):
+        e = np.exp(a - a.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    def np_log_softmax(a):
+        m = a.max(axis=1, keepdims=True)
+        return a - m - np.log(np.exp(a - m).sum(axis=1, keepdims=True))
+
+    tl = torch.from_numpy(logits) if torch else None
+    tgl = torch.from_numpy(g_logits) if torch else None
+    for name, npf in (("softmax", np_softmax), ("log_softmax", np_log_softmax)):
+        kernel = getattr(pn.kernels, name)
+        log = name == "log_softmax"
+        tf = getattr(torch, name) if torch else None
+        record(name, "fwd (4096x1000)", 2, logits.size, {"pyneural": lambda: kernel(logits, -1),
+                                                         "numpy": lambda: npf(logits),
+                                                         "torch": (lambda: tf(tl, 1)) if torch else None})
+
+        def np_fb():
+            y = npf(logits)
+            if log:
+                return g_logits - np.exp(y) * g_logits.sum(axis=1, keepdims=True)
+            return y * (g_logits - (g_logits * y).sum(axis=1, keepdims=True))
+
+        def torch_fb():
+            xr = tl.detach().requires_grad_()
+            tf(xr, 1).backward(tgl)
+            return xr.grad
+
+        record(name, "fwd+bwd", 5, logits.size, {"pyneural": lambda: softmax_backward(g_logits, kernel(logits), -1, log),
+                                                 "numpy": np_fb, "torch": torch_fb if torch else None})
+
+    common.print_table(["op", "case", "pn ms", "pn GB/s", "% copy", "numpy ms", "x numpy", "torch ms", "x torch"],
+                       table)
+    name = args.out or f"elementwise_{args.dtype}_{info['backend']}_{info['variant']}_{args.threads}t"
+
+    def chart(path):
+        import matplotlib.pyplot as plt
+        labels = [f"{r['op']} {r['case']}" for r in rows]
+        peers = ["pyneural", "numpy", "torch"]
+        fig, ax = plt.subplots(figsize=(12, 4.5))
+        width = 0.8 / len(peers)
+        for i, peer in enumerate(peers):
+            ax.bar([k + i * width for k in range(len(rows))], [r["gbs"].get(peer, 0) for r in rows], width, label=peer)
+        ax.axhline(copy_gbs, color="k", linestyle="--", linewidth=1, label="copy")
+        ax.set_xticks([k + 0.4 - width / 2 for k in range(len(rows))], labels, rotation=45, ha="right")
+        ax.set_ylabel("GB/s")
+        ax.set_title(f"element-wise {args.dtype}, {args.threads} threads, {info['cpu']}")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+
+    print("wrote", common.save(name, info, rows, chart))
+
+
+if __name__ == "__main__":
+    main()
