@@ -66,38 +66,46 @@ inline void store_part(T* x, Vec<T> v, index_t w) {
     for (index_t l = 0; l < w; ++l) x[l] = v[l];
 }
 
-// Runs body(p, g, s0, s1, s2) on every vector of the buffers (null state buffers read as zeros and are
-// not written), threads over contiguous slices of whole vectors.
+// Runs body(p, g, s0, s1, s2) on every vector of elements [lo, hi) (null state buffers read as zeros and
+// are not written).
+template <class T, class Body>
+void slice(index_t lo, index_t hi, T* param, const T* grad, T* s0, T* s1, T* s2, const Body& body) {
+    using V = Vec<T>;
+    constexpr index_t L = kVL<T>;
+    index_t i = lo;
+    for (; i + L <= hi; i += L) {
+        V p = load(param + i), a = s0 ? load(s0 + i) : V{}, b = s1 ? load(s1 + i) : V{},
+          c = s2 ? load(s2 + i) : V{};
+        body(p, load(grad + i), a, b, c);
+        store(param + i, p);
+        if (s0) store(s0 + i, a);
+        if (s1) store(s1 + i, b);
+        if (s2) store(s2 + i, c);
+    }
+    if (i < hi) {
+        const index_t w = hi - i;
+        V p = load_part(param + i, w), a = s0 ? load_part(s0 + i, w) : V{},
+          b = s1 ? load_part(s1 + i, w) : V{}, c = s2 ? load_part(s2 + i, w) : V{};
+        body(p, load_part(grad + i, w), a, b, c);
+        store_part(param + i, p, w);
+        if (s0) store_part(s0 + i, a, w);
+        if (s1) store_part(s1 + i, b, w);
+        if (s2) store_part(s2 + i, c, w);
+    }
+}
+
+// slice() over all n elements, threads over contiguous runs of whole vectors when the work pays for them
+// (a small update calls the loop directly: entering even a one-thread OpenMP region costs a microsecond).
 template <class T, class Body>
 void for_each_vector(index_t n, T* param, const T* grad, T* s0, T* s1, T* s2, double flops_per_element,
                      const Body& body) {
-    using V = Vec<T>;
-    constexpr index_t L = kVL<T>;
     const int threads = threads_for(double(n) * flops_per_element);
-    const index_t per_thread = round_up((n + threads - 1) / threads, L);
-#pragma omp parallel for num_threads(threads) if (threads > 1)
+    if (threads <= 1) return slice(0, n, param, grad, s0, s1, s2, body);
+    const index_t per_thread = round_up((n + threads - 1) / threads, index_t(kVL<T>));
+#pragma omp parallel for num_threads(threads)
     for (int t = 0; t < threads; ++t) {
-        const index_t lo = min_i(n, t * per_thread), hi = min_i(n, lo + per_thread);
-        index_t i = lo;
-        for (; i + L <= hi; i += L) {
-            V p = load(param + i), a = s0 ? load(s0 + i) : V{}, b = s1 ? load(s1 + i) : V{},
-              c = s2 ? load(s2 + i) : V{};
-            body(p, load(grad + i), a, b, c);
-            store(param + i, p);
-            if (s0) store(s0 + i, a);
-            if (s1) store(s1 + i, b);
-            if (s2) store(s2 + i, c);
-        }
-        if (i < hi) {
-            const index_t w = hi - i;
-            V p = load_part(param + i, w), a = s0 ? load_part(s0 + i, w) : V{},
-              b = s1 ? load_part(s1 + i, w) : V{}, c = s2 ? load_part(s2 + i, w) : V{};
-            body(p, load_part(grad + i, w), a, b, c);
-            store_part(param + i, p, w);
-            if (s0) store_part(s0 + i, a, w);
-            if (s1) store_part(s1 + i, b, w);
-            if (s2) store_part(s2 + i, c, w);
-        }
+        const index_t lo = min_i(n, t * per_thread);
+        slice(lo, min_i(n, lo + per_thread), param, grad, s0, s1, s2, body);
     }
 }
 
