@@ -339,3 +339,56 @@ def test_softmax_modules(backend, rng, dtype, name, dim):
     module, tmodule = getattr(nn, name)(dim), getattr(torch.nn, name)(dim)
     assert repr(module) == repr(tmodule)
     check_parity(module, tmodule, (rng.standard_normal((3, 4, 5)) * 3).astype(dtype), dtype)
+
+
+def test_bad_inputs_raise_clear_errors():
+    with pytest.raises(ValueError, match="has 5 channels"):
+        nn.Conv2d(3, 4, 3)(pn.randn(1, 5, 8, 8))
+    with pytest.raises(ValueError, match="out of range for 3 classes"):
+        nn.CrossEntropyLoss()(pn.randn(4, 3), pn.tensor([0, 1, 2, 3]))
+    with pytest.raises(IndexError, match="out of range"):
+        nn.Embedding(3, 2)(pn.tensor([3]))
+    with pytest.raises(ValueError, match="normalized_shape"):
+        nn.LayerNorm(4)(pn.randn(2, 5))
+
+
+def make_cnn(lib):
+    """The same small CNN in torch or pyneural (identical module names)."""
+    return lib.Sequential(lib.Conv2d(1, 4, 3, padding=1), lib.BatchNorm2d(4), lib.ReLU(), lib.MaxPool2d(2),
+                          lib.Conv2d(4, 6, 3), lib.GELU(), lib.AdaptiveAvgPool2d(2), lib.Flatten(),
+                          lib.Dropout(0.0), lib.Linear(24, 10), lib.LayerNorm(10), lib.Linear(10, 3))
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+def test_torch_cnn_state_dict_parity(backend, rng, training):
+    tmodel, model = make_cnn(torch.nn), make_cnn(nn)
+    assert repr(model) == repr(tmodel)
+    tmodel.train(training), model.train(training)
+    x = rng.standard_normal((5, 1, 10, 10)).astype(np.float32)
+    check_parity(model, tmodel, x, np.float32)
+
+
+def test_transfer_learning_freeze_and_replace_head(rng):
+    tmodel = make_cnn(torch.nn)
+    model = make_cnn(nn)
+    model.load_state_dict({k: v.numpy() for k, v in tmodel.state_dict().items()})
+    for layer in list(model)[:-1]:
+        layer.requires_grad_(False)
+    model[-1] = nn.Linear(10, 2)  # new head for a 2-class task
+    frozen = {k: v.data.copy() for k, v in model.state_dict().items() if not k.startswith("11.")}
+    x = pn.tensor(rng.standard_normal((8, 1, 10, 10)).astype(np.float32))
+    target = pn.tensor(rng.integers(0, 2, 8))
+    model.eval()  # frozen batch norm statistics too
+    losses = []
+    for _ in range(20):  # plain gradient descent on the trainable parameters
+        model.zero_grad()
+        loss = nn.CrossEntropyLoss()(model(x), target)
+        loss.backward()
+        losses.append(loss.item())
+        for p in model.parameters():
+            if p.requires_grad:
+                p.data -= 0.1 * p.grad.data
+    assert losses[-1] < losses[0]
+    assert [n for n, p in model.named_parameters() if p.requires_grad] == ["11.weight", "11.bias"]
+    for k, v in frozen.items():
+        np.testing.assert_array_equal(model.state_dict()[k].data, v, err_msg=k)
