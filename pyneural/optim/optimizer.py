@@ -45,11 +45,20 @@ class _ParamState(MutableMapping):
     def __contains__(self, param: object) -> bool:
         return id(param) in self._items
 
+    def of(self, param: Tensor) -> dict:
+        """The state of ``param``, created empty on first use (the fast path of ``step``)."""
+        entry = self._items.get(id(param))
+        if entry is None:
+            entry = self._items[id(param)] = (param, {})
+        return entry[1]
+
 
 def check_number(op: str, name: str, value: Any, low: float = 0.0, high: float | None = None,
                  high_open: bool = True) -> None:
     """ValueError naming the argument unless ``value`` is a finite real in [low, high) (or [low, high])."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+    if type(value) is not float and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
+        raise ValueError(f"{op}: invalid {name} {value!r}: expected a finite number")
+    if not math.isfinite(value):
         raise ValueError(f"{op}: invalid {name} {value!r}: expected a finite number")
     if value < low or (high is not None and (value >= high if high_open else value > high)):
         bound = "" if high is None else f" and {'<' if high_open else '<='} {high}"
@@ -151,12 +160,8 @@ class Optimizer:
         for group in self.param_groups:
             self._check(group)  # options may have been edited since (schedulers, user code)
             for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state.get(p)
-                if state is None:
-                    state = self.state[p] = {}
-                self._update_tensor(p, state, group)
+                if p.grad is not None:
+                    self._update_tensor(p, self.state.of(p), group)
         return loss
 
     def _update_tensor(self, p: Tensor, state: dict, group: dict) -> None:
