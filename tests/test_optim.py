@@ -531,3 +531,50 @@ def test_gradient_of_wrong_shape():
     w.grad = pn.tensor(np.zeros(4))
     with pytest.raises(ValueError, match=r"gradient of shape \(4,\) for a parameter of shape \(3,\)"):
         opt.step()
+
+
+def test_module_training_checkpoint_resumes_identically(backend, rng, tmp_path):
+    """A model and its optimizer saved mid-training and restored into fresh objects carry on bit for bit."""
+    nn = pn.nn
+
+    def make():
+        return nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 3))
+
+    pn.manual_seed(0)
+    model = make()
+    opt = optim.AdamW(model.parameters(), lr=0.01, amsgrad=True)
+    batches = [(pn.tensor(rng.standard_normal((8, 6)).astype(np.float32)),
+                pn.tensor(rng.standard_normal((8, 3)).astype(np.float32))) for _ in range(6)]
+
+    def train(model, opt, batches):
+        for x, y in batches:
+            opt.zero_grad()
+            ((model(x) - y) ** 2).mean().backward()
+            opt.step()
+
+    train(model, opt, batches[:3])
+    pn.save(model.state_dict(), tmp_path / "model.safetensors")
+    pn.save({"optimizer": opt.state_dict(), "epoch": 3}, tmp_path / "train.safetensors")
+    pn.manual_seed(1)
+    restored = make()
+    restored.load_state_dict(pn.load(tmp_path / "model.safetensors"))
+    restored_opt = optim.AdamW(restored.parameters())
+    checkpoint = pn.load(tmp_path / "train.safetensors")
+    restored_opt.load_state_dict(checkpoint["optimizer"])
+    assert checkpoint["epoch"] == 3 and restored_opt.param_groups[0]["amsgrad"] is True
+    train(model, opt, batches[3:])
+    train(restored, restored_opt, batches[3:])
+    for (name, a), (_, b) in zip(model.state_dict().items(), restored.state_dict().items()):
+        np.testing.assert_array_equal(np.asarray(a.data), np.asarray(b.data), err_msg=name)
+
+
+def test_frozen_parameters_are_not_updated(backend):
+    nn = pn.nn
+    model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))
+    model[0].requires_grad_(False)
+    frozen = model[0].weight.data.copy()
+    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    ((model(pn.ones((3, 4))) ** 2).sum()).backward()
+    opt.step()
+    np.testing.assert_array_equal(model[0].weight.data, frozen)
+    assert model[0].weight not in opt.state and model[1].weight in opt.state
