@@ -116,6 +116,22 @@ __attribute__((always_inline)) inline VecT<T> vexpm1(VecT<T> x) {
     return select<T>(n == 0, q, scale_pow2<T>(q + T(1), n) - T(1));
 }
 
+// exp(a + b) for |b| << |a|, without rounding a + b: the reduction subtracts n ln2 from a first (exactly,
+// for the a of gauss()), then adds b.
+template <class T>
+__attribute__((always_inline)) inline VecT<T> vexp_sum(VecT<T> a, VecT<T> b) {
+    using M = Math<T>;
+    VecT<T> x = a + b;
+    x = select<T>(x < M::kExpLo, splat<T>(M::kExpLo), x);
+    const VecT<T> shifted = x * T(1.44269504088896340736) + M::kMagic;
+    const VecT<T> nf = shifted - M::kMagic;
+    const MaskT<T> n = (MaskT<T>)shifted - (MaskT<T>)splat<T>(M::kMagic);
+    VecT<T> r = a - nf * M::kLn2Hi;
+    r = (r + b) - nf * M::kLn2Lo;
+    r = select<T>(x == M::kExpLo, x - nf * M::kLn2Hi - nf * M::kLn2Lo, r);  // clamped: far underflow
+    return scale_pow2<T>(expm1_poly<T>(r) + T(1), n);
+}
+
 template <class T>
 __attribute__((always_inline)) inline VecT<T> vabs(VecT<T> x) {
     return (VecT<T>)((MaskT<T>)x & ~(MaskT<T>)splat<T>(T(-0.0)));
@@ -151,23 +167,30 @@ __attribute__((always_inline)) inline VecT<T> gauss(VecT<T> x) {
     x = select<T>(x > Math<T>::kCdfClamp, splat<T>(Math<T>::kCdfClamp), x);
     const VecT<T> head = (VecT<T>)((MaskT<T>)x & (MaskT<T>{} + Math<T>::kSplitMask));
     const VecT<T> tail = (x - head) * (x + head);  // x^2 = head^2 + tail, head^2 exact
-    return vexp<T>(head * head * T(-0.5)) * vexp<T>(tail * T(-0.5));
+    return vexp_sum<T>(head * head * T(-0.5), tail * T(-0.5));
 }
+
+// (-1)^k / (k! (2k + 1)), k <= 18: the Taylor coefficients of erf(z) sqrt(pi) / (2z) in z^2.
+struct ErfSeries {
+    double c[19];
+    constexpr ErfSeries() : c() {
+        double inv_fact = 1.0;
+        for (int k = 0; k < 19; ++k) {
+            if (k) inv_fact /= k;
+            c[k] = (k % 2 ? -inv_fact : inv_fact) / (2 * k + 1);
+        }
+    }
+};
 
 // erf(z) / z = 2/sqrt(pi) sum (-1)^k z^2k / (k! (2k + 1)), for z^2 <= 1.
 template <class T>
 __attribute__((always_inline)) inline VecT<T> erf_small(VecT<T> z) {
     constexpr int d = Math<T>::kErfDegree;
+    constexpr ErfSeries coef{};  // folded at compile time: no divisions at run time
     const VecT<T> u = z * z;
-    double c = 1.0;  // 1/k!
-    double coef[d + 1];
-    for (int k = 0; k <= d; ++k) {
-        if (k) c /= k;
-        coef[k] = (k % 2 ? -c : c) / (2 * k + 1);
-    }
-    VecT<T> p = splat<T>(T(coef[d]));
+    VecT<T> p = splat<T>(T(coef.c[d]));
 #pragma GCC unroll 20
-    for (int k = d - 1; k >= 0; --k) p = p * u + T(coef[k]);
+    for (int k = d - 1; k >= 0; --k) p = p * u + T(coef.c[k]);
     return p * z * T(1.12837916709551257390);
 }
 
