@@ -21,16 +21,20 @@ _SLICE = 1 << 14             # elements per parallel work item
 
 
 @njit(cache=True, fastmath=_FASTMATH, inline="always")
-def _lerp(start, end, weight):
-    """torch.lerp: the form depends on the weight, for accuracy near either end."""
+def _lerp(start, end, weight, complement):
+    """torch.lerp with ``complement = 1 - weight`` (given in the arrays' dtype, so float32 stays float32):
+    the form depends on the weight, for accuracy near either end."""
     if weight < 0.5:
         return start + weight * (end - start)
-    return end - (end - start) * (1 - weight)
+    return end - (end - start) * complement
 
 
-@njit(cache=True, fastmath=_FASTMATH)
+@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
 def _sgd_slice(p, g, buf, lo, hi, lr, momentum, keep, wd, use_momentum, nesterov, first):
-    for i in range(lo, hi):
+    p, g = p[lo:hi], g[lo:hi]
+    if use_momentum:
+        buf = buf[lo:hi]
+    for i in range(p.size):
         d = g[i] + wd * p[i] if wd != 0 else g[i]
         if use_momentum:
             b = d if first else buf[i] * momentum + keep * d
@@ -39,10 +43,13 @@ def _sgd_slice(p, g, buf, lo, hi, lr, momentum, keep, wd, use_momentum, nesterov
         p[i] = p[i] + (-lr) * d
 
 
-@njit(cache=True, fastmath=_FASTMATH)
-def _adam_slice(p, g, m, v, v_max, lo, hi, step_size, correction2_sqrt, eps, w1, beta2, w2, wd, shrink, decoupled,
+@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
+def _adam_slice(p, g, m, v, v_max, lo, hi, step_size, correction2_sqrt, eps, w1, beta1, beta2, w2, wd, shrink, decoupled,
                 amsgrad):
-    for i in range(lo, hi):
+    p, g, m, v = p[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi]
+    if amsgrad:
+        v_max = v_max[lo:hi]
+    for i in range(p.size):
         gi = g[i]
         pi = p[i]
         if wd != 0:
@@ -50,7 +57,7 @@ def _adam_slice(p, g, m, v, v_max, lo, hi, step_size, correction2_sqrt, eps, w1,
                 pi = pi * shrink
             else:
                 gi = gi + wd * pi
-        mi = _lerp(m[i], gi, w1)
+        mi = _lerp(m[i], gi, w1, beta1)
         vi = v[i] * beta2 + w2 * gi * gi
         m[i] = mi
         v[i] = vi
@@ -58,21 +65,33 @@ def _adam_slice(p, g, m, v, v_max, lo, hi, step_size, correction2_sqrt, eps, w1,
             if not v_max[i] >= vi:  # a NaN in vi propagates, as torch.maximum's
                 v_max[i] = vi
             vi = v_max[i]
-        p[i] = pi + (-step_size) * (mi / (np.sqrt(vi) / correction2_sqrt + eps))
+        p[i] = pi + (-step_size) * (mi / (math.sqrt(vi) / correction2_sqrt + eps))
 
 
-@njit(cache=True, fastmath=_FASTMATH)
+@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
 def _rmsprop_slice(p, g, sq, buf, avg_g, lo, hi, lr, alpha, w, eps, wd, momentum, use_momentum, centered):
-    for i in range(lo, hi):
+    p, g, sq = p[lo:hi], g[lo:hi], sq[lo:hi]
+    if use_momentum:
+        buf = buf[lo:hi]
+    if centered:
+        avg_g = avg_g[lo:hi]
+    if not (centered or use_momentum):  # the default: a loop without branches, which LLVM vectorizes
+        for i in range(p.size):
+            gi = g[i] + wd * p[i] if wd != 0 else g[i]
+            s = sq[i] * alpha + w * gi * gi
+            sq[i] = s
+            p[i] = p[i] + (-lr) * (gi / (math.sqrt(s) + eps))
+        return
+    for i in range(p.size):
         gi = g[i] + wd * p[i] if wd != 0 else g[i]
         s = sq[i] * alpha + w * gi * gi
         sq[i] = s
         if centered:
-            a = _lerp(avg_g[i], gi, w)
+            a = _lerp(avg_g[i], gi, w, alpha)
             avg_g[i] = a
-            avg = np.sqrt(s + (-1) * a * a) + eps
+            avg = math.sqrt(s - a * a) + eps
         else:
-            avg = np.sqrt(s) + eps
+            avg = math.sqrt(s) + eps
         if use_momentum:
             b = buf[i] * momentum + gi / avg
             buf[i] = b
@@ -81,13 +100,14 @@ def _rmsprop_slice(p, g, sq, buf, avg_g, lo, hi, lr, alpha, w, eps, wd, momentum
             p[i] = p[i] + (-lr) * (gi / avg)
 
 
-@njit(cache=True, fastmath=_FASTMATH)
+@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
 def _adagrad_slice(p, g, total, lo, hi, lr, eps, wd):
-    for i in range(lo, hi):
+    p, g, total = p[lo:hi], g[lo:hi], total[lo:hi]
+    for i in range(p.size):
         gi = g[i] + wd * p[i] if wd != 0 else g[i]
         s = total[i] + gi * gi
         total[i] = s
-        p[i] = p[i] + (-lr) * (gi / (np.sqrt(s) + eps))
+        p[i] = p[i] + (-lr) * (gi / (math.sqrt(s) + eps))
 
 
 # Parallel drivers: each thread takes whole slices of _SLICE elements.
@@ -218,7 +238,7 @@ def adam_update(param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray, exp_av
     _disjoint(op, named)
     t = param.dtype.type
     correction1, correction2 = 1 - beta1 ** step, 1 - beta2 ** step
-    args = (t(lr / correction1), t(math.sqrt(correction2)), t(eps), t(1 - beta1), t(beta2), t(1 - beta2),
+    args = (t(lr / correction1), t(math.sqrt(correction2)), t(eps), t(1 - beta1), t(beta1), t(beta2), t(1 - beta2),
             t(weight_decay), t(1 - lr * weight_decay), bool(decoupled), amsgrad)
     if _threads(p.size):
         _adam_parallel(p, g, m, v, v_max, *args)
