@@ -289,3 +289,15 @@ def test_public_names():
     for name in nn.__all__:
         assert hasattr(nn, name), name
     assert {"Module", "Parameter", "Sequential", "ModuleList", "Linear", "init", "utils", "functional"} <= set(nn.__all__)
+
+
+def test_state_dict_survives_a_checkpoint_file(tmp_path):
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 2))
+    model(pn.randn(5, 3))  # running statistics move away from their defaults
+    path = tmp_path / "model.safetensors"
+    pn.save(model.state_dict(), path)
+    fresh = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 2))
+    fresh.load_state_dict(pn.load(path))
+    for (k, a), (_, b) in zip(model.state_dict().items(), fresh.state_dict().items()):
+        assert a.dtype == b.dtype, k
+        np.testing.assert_array_equal(a.data, b.data, err_msg=k)
