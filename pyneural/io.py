@@ -76,6 +76,24 @@ def _write_bytes(file, data: bytes) -> None:
         file.write(view[start:start + _CHUNK])
 
 
+def _file_mode(path: str) -> int:
+    """Permissions for the new file: the old file's, else what ``open()`` would give (0o666 less the umask).
+    (mkstemp creates files readable by their owner only.)"""
+    try:
+        return os.stat(path).st_mode & 0o777
+    except OSError:
+        pass
+    umask = 0o022
+    try:
+        with open("/proc/self/status") as status:  # reading the umask without setting it (os.umask is racy)
+            for line in status:
+                if line.startswith("Umask:"):
+                    umask = int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o666 & ~umask
+
+
 def save(obj: Any, path: str | os.PathLike) -> None:
     """Save a state dict (or any nesting of dicts/lists/tuples of tensors and plain values) to a
     safetensors file at ``path``, atomically."""
@@ -92,6 +110,8 @@ def save(obj: Any, path: str | os.PathLike) -> None:
     fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as file:
+            if hasattr(os, "fchmod"):
+                os.fchmod(file.fileno(), _file_mode(path))
             _write_bytes(file, data)
             file.flush()
             os.fsync(file.fileno())

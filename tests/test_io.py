@@ -143,9 +143,20 @@ def test_crash_before_rename_leaves_the_old_file_whole(tmp_path, monkeypatch):
 
 def test_save_replaces_the_file(tmp_path):
     path, old, new = _old_and_new(tmp_path)
+    os.chmod(path, 0o640)
     pn.save(new, path)
     _equal(pn.load(path), new)
     assert os.listdir(tmp_path) == ["model.safetensors"]
+    assert os.stat(path).st_mode & 0o777 == 0o640  # the old file's permissions are kept
+
+
+def test_new_file_gets_the_usual_permissions(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        pn.save({"w": np.ones(2)}, tmp_path / "new.safetensors")
+    finally:
+        os.umask(previous)
+    assert os.stat(tmp_path / "new.safetensors").st_mode & 0o777 == 0o644
 
 
 # ----------------------------------------------------------------------- corrupt files
