@@ -80,6 +80,7 @@ CASES = [
     ((2, 2, 6, 6), (3, 2, 1, 1), 2, 1, 1, 1),
     ((1, 1, 4, 4), (2, 1, 6, 6), 1, 1, 1, 1),
     ((2, 3, 7, 7), (5, 3, 3, 3), 100, 0, 1, 1),  # a stride far larger than the input
+    ((3, 2, 8, 8), (4, 2, 1, 1), 1, 0, 1, 1),  # 1x1 with few channels: weight gradient from per-image sums of x
 ]
 
 
@@ -131,9 +132,11 @@ def test_conv2d_fused_activation(kernel_impl, activation, rng):
                                rtol=1e-10, atol=1e-12)
 
 
-def test_conv2d_many_images_in_chunks(kernel_impl, threads, rng):
+@pytest.mark.parametrize("x_shape, w_shape", [((9, 8, 64, 64), (3, 8, 3, 3)),     # few channels, many pixels
+                                              ((5, 64, 12, 12), (4, 64, 3, 3))])  # many channels, few pixels
+def test_conv2d_many_images_in_chunks(kernel_impl, threads, x_shape, w_shape, rng):
     # enough images that the column buffers hold only a chunk of the batch at a time
-    x, w, b = _data(rng, (9, 8, 64, 64), (3, 8, 3, 3), np.float64)
+    x, w, b = _data(rng, x_shape, w_shape, np.float64)
     want = reference_conv2d(x, w, b, (1, 1), (1, 1), (1, 1), 1)
     np.testing.assert_allclose(pn.kernels.conv2d(x, w, b, padding=1), want, rtol=1e-11, atol=1e-11)
     dy = rng.standard_normal(want.shape)

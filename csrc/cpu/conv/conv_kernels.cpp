@@ -19,8 +19,9 @@ namespace {
 
 #include "pyneural/isa.h"
 
-// Column buffers of a chunk hold at most this many elements (or one image's, if larger).
-constexpr index_t kColumnBudget = index_t(1) << 21;
+// Column buffers of a chunk take at most this many bytes (or one image's, if larger): big enough for
+// long GEMMs, small enough to stay in the outer caches (2 MiB measured best, 256 KiB to 8 MiB tried).
+constexpr index_t kColumnBytes = index_t(2) << 20;
 
 struct Geometry {
     index_t cg, kg;    // input and output channels per group
@@ -42,9 +43,10 @@ Geometry geometry(const ConvShape& s) {
     return g;
 }
 
+template <class T>
 index_t chunk_images(const ConvShape& s, const Geometry& g) {
-    const index_t per_image = max_i(1, s.c * g.taps * g.ohw);
-    return max_i(1, min_i(s.n, kColumnBudget / per_image));
+    const index_t per_image = max_i(1, s.c * g.taps * g.ohw * index_t(sizeof(T)));
+    return max_i(1, min_i(s.n, kColumnBytes / per_image));
 }
 
 // Owns a malloc'ed buffer (freed on every way out, exceptions from the GEMM included).
@@ -140,7 +142,7 @@ template <class T>
 bool forward(const ConvShape& s, const T* x, const T* weight, const T* bias, T* y, Activation act) {
     const Geometry g = geometry(s);
     if (s.n == 0 || s.k == 0 || g.ohw == 0) return true;
-    const index_t chunk = g.direct ? s.n : chunk_images(s, g);
+    const index_t chunk = g.direct ? s.n : chunk_images<T>(s, g);
     Buffer<T> col(g.direct ? 0 : s.c * g.taps * g.ohw * chunk);
     if (!g.direct && !col.data) return false;
     for (index_t n0 = 0; n0 < s.n; n0 += chunk) {
@@ -169,7 +171,7 @@ bool backward_data(const ConvShape& s, const T* dy, const T* weight, T* dx) {
         memset(dx, 0, size_t(s.n * s.c * g.hw) * sizeof(T));
         return true;
     }
-    const index_t chunk = g.direct ? s.n : chunk_images(s, g);
+    const index_t chunk = g.direct ? s.n : chunk_images<T>(s, g);
     Buffer<T> col(g.direct ? 0 : s.c * g.taps * g.ohw * chunk);
     if (!g.direct && !col.data) return false;
     for (index_t n0 = 0; n0 < s.n; n0 += chunk) {
@@ -222,19 +224,43 @@ bool backward_weight(const ConvShape& s, const T* x, const T* dy, T* dweight, T*
         memset(dweight, 0, size_t(weights) * sizeof(T));
         return true;
     }
-    const index_t chunk = chunk_images(s, g);
-    // A chunk of one image uses x and dy in place when the convolution is direct; otherwise im2col,
-    // and dy regrouped as (k, images, ohw) so each group's rows span all images of the chunk.
-    const bool in_place = g.direct && chunk == 1;
-    Buffer<T> col(in_place ? 0 : s.c * g.taps * g.ohw * chunk);
-    Buffer<T> dy_rows(chunk > 1 ? s.k * g.ohw * chunk : 0);
-    Buffer<T> partial(s.n > chunk ? weights : 0);
-    if ((!in_place && !col.data) || (chunk > 1 && !dy_rows.data) || (s.n > chunk && !partial.data)) return false;
+    // Two ways to sum over images: one GEMM per image into partial sums, or dy regrouped as
+    // (k, images, ohw) so one long GEMM spans all images of a chunk. The long GEMM runs faster; the
+    // partial sums skip copying dy, which wins when the column rows are far fewer than the output
+    // pixels (few input channels: measured on (64,1,32,28,3) and (32,3,32,32,3), lost on (32,64,64,32,3)).
+    const bool per_image = g.rows * 16 <= g.ohw;
+    index_t chunk = chunk_images<T>(s, g);
+    if (per_image) chunk = max_i(1, min_i(chunk, kColumnBytes / index_t(sizeof(T)) / weights));
+    const bool use_x = g.direct && (per_image || chunk == 1);  // a direct convolution's columns are x itself
+    Buffer<T> col(use_x ? 0 : s.c * g.taps * g.ohw * chunk);
+    Buffer<T> dy_rows(!per_image && chunk > 1 ? s.k * g.ohw * chunk : 0);
+    Buffer<T> partial(per_image ? weights * chunk : (s.n > chunk ? weights : 0));
+    if ((!use_x && !col.data) || (!per_image && chunk > 1 && !dy_rows.data) ||
+        ((per_image || s.n > chunk) && !partial.data))
+        return false;
     for (index_t n0 = 0; n0 < s.n; n0 += chunk) {
         const index_t images = min_i(chunk, s.n - n0), ld = images * g.ohw;
         const T* x_chunk = x + n0 * s.c * g.hw;
         const T* dy_chunk = dy + n0 * s.k * g.ohw;
-        if (!in_place) fill_columns(s, g, x_chunk, images, col.data);
+        if (!use_x) fill_columns(s, g, x_chunk, images, col.data);
+        if (per_image) {
+            for (index_t group = 0; group < s.groups; ++group) {
+                const StridedBatch<const T> columns =
+                    use_x ? StridedBatch<const T>{x_chunk + group * g.cg * g.hw, s.c * g.hw, 1, g.hw}
+                          : StridedBatch<const T>{col.data + group * g.rows * ld, g.ohw, 1, ld};
+                gemm(GemmProblem<T>{images, g.kg, g.rows, g.ohw,
+                                    {dy_chunk + group * g.kg * g.ohw, s.k * g.ohw, g.ohw, 1}, columns,
+                                    {partial.data + group * g.kg * g.rows, weights, g.rows, 1}});
+            }
+            const int t = threads_for(double(images) * double(weights));
+#pragma omp parallel for num_threads(t) if (t > 1)
+            for (index_t e = 0; e < weights; ++e) {
+                T total = n0 == 0 ? T(0) : dweight[e];
+                for (index_t i = 0; i < images; ++i) total += partial.data[i * weights + e];
+                dweight[e] = total;
+            }
+            continue;
+        }
         if (chunk > 1) {
             const index_t tasks = images * s.k;
             const int t = threads_for(double(tasks) * double(g.ohw));
@@ -250,8 +276,8 @@ bool backward_weight(const ConvShape& s, const T* x, const T* dy, T* dweight, T*
                 chunk > 1 ? StridedBatch<const T>{dy_rows.data + group * g.kg * ld, 0, ld, 1}
                           : StridedBatch<const T>{dy_chunk + group * g.kg * g.ohw, 0, g.ohw, 1};
             const StridedBatch<const T> columns =
-                in_place ? StridedBatch<const T>{x_chunk + group * g.cg * g.hw, 0, 1, g.hw}
-                         : StridedBatch<const T>{col.data + group * g.rows * ld, 0, 1, ld};
+                use_x ? StridedBatch<const T>{x_chunk + group * g.cg * g.hw, 0, 1, g.hw}
+                      : StridedBatch<const T>{col.data + group * g.rows * ld, 0, 1, ld};
             gemm(GemmProblem<T>{1, g.kg, g.rows, ld, grads, columns, {out + group * g.kg * g.rows, 0, g.rows, 1}});
         }
         if (n0 > 0) {
