@@ -2,14 +2,14 @@
 
 BLIS-like structure. B is packed into column panels (depth x NR) and A into row panels (depth x MR),
 contiguous and zero-padded, which absorbs any strides, transposes and ragged edges. A micro-kernel
-keeps an MR x NR tile of ``out`` in vector registers while it walks one A panel and one B panel.
+keeps an MR x NR tile of ``out`` in vector registers while it walks one A panel and one B panel;
+each A panel stays in L1 while the B panels of a depth x NC block (in L2) stream past it.
 
-* Few rows (the packed A slice fits L2): each thread takes a range of column panels, packs A for
-  itself and each of its B panels just before it sweeps all row panels with it: no barriers.
-* Many rows: B is packed in depth x NC blocks (L2) shared by the threads, which split the row
-  panels; each A panel stays in L1 while the micro-kernel sweeps the B panels of the block.
-* Small problems run on one thread and skip packing where tiles are whole (``_matrix_direct``);
-  many small matrices run one matrix per thread.
+* Threads split the batch into whole matrices when there are many small ones, else each matrix
+  into whole column panels (few rows) or whole row panels. Each thread packs what it needs for
+  itself, so threads never wait for each other.
+* Small problems run on one thread, and the micro-kernel reads whole tiles of ``a`` and ``b`` in
+  place instead of packing them (``_matrix_direct``).
 * ``m == 1`` (and ``n == 1``, by transposing) is a streaming matrix-vector product without packing.
 
 Numba only vectorizes what LLVM can prove, so the code is shaped for it:
@@ -26,6 +26,8 @@ Numba only vectorizes what LLVM can prove, so the code is shaped for it:
   64-wide tiles.
 """
 from __future__ import annotations
+
+import threading
 
 import numba
 import numpy as np
@@ -57,33 +59,31 @@ if _target_has_avx512():
 else:
     _TILES = {np.dtype(np.float32): (3, 32), np.dtype(np.float64): (2, 32)}
 _KC = 256          # most depth of a packed block: an A panel fits L1, a B panel L2
-_NC = 512          # most columns of a shared packed B block (depth x NC fits L2)
+_B_BLOCK_BYTES = 1 << 19  # a packed B block (KC x NC) takes half of L2, so NC is 512 float32 or 256 float64
 _COLUMN_SPLIT_ROWS = 256  # up to this many rows, threads split the columns (the packed A slice fits L2)
 _SERIAL_FLOPS = 1 << 21   # below this many flops per call, threads cost more than they save
 _GEMV_COLS = 512   # output columns per task of the matrix-vector product (accumulators stay in L1)
 _DOT_LANES = 64    # partial sums per dot product in the matrix-vector product with contiguous columns
 
 
-def _rows(dtype) -> int:
-    """MR, the rows of a micro-tile for ``dtype`` (a compile-time constant in compiled code)."""
-    return _TILES[np.dtype(dtype)][0]
+def _per_dtype(name: str, table: dict):
+    """A function ``name(dtype) -> table[dtype]``; in compiled code its result is a compile-time constant."""
+    def lookup(dtype):
+        return table[np.dtype(dtype)]
+
+    @overload(lookup, inline="always")
+    def lookup_compiled(dtype):
+        value = table[as_dtype(dtype.dtype)]
+        return lambda dtype: value
+
+    lookup.__name__ = lookup.__qualname__ = name
+    return lookup
 
 
-def _cols(dtype) -> int:
-    """NR, the columns of a micro-tile for ``dtype`` (a compile-time constant in compiled code)."""
-    return _TILES[np.dtype(dtype)][1]
-
-
-@overload(_rows, inline="always")
-def _rows_compiled(dtype):
-    rows = _TILES[as_dtype(dtype.dtype)][0]
-    return lambda dtype: rows
-
-
-@overload(_cols, inline="always")
-def _cols_compiled(dtype):
-    cols = _TILES[as_dtype(dtype.dtype)][1]
-    return lambda dtype: cols
+_rows = _per_dtype("_rows", {dtype: rows for dtype, (rows, _) in _TILES.items()})  # MR
+_cols = _per_dtype("_cols", {dtype: cols for dtype, (_, cols) in _TILES.items()})  # NR
+_block_panels = _per_dtype("_block_panels", {  # NC / NR: B panels in a packed B block
+    dtype: max(1, _B_BLOCK_BYTES // (_KC * cols * dtype.itemsize)) for dtype, (_, cols) in _TILES.items()})
 
 
 def _alloca_array(context, builder, array_type, count: int):
@@ -291,26 +291,6 @@ def _packed_strides(dtype):
     return np.intp(0), np.intp(1), np.intp(_rows(dtype)), np.intp(_cols(dtype))
 
 
-@njit(cache=True, fastmath=_FASTMATH)
-def _tiles(apack, bpack, slot, kc, C, bi, m, n, ip0, ip1, jp0, jp1, accumulate):
-    """Micro-tiles of row panels [ip0, ip1) x column panels [jp0, jp1) of ``out[bi]`` (``C = _flat(out)``).
-
-    A panel ``ip`` is ``apack[ip]``; B panel ``jp`` is ``bpack[slot + jp - jp0]``. Each A panel stays
-    in L1 while the inner loop sweeps the B panels.
-    """
-    c, co, cs0, ci, cj = C
-    MR = _rows(c.dtype)
-    NR = _cols(c.dtype)
-    zero, one, sap, sbp = _packed_strides(c.dtype)
-    for ip in range(ip0, ip1):
-        i = ip * MR
-        mr = min(MR, m - i)
-        for jp in range(jp0, jp1):
-            j = jp * NR
-            _micro_tile(kc, apack[ip], zero, one, sap, bpack[slot + jp - jp0], zero, sbp,
-                        c, co + bi * cs0 + i * ci + j * cj, ci, cj, mr, min(NR, n - j), accumulate)
-
-
 @njit(cache=True)
 def _depth_step(k):
     """Depth of the packed blocks: at most KC, all blocks of one product equally deep."""
@@ -322,14 +302,14 @@ def _depth_step(k):
 def _pack_buffers(m, n, k, dtype):
     """Packed A (all row panels of one depth block) and packed B (one block of up to NC columns).
 
-    Panel ``ip`` of A is ``apack[ip]``, flat as ``[p*MR + i]``; panel ``jp`` of B is ``bpack[jp]``,
-    flat as ``[p*NR + j]``. Flat panels let the compiler see constant strides.
+    Panel ``ip`` of A is ``apack[ip]``, laid out as ``[p*MR + i]``; panel ``jp`` of B is
+    ``bpack[jp]``, laid out as ``[p*NR + j]``.
     """
     MR = _rows(dtype)
     NR = _cols(dtype)
     step = _depth_step(k)
     return (np.empty(((m + MR - 1) // MR, step * MR), dtype),
-            np.empty(((min(_NC, n) + NR - 1) // NR, step * NR), dtype))
+            np.empty((min(_block_panels(dtype), (n + NR - 1) // NR), step * NR), dtype))
 
 
 @njit(cache=True, fastmath=_FASTMATH)
@@ -373,12 +353,20 @@ def _matrix_direct(A, B, C, bi, m, n, k, apanel, bpanel):
 
 @njit(cache=True, fastmath=_FASTMATH)
 def _matrix_serial(A, B, C, bi, m, n, k, apack, bpack):
-    """``out[bi] = a[bi] @ b[bi]`` on the calling thread."""
+    """``out[bi] = a[bi] @ b[bi]`` on the calling thread (``A, B, C`` from ``_flat``; buffers from
+    ``_pack_buffers``).
+
+    For each depth block: pack all row panels of A, then for each block of up to NC columns pack its
+    B panels and run the micro-kernel over the tiles, row panel by row panel, so that an A panel
+    stays in L1 while the B panels of the block (in L2) stream past it.
+    """
     if 2 * m * n * k < _SERIAL_FLOPS and B[4] == 1:
         _matrix_direct(A, B, C, bi, m, n, k, apack[0], bpack[0])
         return
-    MR = _rows(apack.dtype)
-    NR = _cols(apack.dtype)
+    c, co, cs0, ci, cj = C
+    MR = _rows(c.dtype)
+    NR = _cols(c.dtype)
+    zero, one, sap, sbp = _packed_strides(c.dtype)
     mp = (m + MR - 1) // MR
     np_ = (n + NR - 1) // NR
     step = _depth_step(k)
@@ -386,11 +374,17 @@ def _matrix_serial(A, B, C, bi, m, n, k, apack, bpack):
         kc = min(step, k - pc)
         for ip in range(mp):
             _pack_a_panel(A, bi, pc, kc, m, ip, apack[ip])
-        for jp0 in range(0, np_, _NC // NR):
-            jp1 = min(np_, jp0 + _NC // NR)
+        block = _block_panels(c.dtype)
+        for jp0 in range(0, np_, block):
+            jp1 = min(np_, jp0 + block)
             for jp in range(jp0, jp1):
                 _pack_b_panel(B, bi, pc, kc, n, jp, bpack[jp - jp0])
-            _tiles(apack, bpack, 0, kc, C, bi, m, n, 0, mp, jp0, jp1, pc > 0)
+            for ip in range(mp):
+                i = ip * MR
+                for jp in range(jp0, jp1):
+                    j = jp * NR
+                    _micro_tile(kc, apack[ip], zero, one, sap, bpack[jp - jp0], zero, sbp,
+                                c, co + bi * cs0 + i * ci + j * cj, ci, cj, min(MR, m - i), min(NR, n - j), pc > 0)
 
 
 @njit(cache=True, fastmath=_FASTMATH)
@@ -543,6 +537,7 @@ def _signature(dtype: np.dtype, extra: tuple) -> tuple:
 
 
 _compiled: set = set()
+_compile_lock = threading.Lock()
 
 
 def _ready(function, dtype: np.dtype, extra: tuple = ()):
@@ -553,12 +548,14 @@ def _ready(function, dtype: np.dtype, extra: tuple = ()):
     """
     key = (function, dtype)
     if key not in _compiled:
-        function.disable_compile(False)
-        try:
-            function.compile(_signature(dtype, extra))
-        finally:
-            function.disable_compile(True)  # calls now convert their arrays to the any-layout version
-        _compiled.add(key)
+        with _compile_lock:
+            if key not in _compiled:
+                function.disable_compile(False)
+                try:
+                    function.compile(_signature(dtype, extra))
+                finally:
+                    function.disable_compile(True)  # calls now convert their arrays to the any-layout version
+                _compiled.add(key)
     return function
 
 
