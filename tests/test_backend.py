@@ -110,3 +110,20 @@ def test_show_config_and_cli_report_choices(capsys):
 def test_cuda_status_is_consistent():
     assert pn.cuda.is_available() == (pn.cuda.device_count() > 0)
     assert isinstance(pn.cuda.status(), str) and pn.cuda.status()
+
+
+def test_source_tree_without_compiled_module_uses_the_installed_one(tmp_path):
+    """`python -m pyneural ...` run inside a checkout imports the sources; the compiled module then
+    comes from the installed copy instead of silently falling back to Numba."""
+    if "native" not in pn.backend.available():
+        pytest.skip("no compiled module here")
+    import shutil
+    source = tmp_path / "checkout"
+    shutil.copytree(os.path.dirname(pn.__file__), source / "pyneural",
+                    ignore=shutil.ignore_patterns("*.so", "__pycache__"))
+    (source / "pyproject.toml").write_text("")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYNEURAL_")}
+    env["PYTHONPATH"] = PACKAGE_PARENT
+    result = subprocess.run([sys.executable, "-c", REPORT], capture_output=True, text=True, env=env, cwd=source,
+                            timeout=300)
+    assert json.loads(result.stdout)["backend"] == "native", result.stderr

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 from typing import Callable
 
 # kernel name -> backend -> "module:attribute"
@@ -70,17 +71,33 @@ _num_threads = 1
 _threads_reason = ""
 
 
+def _installed_copy(package_dir: str) -> str | None:
+    """Another pyneural on sys.path with a compiled ``_C`` (e.g. the installed one), if any."""
+    import glob
+    for entry in sys.path:
+        candidate = os.path.join(entry or os.curdir, "pyneural")
+        if os.path.realpath(candidate) != os.path.realpath(package_dir) and glob.glob(os.path.join(candidate, "_C.*")):
+            return candidate
+    return None
+
+
 def _load_native() -> None:
     global _native, _native_error
     try:
         _C = importlib.import_module("pyneural._C")
-    except ImportError as exc:  # pure-Python wheel or broken build
+    except ImportError as exc:  # pure-Python wheel, broken build, or the source tree shadowing the install
         _native_error = f"pyneural._C did not import ({exc})"
-        source_tree = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        if os.path.exists(os.path.join(source_tree, "pyproject.toml")):
-            _native_error += (f"; pyneural was imported from its source tree {source_tree}: run from another "
-                              "directory to use the installed package")
-        return
+        package = sys.modules["pyneural"]
+        installed = _installed_copy(package.__path__[0])
+        if installed is None:
+            return
+        # `python -m pyneural ...` inside the repository imports the source tree, which has no compiled
+        # module: take the installed copy's _C (same sources, unless they were edited since installing).
+        package.__path__.append(installed)
+        try:
+            _C = importlib.import_module("pyneural._C")
+        except ImportError:
+            return
     _native = _C
     forced = os.environ.get("PYNEURAL_CPU", "").strip().lower()
     if forced:
@@ -174,7 +191,6 @@ def set_num_threads(n: int) -> None:
     _num_threads, _threads_reason = n, "set with pyneural.set_num_threads()"
     if _native is not None:
         _native.set_num_threads(n)
-    import sys
     if "pyneural.kernels_numba" in sys.modules:
         sys.modules["pyneural.kernels_numba"].apply_num_threads(n)
 
