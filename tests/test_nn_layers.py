@@ -219,7 +219,8 @@ def test_conv_bad_arguments():
 
 
 POOLS = [
-    ("MaxPool2d", (2,), {}), ("MaxPool2d", (3,), {"stride": 2, "padding": 1}), ("MaxPool2d", ((2, 3),), {"stride": (1, 2)}),
+    ("MaxPool2d", (2,), {}), ("MaxPool2d", (3,), {"stride": 2, "padding": 1}),
+    ("MaxPool2d", ((2, 3),), {"stride": (1, 2)}),
     ("MaxPool2d", (2,), {"dilation": 2, "ceil_mode": True}),
     ("AvgPool2d", (2,), {}), ("AvgPool2d", (3,), {"stride": 2, "padding": 1}),
     ("AvgPool2d", (3,), {"stride": 2, "padding": 1, "ceil_mode": True, "count_include_pad": False}),

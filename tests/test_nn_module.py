@@ -288,7 +288,8 @@ def test_deepcopy_is_independent():
 def test_public_names():
     for name in nn.__all__:
         assert hasattr(nn, name), name
-    assert {"Module", "Parameter", "Sequential", "ModuleList", "Linear", "init", "utils", "functional"} <= set(nn.__all__)
+    expected = {"Module", "Parameter", "Sequential", "ModuleList", "Linear", "init", "utils", "functional"}
+    assert expected <= set(nn.__all__)
 
 
 def test_state_dict_survives_a_checkpoint_file(tmp_path):
