@@ -80,13 +80,13 @@ void im2col_plane(const ConvShape& s, const T* plane, T* col, index_t ld) {
                 T* out = row + oy * s.ow;
                 const index_t iy = oy * s.sh - s.ph + i * s.dh;
                 if (iy < 0 || iy >= s.h) {
-                    memset(out, 0, size_t(s.ow) * sizeof(T));
+                    for (index_t ox = 0; ox < s.ow; ++ox) out[ox] = T(0);
                     continue;
                 }
                 const T* in = plane + iy * s.w + x0;
                 for (index_t ox = 0; ox < lo; ++ox) out[ox] = T(0);
-                if (s.sw == 1) {
-                    memcpy(out + lo, in + lo, size_t(hi - lo) * sizeof(T));
+                if (s.sw == 1) {  // a loop, not memcpy: rows are short (ow), a call per row costs more
+                    for (index_t ox = lo; ox < hi; ++ox) out[ox] = in[ox];
                 } else {
                     for (index_t ox = lo; ox < hi; ++ox) out[ox] = in[ox * s.sw];
                 }
