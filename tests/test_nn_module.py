@@ -302,3 +302,32 @@ def test_state_dict_survives_a_checkpoint_file(tmp_path):
     for (k, a), (_, b) in zip(model.state_dict().items(), fresh.state_dict().items()):
         assert a.dtype == b.dtype, k
         np.testing.assert_array_equal(a.data, b.data, err_msg=k)
+
+
+def test_attribute_reads_follow_every_change():
+    """Registered entries are mirrored for fast attribute reads; every change must keep them in step."""
+    m = nn.Linear(2, 3)
+    assert m.weight is m._parameters["weight"]
+    new = nn.Parameter(np.zeros((3, 2), np.float32))
+    m.weight = new
+    assert m.weight is new
+    m.bias = None
+    assert m.bias is None and m._parameters["bias"] is None
+    m.register_buffer("stat", np.ones(2))
+    m.stat = np.zeros(2)
+    assert isinstance(m.stat, pn.Tensor) and m.stat is m._buffers["stat"] and not m.stat.data.any()
+    del m.stat
+    with pytest.raises(AttributeError):
+        m.stat
+    seq = nn.Sequential(nn.Identity(), nn.Linear(2, 2), nn.Tanh())
+    last = seq[2]
+    del seq[0]
+    assert getattr(seq, "1") is last and not hasattr(seq, "2")
+    ml = nn.ModuleList([nn.Identity(), nn.Tanh()])
+    first = nn.ReLU()
+    ml.insert(0, first)
+    assert getattr(ml, "0") is first and ml[0] is first and len(ml) == 3
+    md = nn.ModuleDict({"items": nn.Identity(), "enc": nn.Tanh()})
+    assert callable(md.items) and list(md.items())[0][0] == "items"  # methods win over child names
+    del md["enc"]
+    assert not hasattr(md, "enc")

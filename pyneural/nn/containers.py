@@ -23,6 +23,15 @@ def _index(container: Module, idx: Any) -> int:
     return i % n
 
 
+def _replace_children(container: Module, items: Iterable[tuple[str, Module]]) -> None:
+    """Re-register the children as ``items`` (name, module) in that order (after a deletion or an insertion)."""
+    items = list(items)
+    for name in list(container._modules):
+        delattr(container, name)
+    for name, module in items:
+        container.add_module(name, module)
+
+
 class Sequential(Module):
     """Modules applied one after the other: ``Sequential(m1, m2, ...)`` (children named ``"0"``, ``"1"``, ...)
     or ``Sequential(OrderedDict(name=module, ...))``."""
@@ -59,12 +68,9 @@ class Sequential(Module):
     def __delitem__(self, idx: Any) -> None:
         keys = list(self._modules)
         for key in (keys[idx] if isinstance(idx, slice) else [keys[_index(self, idx)]]):
-            del self._modules[key]
+            delattr(self, key)
         if all(k.isdigit() for k in self._modules):  # keep "0", "1", ... contiguous, as PyTorch does
-            modules = list(self._modules.values())
-            self._modules.clear()
-            for i, module in enumerate(modules):
-                self._modules[str(i)] = module
+            _replace_children(self, ((str(i), m) for i, m in enumerate(list(self._modules.values()))))
 
     def append(self, module: Module) -> "Sequential":
         """Add a module at the end; returns self."""
@@ -100,9 +106,7 @@ class ModuleList(Module):
             del modules[idx]
         else:
             del modules[_index(self, idx)]
-        self._modules.clear()
-        for i, module in enumerate(modules):
-            self._modules[str(i)] = module
+        _replace_children(self, ((str(i), m) for i, m in enumerate(modules)))
 
     def __iadd__(self, modules: Iterable[Module]) -> "ModuleList":
         return self.extend(modules)
@@ -122,9 +126,7 @@ class ModuleList(Module):
         """Insert a module before position ``index``."""
         modules = list(self._modules.values())
         modules.insert(index, module)
-        self._modules.clear()
-        for i, m in enumerate(modules):
-            self.add_module(str(i), m)
+        _replace_children(self, ((str(i), m) for i, m in enumerate(modules)))
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError("ModuleList has no forward(): iterate over it in the parent's forward")
@@ -154,7 +156,9 @@ class ModuleDict(Module):
         self.add_module(key, module)
 
     def __delitem__(self, key: str) -> None:
-        del self._modules[key]
+        if key not in self._modules:
+            raise KeyError(key)
+        delattr(self, key)
 
     def keys(self):
         return self._modules.keys()
