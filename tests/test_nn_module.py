@@ -255,6 +255,12 @@ def test_torch_state_dict_loads():
     assert list(tsd) == list(pnet.state_dict())
     assert [tuple(v.shape) for v in tsd.values()] == [v.shape for v in pnet.state_dict().values()]
     pnet.load_state_dict({k: v.numpy() for k, v in tsd.items()})
+    np.testing.assert_array_equal(pnet[0].weight.data, tsd["0.weight"].numpy())
+    pnet[0].weight.data[...] = 0
+    pnet.load_state_dict(tsd)  # torch tensors themselves convert through numpy.asarray
+    np.testing.assert_array_equal(pnet[0].weight.data, tsd["0.weight"].numpy())
+    with pytest.raises(ValueError, match="cannot convert a Parameter"):
+        pnet.load_state_dict(tnet.state_dict(keep_vars=True))  # torch parameters that require grad
     x = np.random.default_rng(0).standard_normal((4, 5)).astype(np.float32)
     expected = tnet[2](tnet[0](torch.from_numpy(x))).detach().numpy()  # both without activation
     np.testing.assert_allclose(pnet(pn.tensor(x)).data, expected, rtol=1e-5, atol=1e-6)
