@@ -149,6 +149,15 @@ def test_integer_tensor_input_gives_float():
     assert y.dtype == pn.float32 and y.tolist() == [0.0, 2.0]
 
 
+def test_zero_dim_and_tensor_methods(backend):
+    x = pn.tensor(0.5, dtype=pn.float64, requires_grad=True)
+    y = x.tanh()
+    assert y.shape == () and y.item() == pytest.approx(np.tanh(0.5), rel=1e-15)
+    y.backward()
+    assert x.grad.item() == pytest.approx(1 - np.tanh(0.5) ** 2, rel=1e-15)
+    assert pn.tensor([-1, 3]).relu().dtype == pn.int64  # integer relu keeps its dtype, as in PyTorch
+
+
 @pytest.mark.parametrize("impl", ["native", "numba"])
 def test_raw_kernels_validate_their_arguments(impl):
     if impl not in pn.backend.available():

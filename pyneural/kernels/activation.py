@@ -21,7 +21,7 @@ def _float_contiguous(op: str, x, name: str = "x", dtype=None) -> np.ndarray:
         dtype = arr.dtype if arr.dtype.kind == "f" and arr.dtype.itemsize >= 4 else _dt.default_float
         if arr.dtype == np.float16:
             dtype = np.dtype(np.float32)
-    return np.ascontiguousarray(arr, dtype=dtype)
+    return np.asarray(arr, dtype=dtype, order="C")  # keeps 0-d arrays 0-d (ascontiguousarray would not)
 
 
 def activation(kind: str, x, alpha: float = 0.0) -> np.ndarray:

@@ -164,25 +164,25 @@ def abs(x: Any) -> Tensor:
 
 
 def tanh(x: Any) -> Tensor:
-    """Hyperbolic tangent."""
-    x = tensor_arg(x, "tanh")
-    out = xp.tanh(floating(x.data))
-    return result(out, lambda g: (g * (1 - out * out),), x)
+    """Hyperbolic tangent (the activation kernel; integer input gives the default float dtype)."""
+    from .activation import tanh as _tanh
+    return _tanh(x)
 
 
 def sigmoid(x: Any) -> Tensor:
-    """Logistic function 1 / (1 + e**-x), computed without overflow for large |x|."""
-    x = tensor_arg(x, "sigmoid")
-    d = floating(x.data)
-    e = xp.exp(-xp.abs(d))  # in (0, 1]: never overflows
-    out = xp.where(d >= 0, 1 / (1 + e), e / (1 + e))
-    return result(out, lambda g: (g * out * (1 - out),), x)
+    """Logistic function 1 / (1 + e**-x), without overflow for large |x| (the activation kernel)."""
+    from .activation import sigmoid as _sigmoid
+    return _sigmoid(x)
 
 
 def relu(x: Any) -> Tensor:
-    """max(x, 0); its gradient at 0 is 0 (PyTorch)."""
+    """max(x, 0); its gradient at 0 is 0 (PyTorch). Float input runs on the activation kernel;
+    integer input keeps its dtype, as in PyTorch."""
     x = tensor_arg(x, "relu")
     d = x.data
+    if d.dtype.kind == "f":
+        from .activation import relu as _relu
+        return _relu(x)
     return result(xp.maximum(d, 0), lambda g: (g * (d > 0),), x)
 
 
