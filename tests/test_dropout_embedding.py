@@ -79,6 +79,50 @@ def test_dropout_bad_probability(p):
 
 # ------------------------------------------------------------------------------------------ embedding
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("rows,dim,idx_shape", [(7, 5, (4, 3)), (40, 300, (57,)), (3, 1, (2, 2, 2)), (5, 4, (0,)),
+                                                   (300, 1000, (2500,))])
+def test_embedding_kernels_match_reference(kernel_impl, threads, rng, dtype, rows, dim, idx_shape):
+    w = rng.standard_normal((rows, dim)).astype(dtype)
+    idx = rng.integers(0, rows, idx_shape)
+    if idx.size:
+        idx.flat[-1] = idx.flat[0]  # at least one repeat
+    out = pn.kernels.embedding(w, idx)
+    assert out.shape == idx_shape + (dim,) and out.dtype == dtype
+    assert np.array_equal(out, w[idx])
+    g = rng.standard_normal(idx_shape + (dim,)).astype(dtype)
+    for padding_idx in (None, int(idx.flat[0]) if idx.size else 0):
+        expected = np.zeros((rows, dim))
+        for position, row in np.ndenumerate(idx):
+            if row != padding_idx:
+                expected[row] += g[position]
+        got = pn.kernels.embedding_backward(g, idx, rows, padding_idx)
+        assert got.dtype == dtype
+        np.testing.assert_allclose(got, expected, rtol=1e-6 if dtype == np.float32 else 1e-13, atol=1e-6)
+
+
+def test_embedding_kernels_validate_their_arguments(kernel_impl):
+    """The backend kernels (C++ entry points and Numba twins) check every index and array themselves."""
+    forward, backward = pn.backend.kernel("embedding_forward"), pn.backend.kernel("embedding_backward")
+    w = np.zeros((5, 3), np.float32)
+    out = np.empty((2, 3), np.float32)
+    with pytest.raises(ValueError, match=r"embedding: index 5 \(at position 1\) is out of range for a weight "
+                                         r"of shape \(5, 3\)"):
+        forward(w, np.array([0, 5]), out)
+    with pytest.raises(ValueError, match=r"embedding: index -2"):
+        forward(w, np.array([-2, 0]), out)
+    with pytest.raises((TypeError, ValueError), match="embedding: indices has dtype int32"):
+        forward(w, np.array([0, 1], np.int32), out)
+    with pytest.raises(ValueError, match=r"embedding: out has shape \(2, 3\), expected \(3, 3\)"):
+        forward(w, np.array([0, 1, 2]), out)
+    with pytest.raises(ValueError, match="embedding_backward: index 9"):
+        backward(np.zeros((2, 3), np.float32), np.array([9, 0]), -1, w)
+    with pytest.raises(ValueError, match="embedding_backward: padding_idx 5 is out of range"):
+        backward(np.zeros((2, 3), np.float32), np.array([1, 0]), 5, w)
+    with pytest.raises(ValueError, match="embedding_backward: grad has shape"):
+        backward(np.zeros((3, 3), np.float32), np.array([1, 0]), -1, w)
+
+
 def test_embedding_forward_and_repeated_index_backward(rng):
     w = pn.tensor(rng.standard_normal((6, 4)), requires_grad=True)
     idx = np.array([[0, 2, 2], [5, 2, 0]])

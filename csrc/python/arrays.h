@@ -3,7 +3,10 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <optional>
 #include <string>
+#include <type_traits>
+#include <vector>
 
 #include "pyneural/common.h"
 #include "pyneural/error.h"
@@ -34,6 +37,50 @@ StridedBatch<T> batch_view(py::array& x, const char* op, const char* name) {
     if constexpr (!std::is_const_v<T>) PN_CHECK(x.writeable(), op, ": ", name, " is read-only");
     T* data = static_cast<T*>(const_cast<void*>(x.data()));
     return {data, element_stride(x, 0, op, name), element_stride(x, 1, op, name), element_stride(x, 2, op, name)};
+}
+
+// Pointer to the data of a C-contiguous array of dtype T (const T: read-only use) and exactly `shape`;
+// every mismatch is an error naming the op and the array.
+template <class T>
+T* contiguous_data(py::array& x, const char* op, const char* name, const std::vector<index_t>& shape) {
+    using U = std::remove_const_t<T>;
+    PN_CHECK(py::dtype::of<U>().is(x.dtype()), op, ": ", name, " has dtype ", std::string(py::str(x.dtype())),
+             ", expected ", std::string(py::str(py::dtype::of<U>())));
+    bool same = x.ndim() == py::ssize_t(shape.size());
+    for (size_t d = 0; same && d < shape.size(); ++d) same = x.shape(d) == shape[d];
+    if (!same) {
+        std::string expected = "(";
+        for (size_t d = 0; d < shape.size(); ++d) expected += (d ? ", " : "") + std::to_string(shape[d]);
+        PN_CHECK(false, op, ": ", name, " has shape ", shape_str(x), ", expected ", expected,
+                 shape.size() == 1 ? ",)" : ")");
+    }
+    PN_CHECK(x.flags() & py::array::c_style, op, ": ", name, " must be C-contiguous");
+    if constexpr (!std::is_const_v<T>) {
+        PN_CHECK(x.writeable(), op, ": ", name, " is read-only");
+        return static_cast<T*>(x.mutable_data());
+    } else {
+        return static_cast<T*>(x.data());
+    }
+}
+
+// contiguous_data for an optional argument: nullptr when it is None.
+template <class T>
+T* optional_contiguous(std::optional<py::array>& x, const char* op, const char* name,
+                       const std::vector<index_t>& shape) {
+    return x ? contiguous_data<T>(*x, op, name, shape) : nullptr;
+}
+
+// Calls fn(float{}) or fn(double{}) by the dtype of x (the kernel's T); other dtypes are an error.
+template <class Fn>
+void by_dtype(const py::array& x, const char* op, Fn&& fn) {
+    if (py::dtype::of<float>().is(x.dtype())) return fn(float{});
+    if (py::dtype::of<double>().is(x.dtype())) return fn(double{});
+    throw Error(message(op, ": unsupported dtype ", std::string(py::str(x.dtype())), "; expected float32 or float64"));
+}
+
+// x.ndim() == ndim, else an error naming the op, the array and the expected layout.
+inline void require_ndim(const py::array& x, int ndim, const char* op, const char* name, const char* layout) {
+    PN_CHECK(x.ndim() == ndim, op, ": ", name, " must be ", ndim, "-D ", layout, ", got shape ", shape_str(x));
 }
 
 }  // namespace pyneural::python

@@ -1,55 +1,12 @@
 #include <pybind11/stl.h>
 
 #include <optional>
-#include <vector>
 
 #include "../cpu/norm/norm.h"
 #include "arrays.h"
 
 namespace pyneural::python {
 namespace {
-
-using Shape = std::vector<index_t>;
-
-std::string shape_text(const Shape& s) {
-    std::string t = "(";
-    for (size_t d = 0; d < s.size(); ++d) t += (d ? ", " : "") + std::to_string(s[d]);
-    return t + (s.size() == 1 ? ",)" : ")");
-}
-
-// Pointer to the data of a C-contiguous array of dtype T and the given shape (checked); writable if T is not const.
-template <class T>
-T* data_of(py::array& x, const char* op, const char* name, const Shape& shape) {
-    using U = std::remove_const_t<T>;
-    PN_CHECK(py::dtype::of<U>().is(x.dtype()), op, ": ", name, " has dtype ", std::string(py::str(x.dtype())),
-             ", expected ", std::string(py::str(py::dtype::of<U>())));
-    bool same = x.ndim() == py::ssize_t(shape.size());
-    for (size_t d = 0; same && d < shape.size(); ++d) same = x.shape(d) == shape[d];
-    PN_CHECK(same, op, ": ", name, " has shape ", shape_str(x), ", expected ", shape_text(shape));
-    PN_CHECK(x.flags() & py::array::c_style, op, ": ", name, " must be C-contiguous");
-    if constexpr (!std::is_const_v<T>) {
-        PN_CHECK(x.writeable(), op, ": ", name, " is read-only");
-        return static_cast<T*>(x.mutable_data());
-    } else {
-        return static_cast<T*>(x.data());
-    }
-}
-
-template <class T>
-T* optional_data(std::optional<py::array>& x, const char* op, const char* name, const Shape& shape) {
-    return x ? data_of<T>(*x, op, name, shape) : nullptr;
-}
-
-template <class Fn>
-void by_dtype(const py::array& x, const char* op, Fn&& fn) {
-    if (py::dtype::of<float>().is(x.dtype())) return fn(float{});
-    if (py::dtype::of<double>().is(x.dtype())) return fn(double{});
-    throw Error(message(op, ": unsupported dtype ", std::string(py::str(x.dtype())), "; expected float32 or float64"));
-}
-
-void require_ndim(const py::array& x, int ndim, const char* op, const char* name, const char* layout) {
-    PN_CHECK(x.ndim() == ndim, op, ": ", name, " must be ", ndim, "-D ", layout, ", got shape ", shape_str(x));
-}
 
 void layer_norm_forward(py::array x, std::optional<py::array> weight, std::optional<py::array> bias, double eps,
                         py::array out, py::array mean, py::array rstd) {
@@ -58,12 +15,12 @@ void layer_norm_forward(py::array x, std::optional<py::array> weight, std::optio
     const index_t rows = x.shape(0), dim = x.shape(1);
     by_dtype(x, op, [&](auto zero) {
         using T = decltype(zero);
-        const T* xp = data_of<const T>(x, op, "x", {rows, dim});
-        const T* wp = optional_data<const T>(weight, op, "weight", {dim});
-        const T* bp = optional_data<const T>(bias, op, "bias", {dim});
-        T* op_out = data_of<T>(out, op, "out", {rows, dim});
-        T* mp = data_of<T>(mean, op, "mean", {rows});
-        T* rp = data_of<T>(rstd, op, "rstd", {rows});
+        const T* xp = contiguous_data<const T>(x, op, "x", {rows, dim});
+        const T* wp = optional_contiguous<const T>(weight, op, "weight", {dim});
+        const T* bp = optional_contiguous<const T>(bias, op, "bias", {dim});
+        T* op_out = contiguous_data<T>(out, op, "out", {rows, dim});
+        T* mp = contiguous_data<T>(mean, op, "mean", {rows});
+        T* rp = contiguous_data<T>(rstd, op, "rstd", {rows});
         py::gil_scoped_release release;
         cpu::layer_norm_forward(xp, rows, dim, wp, bp, eps, op_out, mp, rp);
     });
@@ -77,14 +34,14 @@ void layer_norm_backward(py::array g, py::array x, std::optional<py::array> weig
     const index_t rows = x.shape(0), dim = x.shape(1);
     by_dtype(x, op, [&](auto zero) {
         using T = decltype(zero);
-        const T* gp = data_of<const T>(g, op, "grad", {rows, dim});
-        const T* xp = data_of<const T>(x, op, "x", {rows, dim});
-        const T* wp = optional_data<const T>(weight, op, "weight", {dim});
-        const T* mp = data_of<const T>(mean, op, "mean", {rows});
-        const T* rp = data_of<const T>(rstd, op, "rstd", {rows});
-        T* gxp = optional_data<T>(gx, op, "grad_x", {rows, dim});
-        T* gwp = optional_data<T>(gweight, op, "grad_weight", {dim});
-        T* gbp = optional_data<T>(gbias, op, "grad_bias", {dim});
+        const T* gp = contiguous_data<const T>(g, op, "grad", {rows, dim});
+        const T* xp = contiguous_data<const T>(x, op, "x", {rows, dim});
+        const T* wp = optional_contiguous<const T>(weight, op, "weight", {dim});
+        const T* mp = contiguous_data<const T>(mean, op, "mean", {rows});
+        const T* rp = contiguous_data<const T>(rstd, op, "rstd", {rows});
+        T* gxp = optional_contiguous<T>(gx, op, "grad_x", {rows, dim});
+        T* gwp = optional_contiguous<T>(gweight, op, "grad_weight", {dim});
+        T* gbp = optional_contiguous<T>(gbias, op, "grad_bias", {dim});
         py::gil_scoped_release release;
         cpu::layer_norm_backward(gp, xp, rows, dim, wp, mp, rp, gxp, gwp, gbp);
     });
@@ -96,9 +53,9 @@ void batch_norm_stats(py::array x, py::array mean, py::array var) {
     const index_t n = x.shape(0), c = x.shape(1), l = x.shape(2);
     by_dtype(x, op, [&](auto zero) {
         using T = decltype(zero);
-        const T* xp = data_of<const T>(x, op, "x", {n, c, l});
-        T* mp = data_of<T>(mean, op, "mean", {c});
-        T* vp = data_of<T>(var, op, "var", {c});
+        const T* xp = contiguous_data<const T>(x, op, "x", {n, c, l});
+        T* mp = contiguous_data<T>(mean, op, "mean", {c});
+        T* vp = contiguous_data<T>(var, op, "var", {c});
         py::gil_scoped_release release;
         cpu::batch_norm_stats(xp, n, c, l, mp, vp);
     });
@@ -111,12 +68,12 @@ void batch_norm_apply(py::array x, py::array mean, py::array var, std::optional<
     const index_t n = x.shape(0), c = x.shape(1), l = x.shape(2);
     by_dtype(x, op, [&](auto zero) {
         using T = decltype(zero);
-        const T* xp = data_of<const T>(x, op, "x", {n, c, l});
-        const T* mp = data_of<const T>(mean, op, "mean", {c});
-        const T* vp = data_of<const T>(var, op, "var", {c});
-        const T* wp = optional_data<const T>(weight, op, "weight", {c});
-        const T* bp = optional_data<const T>(bias, op, "bias", {c});
-        T* outp = data_of<T>(out, op, "out", {n, c, l});
+        const T* xp = contiguous_data<const T>(x, op, "x", {n, c, l});
+        const T* mp = contiguous_data<const T>(mean, op, "mean", {c});
+        const T* vp = contiguous_data<const T>(var, op, "var", {c});
+        const T* wp = optional_contiguous<const T>(weight, op, "weight", {c});
+        const T* bp = optional_contiguous<const T>(bias, op, "bias", {c});
+        T* outp = contiguous_data<T>(out, op, "out", {n, c, l});
         py::gil_scoped_release release;
         cpu::batch_norm_apply(xp, n, c, l, mp, vp, wp, bp, eps, outp);
     });
@@ -130,14 +87,14 @@ void batch_norm_backward(py::array g, py::array x, py::array mean, py::array var
     const index_t n = x.shape(0), c = x.shape(1), l = x.shape(2);
     by_dtype(x, op, [&](auto zero) {
         using T = decltype(zero);
-        const T* gp = data_of<const T>(g, op, "grad", {n, c, l});
-        const T* xp = data_of<const T>(x, op, "x", {n, c, l});
-        const T* mp = data_of<const T>(mean, op, "mean", {c});
-        const T* vp = data_of<const T>(var, op, "var", {c});
-        const T* wp = optional_data<const T>(weight, op, "weight", {c});
-        T* gxp = optional_data<T>(gx, op, "grad_x", {n, c, l});
-        T* gwp = optional_data<T>(gweight, op, "grad_weight", {c});
-        T* gbp = optional_data<T>(gbias, op, "grad_bias", {c});
+        const T* gp = contiguous_data<const T>(g, op, "grad", {n, c, l});
+        const T* xp = contiguous_data<const T>(x, op, "x", {n, c, l});
+        const T* mp = contiguous_data<const T>(mean, op, "mean", {c});
+        const T* vp = contiguous_data<const T>(var, op, "var", {c});
+        const T* wp = optional_contiguous<const T>(weight, op, "weight", {c});
+        T* gxp = optional_contiguous<T>(gx, op, "grad_x", {n, c, l});
+        T* gwp = optional_contiguous<T>(gweight, op, "grad_weight", {c});
+        T* gbp = optional_contiguous<T>(gbias, op, "grad_bias", {c});
         py::gil_scoped_release release;
         cpu::batch_norm_backward(gp, xp, n, c, l, mp, vp, wp, eps, training, gxp, gwp, gbp);
     });

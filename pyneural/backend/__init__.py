@@ -57,6 +57,10 @@ KERNELS: dict[str, dict[str, str]] = {
                          "numba": "pyneural.kernels_numba.norm:batch_norm_apply"},
     "batch_norm_backward": {"native": "pyneural._C:batch_norm_backward",
                             "numba": "pyneural.kernels_numba.norm:batch_norm_backward"},
+    "embedding_forward": {"native": "pyneural._C:embedding_forward",
+                          "numba": "pyneural.kernels_numba.embedding:embedding_forward"},
+    "embedding_backward": {"native": "pyneural._C:embedding_backward",
+                           "numba": "pyneural.kernels_numba.embedding:embedding_backward"},
 }
 
 BACKENDS = ("native", "numba")
