@@ -3,9 +3,10 @@
 // Statistics are accumulated in one pass as SHIFTED sums: S = sum(x - K), Q = sum((x - K)^2) with K one
 // element of the same row/channel, so var = Q/M - (S/M)^2 does not cancel catastrophically when
 // |mean| >> std (the shift brings the data near zero; the error then grows with (K - mean)^2 / var,
-// which is small because K is a sample of the data). Runs of up to kChunk elements are summed in T
-// vector lanes (short sums: error ~ kChunk/lanes * eps) and the run totals in double: two-level sums,
-// accurate for float32 without converting every element to double, and one read of x.
+// which is small because K is a sample of the data). Runs of up to kChunk elements (kRowsPerRun rows
+// per column in the (n, c) layout) are summed in T vector lanes (short sums: error ~ run length / lanes
+// * eps) and the run totals in double: two-level sums, accurate for float32 without converting every
+// element to double, and one read of x. The backward's per-channel sums are accumulated the same way.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@ namespace {
 
 constexpr index_t kChunk = 2048;   // elements summed in T lanes before the total goes into double
 constexpr index_t kColumns = 256;  // channel (or column) block of the column-wise reductions
+constexpr index_t kRowsPerRun = 64;  // rows whose column sums are added in T before the totals go into double
 
 template <class T>
 inline Vec<T> load(const T* p) {
@@ -99,6 +101,39 @@ void grad_sums(const T* g, const T* x, index_t n, T center, double& sum_g, doubl
     }
     sum_g = s;
     sum_gx = d;
+}
+
+// Column sums of one row for the (n, c) layout: sum[j] += x[j] - shift[j], sumsq[j] += (x[j] - shift[j])^2.
+template <class T>
+void add_shifted_row(const T* x, const T* shift, index_t width, T* sum, T* sumsq) {
+    constexpr int VL = kVL<T>;
+    index_t j = 0;
+    for (; j + VL <= width; j += VL) {
+        const Vec<T> d = load(x + j) - load(shift + j);
+        store(sum + j, load(sum + j) + d);
+        store(sumsq + j, load(sumsq + j) + d * d);
+    }
+    for (; j < width; ++j) {
+        const T d = x[j] - shift[j];
+        sum[j] += d;
+        sumsq[j] += d * d;
+    }
+}
+
+// Column sums of one row for the (n, c) layout: sum_g[j] += g[j], sum_gx[j] += g[j] * (x[j] - center[j]).
+template <class T>
+void add_grad_row(const T* g, const T* x, const T* center, index_t width, T* sum_g, T* sum_gx) {
+    constexpr int VL = kVL<T>;
+    index_t j = 0;
+    for (; j + VL <= width; j += VL) {
+        const Vec<T> gj = load(g + j);
+        store(sum_g + j, load(sum_g + j) + gj);
+        store(sum_gx + j, load(sum_gx + j) + gj * (load(x + j) - load(center + j)));
+    }
+    for (; j < width; ++j) {
+        sum_g[j] += g[j];
+        sum_gx[j] += g[j] * (x[j] - center[j]);
+    }
 }
 
 // out = x * a + b over n contiguous elements (scalars a, b).
@@ -314,22 +349,24 @@ void batch_norm_stats(const T* x, index_t n, index_t c, index_t l, T* mean, T* v
 #pragma omp parallel for num_threads(tb) if (tb > 1) schedule(static)
         for (index_t bk = 0; bk < blocks; ++bk) {
             const index_t c0 = bk * kColumns, width = min_i(kColumns, c - c0);
-            double shift[kColumns], s[kColumns], q[kColumns];
+            T shift[kColumns], run_s[kColumns], run_q[kColumns];
+            double s[kColumns], q[kColumns];
             for (index_t j = 0; j < width; ++j) {
                 shift[j] = x[c0 + j];
                 s[j] = q[j] = 0;
             }
-            for (index_t i = 0; i < n; ++i) {
-                const T* row = x + i * c + c0;
+            for (index_t i0 = 0; i0 < n; i0 += kRowsPerRun) {  // runs of rows summed in T, totals in double
+                for (index_t j = 0; j < width; ++j) run_s[j] = run_q[j] = 0;
+                for (index_t i = i0; i < min_i(n, i0 + kRowsPerRun); ++i)
+                    add_shifted_row(x + i * c + c0, shift, width, run_s, run_q);
                 for (index_t j = 0; j < width; ++j) {
-                    const double d = double(row[j]) - shift[j];
-                    s[j] += d;
-                    q[j] += d * d;
+                    s[j] += run_s[j];
+                    q[j] += run_q[j];
                 }
             }
             for (index_t j = 0; j < width; ++j) {
                 const double ms = s[j] / count, v = q[j] / count - ms * ms;
-                mean[c0 + j] = T(shift[j] + ms);
+                mean[c0 + j] = T(double(shift[j]) + ms);
                 var[c0 + j] = T(v < 0 ? 0 : v);
             }
         }
@@ -391,14 +428,16 @@ void batch_norm_grad_sums(const T* g, const T* x, index_t n, index_t c, index_t 
 #pragma omp parallel for num_threads(tb) if (tb > 1) schedule(static)
         for (index_t bk = 0; bk < blocks; ++bk) {
             const index_t c0 = bk * kColumns, width = min_i(kColumns, c - c0);
+            T run_s[kColumns], run_d[kColumns];
             double s[kColumns], d[kColumns];
             for (index_t j = 0; j < width; ++j) s[j] = d[j] = 0;
-            for (index_t i = 0; i < n; ++i) {
-                const T* gr = g + i * c + c0;
-                const T* xr = x + i * c + c0;
+            for (index_t i0 = 0; i0 < n; i0 += kRowsPerRun) {
+                for (index_t j = 0; j < width; ++j) run_s[j] = run_d[j] = 0;
+                for (index_t i = i0; i < min_i(n, i0 + kRowsPerRun); ++i)
+                    add_grad_row(g + i * c + c0, x + i * c + c0, mean + c0, width, run_s, run_d);
                 for (index_t j = 0; j < width; ++j) {
-                    s[j] += double(gr[j]);
-                    d[j] += double(gr[j]) * (double(xr[j]) - double(mean[c0 + j]));
+                    s[j] += run_s[j];
+                    d[j] += run_d[j];
                 }
             }
             for (index_t j = 0; j < width; ++j) {
