@@ -50,6 +50,19 @@ def test_multithreaded_rows(kernel_impl, threads, rng):
     np.testing.assert_allclose(pn.kernels.log_softmax(x), log_softmax64(x, -1), rtol=2e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("log", [False, True])
+def test_inner_axis_in_chunks_over_threads(kernel_impl, threads, rng, log):
+    x = rng.standard_normal((3, 37, 601)) * 4  # inner 601: several chunks of positions per slice
+    g = rng.standard_normal(x.shape)
+    y = (pn.kernels.log_softmax if log else pn.kernels.softmax)(x, 1)
+    y64 = softmax64(x, 1)
+    # log_softmax = x - shift cancels: its error is a few ulp of |x| (~5 here), not of the result
+    np.testing.assert_allclose(y, log_softmax64(x, 1) if log else y64, rtol=1e-13, atol=1e-14 if log else 1e-15)
+    expected = g - y64 * g.sum(1, keepdims=True) if log else y64 * (g - (g * y64).sum(1, keepdims=True))
+    np.testing.assert_allclose(softmax_backward(g, y, 1, log), expected, rtol=1e-12, atol=1e-14)
+    assert pn.kernels.softmax(np.float64(3.0)) == 1.0
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_extreme_logits(kernel_impl, dtype):
     big = np.finfo(dtype).max

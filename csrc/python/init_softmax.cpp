@@ -30,31 +30,43 @@ bool is_f64(const py::array& x) { return py::dtype::of<double>().is(x.dtype()); 
     throw Error(message(op, ": unsupported dtype ", std::string(py::str(x.dtype())), "; expected float32 or float64"));
 }
 
+// (rows, cols) -> softmax along cols; (outer, dim, inner) -> along dim.
+void layout(const py::array& x, const char* op, index_t& outer, index_t& dim, index_t& inner) {
+    PN_CHECK(x.ndim() == 2 || x.ndim() == 3, op, ": expected a 2-D (rows, cols) or 3-D (outer, dim, inner) array, "
+             "got shape ", shape_str(x));
+    outer = x.shape(0);
+    dim = x.shape(1);
+    inner = x.ndim() == 3 ? x.shape(2) : 1;
+}
+
 void forward(py::array x, py::array out, bool log) {
     const char* op = log ? "log_softmax" : "softmax";
-    check_array(x, op, "x", 2, false);
-    check_array(out, op, "out", 2, true);
+    index_t outer, dim, inner;
+    layout(x, op, outer, dim, inner);
+    check_array(x, op, "x", x.ndim(), false);
+    check_array(out, op, "out", x.ndim(), true);
     check_same(out, x, op, "out", "x");
-    const index_t rows = x.shape(0), cols = x.shape(1);
     py::gil_scoped_release release;
-    if (is_f32(x)) return cpu::softmax_forward(ptr<float>(x), ptr<float>(out), rows, cols, log);
-    if (is_f64(x)) return cpu::softmax_forward(ptr<double>(x), ptr<double>(out), rows, cols, log);
+    if (is_f32(x)) return cpu::softmax_forward(ptr<float>(x), ptr<float>(out), outer, dim, inner, log);
+    if (is_f64(x)) return cpu::softmax_forward(ptr<double>(x), ptr<double>(out), outer, dim, inner, log);
     py::gil_scoped_acquire acquire;
     bad_dtype(op, x);
 }
 
 void backward(py::array grad, py::array y, py::array out, bool log) {
     const char* op = log ? "log_softmax_backward" : "softmax_backward";
-    check_array(grad, op, "grad", 2, false);
-    check_array(y, op, "y", 2, false);
-    check_array(out, op, "out", 2, true);
+    index_t outer, dim, inner;
+    layout(grad, op, outer, dim, inner);
+    check_array(grad, op, "grad", grad.ndim(), false);
+    check_array(y, op, "y", grad.ndim(), false);
+    check_array(out, op, "out", grad.ndim(), true);
     check_same(y, grad, op, "y", "grad");
     check_same(out, grad, op, "out", "grad");
-    const index_t rows = grad.shape(0), cols = grad.shape(1);
     py::gil_scoped_release release;
-    if (is_f32(grad)) return cpu::softmax_backward(ptr<float>(grad), ptr<float>(y), ptr<float>(out), rows, cols, log);
+    if (is_f32(grad))
+        return cpu::softmax_backward(ptr<float>(grad), ptr<float>(y), ptr<float>(out), outer, dim, inner, log);
     if (is_f64(grad))
-        return cpu::softmax_backward(ptr<double>(grad), ptr<double>(y), ptr<double>(out), rows, cols, log);
+        return cpu::softmax_backward(ptr<double>(grad), ptr<double>(y), ptr<double>(out), outer, dim, inner, log);
     py::gil_scoped_acquire acquire;
     bad_dtype(op, grad);
 }
@@ -121,7 +133,8 @@ void ce_backward(py::array logits, py::array target, py::array lse, py::array gr
 
 void init_softmax(py::module_& m) {
     m.def("softmax_forward", &forward, py::arg("x"), py::arg("out"), py::arg("log") = false,
-          "out = softmax (or log_softmax) of each row of a C-contiguous 2-D float array; out may be x.");
+          "out = softmax (or log_softmax) along the rows of a C-contiguous (rows, cols) float array, or along\n"
+          "dim of an (outer, dim, inner) one; out may be x.");
     m.def("softmax_backward", &backward, py::arg("grad"), py::arg("y"), py::arg("out"), py::arg("log") = false,
           "Gradient of softmax (or log_softmax) rows from the upstream grad and the forward's output y.");
     m.def("cross_entropy_forward", &ce_forward, py::arg("logits"), py::arg("target"), py::arg("loss"),

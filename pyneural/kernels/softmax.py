@@ -32,20 +32,20 @@ def _to_rows(x: np.ndarray, axis: int) -> np.ndarray:
     return np.ascontiguousarray(moved).reshape(x.size // max(x.shape[axis], 1), x.shape[axis])
 
 
-def _from_rows(rows: np.ndarray, shape: tuple, axis: int) -> np.ndarray:
-    if len(shape) == 0:
-        return rows.reshape(())
-    moved_shape = shape[:axis] + shape[axis + 1:] + (shape[axis],)
-    return np.moveaxis(rows.reshape(moved_shape), -1, axis)
+def _around(x: np.ndarray, axis: int) -> np.ndarray:
+    """A contiguous ``x`` viewed as (outer, dim, inner) around ``axis`` (no copy); (rows, dim) when ``axis`` is last."""
+    shape = x.shape or (1,)
+    outer = int(np.prod(shape[:axis], dtype=np.int64))
+    inner = int(np.prod(shape[axis + 1:], dtype=np.int64))
+    return x.reshape((outer, shape[axis]) if inner == 1 else (outer, shape[axis], inner))
 
 
 def _softmax(op: str, x, axis, log: bool) -> np.ndarray:
     xa = _float_contiguous(op, x)
     a = _axis(op, axis, xa.ndim)
-    rows = _to_rows(xa, a)
-    out = np.empty_like(rows)
-    backend.kernel("softmax_forward")(rows, out, log)
-    return _from_rows(out, xa.shape, a)
+    out = np.empty_like(xa)
+    backend.kernel("softmax_forward")(_around(xa, a), _around(out, a), log)
+    return out
 
 
 def softmax(x, axis: int = -1) -> np.ndarray:
@@ -68,10 +68,9 @@ def softmax_backward(grad, y, axis: int = -1, log: bool = False) -> np.ndarray:
         raise ValueError(f"{op}: grad of shape {ga.shape} does not match y of shape {ya.shape}")
     ga = _float_contiguous(op, ga, "grad", ya.dtype)
     a = _axis(op, axis, ya.ndim)
-    g_rows, y_rows = _to_rows(ga, a), _to_rows(ya, a)
-    out = np.empty_like(g_rows)
-    backend.kernel("softmax_backward")(g_rows, y_rows, out, log)
-    return _from_rows(out, ya.shape, a)
+    out = np.empty_like(ya)
+    backend.kernel("softmax_backward")(_around(ga, a), _around(ya, a), _around(out, a), log)
+    return out
 
 
 def ce_layout(logits, target) -> tuple[np.ndarray, np.ndarray, tuple]:

@@ -63,6 +63,46 @@ def _backward(g, y, out, log):
 
 
 @njit(parallel=True, cache=True)
+def _forward_columns(x, out, log):
+    """Softmax along axis 1 of a contiguous (outer, dim, inner) array."""
+    outer, dim, inner = x.shape
+    for o in prange(outer):
+        m = np.full(inner, -np.inf)
+        s = np.zeros(inner)
+        for d in range(dim):
+            for j in range(inner):
+                if x[o, d, j] > m[j]:
+                    m[j] = x[o, d, j]
+        for d in range(dim):
+            for j in range(inner):
+                e = math.exp(x[o, d, j] - m[j])
+                if not log:
+                    out[o, d, j] = e
+                s[j] += e
+        for j in range(inner):
+            s[j] = m[j] + math.log(s[j]) if log else 1.0 / s[j]
+        for d in range(dim):
+            for j in range(inner):
+                out[o, d, j] = x[o, d, j] - s[j] if log else out[o, d, j] * s[j]
+
+
+@njit(parallel=True, cache=True)
+def _backward_columns(g, y, out, log):
+    outer, dim, inner = g.shape
+    for o in prange(outer):
+        acc = np.zeros(inner)
+        for d in range(dim):
+            for j in range(inner):
+                acc[j] += g[o, d, j] if log else g[o, d, j] * y[o, d, j]
+        for d in range(dim):
+            for j in range(inner):
+                if log:
+                    out[o, d, j] = g[o, d, j] - math.exp(y[o, d, j]) * acc[j]
+                else:
+                    out[o, d, j] = y[o, d, j] * (g[o, d, j] - acc[j])
+
+
+@njit(parallel=True, cache=True)
 def _ce_forward(x, target, loss, lse, eps, ignore_index):
     rows, classes = x.shape
     for r in prange(rows):
@@ -107,6 +147,11 @@ def _check(op: str, x: np.ndarray, name: str, ndim: int, output: bool = False) -
         raise ValueError(f"{op}: {name} is read-only")
 
 
+def _check_layout(op: str, x: np.ndarray) -> None:
+    if x.ndim not in (2, 3):
+        raise ValueError(f"{op}: expected a 2-D (rows, cols) or 3-D (outer, dim, inner) array, got shape {x.shape}")
+
+
 def _check_same(op: str, x: np.ndarray, like: np.ndarray, name: str, like_name: str) -> None:
     if x.dtype != like.dtype:
         raise ValueError(f"{op}: {name} has dtype {x.dtype}, {like_name} has {like.dtype}")
@@ -124,25 +169,31 @@ def _same_start(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 def softmax_forward(x: np.ndarray, out: np.ndarray, log: bool = False) -> None:
-    """``out`` = softmax (or log_softmax) of each row of a C-contiguous 2-D float array; out may be x."""
+    """``out`` = softmax (or log_softmax) along the rows of a C-contiguous (rows, cols) float array, or
+    along axis 1 of an (outer, dim, inner) one; out may be x."""
     op = "log_softmax" if log else "softmax"
-    _check(op, x, "x", 2)
-    _check(op, out, "out", 2, True)
+    _check_layout(op, x)
+    _check(op, x, "x", x.ndim)
+    _check(op, out, "out", x.ndim, True)
     _check_same(op, out, x, "out", "x")
     _check_float(op, x)
     if x.size == 0:
         return
     if not _same_start(x, out) and np.may_share_memory(x, out):
         raise ValueError(f"{op}: output partially overlaps the input")
-    _forward(x, out, bool(log))
+    if x.ndim == 3:
+        _forward_columns(x, out, bool(log))
+    else:
+        _forward(x, out, bool(log))
 
 
 def softmax_backward(grad: np.ndarray, y: np.ndarray, out: np.ndarray, log: bool = False) -> None:
     """Gradient of softmax (or log_softmax) rows from the upstream grad and the forward's output y."""
     op = "log_softmax_backward" if log else "softmax_backward"
-    _check(op, grad, "grad", 2)
-    _check(op, y, "y", 2)
-    _check(op, out, "out", 2, True)
+    _check_layout(op, grad)
+    _check(op, grad, "grad", grad.ndim)
+    _check(op, y, "y", grad.ndim)
+    _check(op, out, "out", grad.ndim, True)
     _check_same(op, y, grad, "y", "grad")
     _check_same(op, out, grad, "out", "grad")
     _check_float(op, grad)
@@ -152,7 +203,10 @@ def softmax_backward(grad: np.ndarray, y: np.ndarray, out: np.ndarray, log: bool
         raise ValueError(f"{op}: output partially overlaps grad")
     if np.may_share_memory(y, out):
         raise ValueError(f"{op}: output overlaps the saved softmax")
-    _backward(grad, y, out, bool(log))
+    if grad.ndim == 3:
+        _backward_columns(grad, y, out, bool(log))
+    else:
+        _backward(grad, y, out, bool(log))
 
 
 def _check_targets(op: str, logits: np.ndarray, target: np.ndarray, ignore_index: int) -> None:

@@ -33,27 +33,34 @@ void check_sizes(const char* op, index_t rows, index_t cols) {
     PN_CHECK(rows >= 0 && cols >= 0, op, ": negative size (rows=", rows, ", cols=", cols, ")");
 }
 
-template <class T>
-void forward(const T* x, T* y, index_t rows, index_t cols, bool log) {
-    const char* op = log ? "log_softmax" : "softmax";
-    check_sizes(op, rows, cols);
-    if (rows * cols == 0) return;
-    PN_CHECK(x && y, op, ": null pointer");
-    PN_CHECK(x == y || !overlaps(x, rows * cols, y, rows * cols), op, ": output partially overlaps the input");
-    SoftmaxVariant v = variant();
-    fns<T>(v).forward(x, y, rows, cols, log);
+void check_sizes(const char* op, index_t outer, index_t dim, index_t inner) {
+    PN_CHECK(outer >= 0 && dim >= 0 && inner >= 0, op, ": negative size (outer=", outer, ", dim=", dim,
+             ", inner=", inner, ")");
 }
 
 template <class T>
-void backward(const T* g, const T* y, T* gx, index_t rows, index_t cols, bool log) {
-    const char* op = log ? "log_softmax_backward" : "softmax_backward";
-    check_sizes(op, rows, cols);
-    if (rows * cols == 0) return;
-    PN_CHECK(g && y && gx, op, ": null pointer");
-    PN_CHECK(gx == g || !overlaps(g, rows * cols, gx, rows * cols), op, ": output partially overlaps grad");
-    PN_CHECK(!overlaps(y, rows * cols, gx, rows * cols), op, ": output overlaps the saved softmax");
+void forward(const T* x, T* y, index_t outer, index_t dim, index_t inner, bool log) {
+    const char* op = log ? "log_softmax" : "softmax";
+    check_sizes(op, outer, dim, inner);
+    const index_t n = outer * dim * inner;
+    if (n == 0) return;
+    PN_CHECK(x && y, op, ": null pointer");
+    PN_CHECK(x == y || !overlaps(x, n, y, n), op, ": output partially overlaps the input");
     SoftmaxVariant v = variant();
-    fns<T>(v).backward(g, y, gx, rows, cols, log);
+    fns<T>(v).forward(x, y, outer, dim, inner, log);
+}
+
+template <class T>
+void backward(const T* g, const T* y, T* gx, index_t outer, index_t dim, index_t inner, bool log) {
+    const char* op = log ? "log_softmax_backward" : "softmax_backward";
+    check_sizes(op, outer, dim, inner);
+    const index_t n = outer * dim * inner;
+    if (n == 0) return;
+    PN_CHECK(g && y && gx, op, ": null pointer");
+    PN_CHECK(gx == g || !overlaps(g, n, gx, n), op, ": output partially overlaps grad");
+    PN_CHECK(!overlaps(y, n, gx, n), op, ": output overlaps the saved softmax");
+    SoftmaxVariant v = variant();
+    fns<T>(v).backward(g, y, gx, outer, dim, inner, log);
 }
 
 void check_targets(const index_t* target, index_t rows, index_t classes, index_t ignore_index) {
@@ -101,13 +108,15 @@ void ce_backward(const T* x, const index_t* target, const T* lse, const T* gl, T
 
 }  // namespace
 
-void softmax_forward(const float* x, float* y, index_t r, index_t c, bool log) { forward(x, y, r, c, log); }
-void softmax_forward(const double* x, double* y, index_t r, index_t c, bool log) { forward(x, y, r, c, log); }
-void softmax_backward(const float* g, const float* y, float* gx, index_t r, index_t c, bool log) {
-    backward(g, y, gx, r, c, log);
+void softmax_forward(const float* x, float* y, index_t o, index_t d, index_t i, bool log) { forward(x, y, o, d, i, log); }
+void softmax_forward(const double* x, double* y, index_t o, index_t d, index_t i, bool log) {
+    forward(x, y, o, d, i, log);
 }
-void softmax_backward(const double* g, const double* y, double* gx, index_t r, index_t c, bool log) {
-    backward(g, y, gx, r, c, log);
+void softmax_backward(const float* g, const float* y, float* gx, index_t o, index_t d, index_t i, bool log) {
+    backward(g, y, gx, o, d, i, log);
+}
+void softmax_backward(const double* g, const double* y, double* gx, index_t o, index_t d, index_t i, bool log) {
+    backward(g, y, gx, o, d, i, log);
 }
 void cross_entropy_forward(const float* x, const index_t* t, float* loss, float* lse, index_t r, index_t c, double s,
                            index_t ig) {

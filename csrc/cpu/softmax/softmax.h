@@ -4,14 +4,16 @@
 
 namespace pyneural::cpu {
 
-// y = softmax(x) (or log_softmax when `log`) of each row; y may be x itself.
-void softmax_forward(const float* x, float* y, index_t rows, index_t cols, bool log);
-void softmax_forward(const double* x, double* y, index_t rows, index_t cols, bool log);
+// Softmax (or log_softmax when `log`) along the middle axis of a contiguous (outer, dim, inner) array:
+// rows of a matrix when inner == 1, any other axis of an N-d array otherwise. y may be x itself.
+void softmax_forward(const float* x, float* y, index_t outer, index_t dim, index_t inner, bool log);
+void softmax_forward(const double* x, double* y, index_t outer, index_t dim, index_t inner, bool log);
 
-// gx from the upstream gradient g and the forward's output y:
+// gx from the upstream gradient g and the forward's output y, same layout:
 // softmax: gx = y * (g - sum(g * y)); log_softmax: gx = g - exp(y) * sum(g). gx may be g itself.
-void softmax_backward(const float* g, const float* y, float* gx, index_t rows, index_t cols, bool log);
-void softmax_backward(const double* g, const double* y, double* gx, index_t rows, index_t cols, bool log);
+void softmax_backward(const float* g, const float* y, float* gx, index_t outer, index_t dim, index_t inner, bool log);
+void softmax_backward(const double* g, const double* y, double* gx, index_t outer, index_t dim, index_t inner,
+                      bool log);
 
 // Cross-entropy of each row of logits (rows, classes) against target class indices (int64):
 // loss[r] = lse - (1 - smoothing) x[t] - smoothing / classes * sum_c x[c], lse[r] = logsumexp(row) (kept for

@@ -128,7 +128,7 @@ int row_threads(index_t rows, index_t cols) {
 }
 
 template <class T>
-void forward(const T* x, T* y, index_t rows, index_t cols, bool log) {
+void forward_rows(const T* x, T* y, index_t rows, index_t cols, bool log) {
     using V = VecT<T>;
     const int t = row_threads<T>(rows, cols);
 #pragma omp parallel for num_threads(t) if (t > 1)
@@ -147,7 +147,7 @@ void forward(const T* x, T* y, index_t rows, index_t cols, bool log) {
 }
 
 template <class T>
-void backward(const T* g, const T* y, T* gx, index_t rows, index_t cols, bool log) {
+void backward_rows(const T* g, const T* y, T* gx, index_t rows, index_t cols, bool log) {
     using V = VecT<T>;
     const int t = row_threads<T>(rows, cols);
 #pragma omp parallel for num_threads(t) if (t > 1)
@@ -162,6 +162,108 @@ void backward(const T* g, const T* y, T* gx, index_t rows, index_t cols, bool lo
             const T dot = row_dot<T>(gr, yr, cols);
             row_map<T>(gr, yr, out, cols, [dot](V gv, V yv) { return yv * (gv - dot); });
         }
+    }
+}
+
+// ---- softmax along a non-last axis: (outer, dim, inner), vectors run along inner (unit stride) ----
+constexpr index_t kColumnChunk = 256;  // inner positions per task: their max and sum stay in registers/L1
+
+// One pass over n <= kColumnChunk inner positions of an outer slice, for each of the dim rows (`inner`
+// apart): f(offset in the slice, position in the chunk, lanes) per vector, the last one partial.
+template <class T, class F>
+__attribute__((always_inline)) inline void column_pass(index_t dim, index_t inner, index_t n, F f) {
+    constexpr index_t L = kLanes<T>;
+    for (index_t d = 0; d < dim; ++d) {
+        index_t j = 0;
+        for (; j + L <= n; j += L) f(d * inner + j, j, L);
+        if (j < n) f(d * inner + j, j, n - j);
+    }
+}
+
+template <class T>
+__attribute__((always_inline)) inline VecT<T> load_n(const T* p, index_t n, T pad) {
+    if (n == kLanes<T>) {
+        VecT<T> v;
+        memcpy(&v, p, sizeof(v));
+        return v;
+    }
+    return load_tail<T>(p, n, pad);
+}
+
+template <class T>
+__attribute__((always_inline)) inline void store_n(T* p, VecT<T> v, index_t n) {
+    memcpy(p, &v, n * sizeof(T));
+}
+
+template <class T>
+void softmax_columns(const T* x, T* y, index_t dim, index_t inner, index_t n, bool log) {
+    using V = VecT<T>;
+    T m[kColumnChunk] __attribute__((aligned(64)));
+    T s[kColumnChunk] __attribute__((aligned(64)));
+    for (index_t j = 0; j < n; ++j) m[j] = T(-INFINITY), s[j] = T(0);
+    column_pass<T>(dim, inner, n, [&](index_t at, index_t j, index_t k) {
+        const V v = load_n<T>(x + at, k, T(-INFINITY)), mv = load_n<T>(m + j, k, T(-INFINITY));
+        store_n<T>(m + j, select<T>(v > mv, v, mv), k);
+    });
+    column_pass<T>(dim, inner, n, [&](index_t at, index_t j, index_t k) {
+        const V e = vexp<T>(load_n<T>(x + at, k, T(0)) - load_n<T>(m + j, k, T(0)));
+        if (!log) store_n<T>(y + at, e, k);
+        store_n<T>(s + j, load_n<T>(s + j, k, T(0)) + e, k);
+    });
+    if (log) {
+        for (index_t j = 0; j < n; ++j) s[j] = m[j] + ::log(s[j]);  // the shift x - y
+        column_pass<T>(dim, inner, n, [&](index_t at, index_t j, index_t k) {
+            store_n<T>(y + at, load_n<T>(x + at, k, T(0)) - load_n<T>(s + j, k, T(0)), k);
+        });
+    } else {
+        for (index_t j = 0; j < n; ++j) s[j] = T(1) / s[j];
+        column_pass<T>(dim, inner, n, [&](index_t at, index_t j, index_t k) {
+            store_n<T>(y + at, load_n<T>(y + at, k, T(0)) * load_n<T>(s + j, k, T(0)), k);
+        });
+    }
+}
+
+template <class T>
+void softmax_columns_backward(const T* g, const T* y, T* gx, index_t dim, index_t inner, index_t n, bool log) {
+    using V = VecT<T>;
+    T acc[kColumnChunk] __attribute__((aligned(64)));
+    for (index_t j = 0; j < n; ++j) acc[j] = T(0);
+    column_pass<T>(dim, inner, n, [&](index_t at, index_t j, index_t k) {
+        const V gv = load_n<T>(g + at, k, T(0));
+        const V term = log ? gv : gv * load_n<T>(y + at, k, T(0));
+        store_n<T>(acc + j, load_n<T>(acc + j, k, T(0)) + term, k);
+    });
+    column_pass<T>(dim, inner, n, [&](index_t at, index_t j, index_t k) {
+        const V gv = load_n<T>(g + at, k, T(0)), yv = load_n<T>(y + at, k, T(0)), a = load_n<T>(acc + j, k, T(0));
+        store_n<T>(gx + at, log ? gv - vexp<T>(yv) * a : yv * (gv - a), k);
+    });
+}
+
+template <class T>
+void forward(const T* x, T* y, index_t outer, index_t dim, index_t inner, bool log) {
+    if (inner == 1) return forward_rows<T>(x, y, outer, dim, log);
+    const index_t chunks = (inner + kColumnChunk - 1) / kColumnChunk, tasks = outer * chunks;
+    const int t = row_threads<T>(tasks, dim * (inner < kColumnChunk ? inner : kColumnChunk));
+#pragma omp parallel for num_threads(t) if (t > 1)
+    for (index_t task = 0; task < tasks; ++task) {
+        const index_t o = task / chunks, j0 = task % chunks * kColumnChunk;
+        const index_t n = inner - j0 < kColumnChunk ? inner - j0 : kColumnChunk;
+        const index_t base = o * dim * inner + j0;
+        softmax_columns<T>(x + base, y + base, dim, inner, n, log);
+    }
+}
+
+template <class T>
+void backward(const T* g, const T* y, T* gx, index_t outer, index_t dim, index_t inner, bool log) {
+    if (inner == 1) return backward_rows<T>(g, y, gx, outer, dim, log);
+    const index_t chunks = (inner + kColumnChunk - 1) / kColumnChunk, tasks = outer * chunks;
+    const int t = row_threads<T>(tasks, dim * (inner < kColumnChunk ? inner : kColumnChunk));
+#pragma omp parallel for num_threads(t) if (t > 1)
+    for (index_t task = 0; task < tasks; ++task) {
+        const index_t o = task / chunks, j0 = task % chunks * kColumnChunk;
+        const index_t n = inner - j0 < kColumnChunk ? inner - j0 : kColumnChunk;
+        const index_t base = o * dim * inner + j0;
+        softmax_columns_backward<T>(g + base, y + base, gx + base, dim, inner, n, log);
     }
 }
 
