@@ -24,13 +24,17 @@ def dropout(x: Any, p: float = 0.5, training: bool = True) -> Tensor:
         return tx
     xd = floating(tx.data)
     if p == 1.0:
-        scaled_mask = xp.zeros(xd.shape, xd.dtype)
-    else:
+        keep = xp.zeros(xd.shape, bool)
+        scale = xd.dtype.type(0)
+    else:  # a one-byte mask is what the graph keeps for backward
         keep = generator().random(xd.shape, dtype=np.float32 if xd.dtype == np.float32 else np.float64) >= p
-        scaled_mask = keep.astype(xd.dtype) * xd.dtype.type(1.0 / (1.0 - p))
-    out = xd * scaled_mask
+        scale = xd.dtype.type(1.0 / (1.0 - p))
+    out = xd * keep
+    out *= scale
 
     def backward(g):
-        return (g * scaled_mask,)
+        gx = g * keep
+        gx *= scale
+        return (gx,)
 
     return result(out, backward, tx)
