@@ -135,6 +135,18 @@ def main() -> None:
         record(name, "fwd+bwd", 5, logits.size, {"pyneural": lambda: softmax_backward(g_logits, kernel(logits), -1, log),
                                                  "numpy": np_fb, "torch": torch_fb if torch else None})
 
+    # softmax over the channels of an NCHW map (segmentation): the non-last-axis kernel, no transposes
+    seg = (rng.standard_normal((16, 21, 64, 64)) * 3).astype(dtype)
+    tseg = torch.from_numpy(seg) if torch else None
+
+    def np_softmax_channels(a):
+        e = np.exp(a - a.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    record("softmax", "fwd dim=1 (16,21,64,64)", 2, seg.size,
+           {"pyneural": lambda: pn.kernels.softmax(seg, 1), "numpy": lambda: np_softmax_channels(seg),
+            "torch": (lambda: torch.softmax(tseg, 1)) if torch else None})
+
     common.print_table(["op", "case", "pn ms", "pn GB/s", "% copy", "numpy ms", "x numpy", "torch ms", "x torch"],
                        table)
     name = args.out or f"elementwise_{args.dtype}_{info['backend']}_{info['variant']}_{args.threads}t"
