@@ -81,6 +81,9 @@ CASES = [
     ((1, 1, 4, 4), (2, 1, 6, 6), 1, 1, 1, 1),
     ((2, 3, 7, 7), (5, 3, 3, 3), 100, 0, 1, 1),  # a stride far larger than the input
     ((3, 2, 8, 8), (4, 2, 1, 1), 1, 0, 1, 1),  # 1x1 with few channels: weight gradient from per-image sums of x
+    # few input channels, unit column stride: the direct forward (channel blocks, vector tails, dilation)
+    ((2, 2, 9, 21), (5, 2, 3, 3), (2, 1), (2, 2), (2, 3), 1),
+    ((1, 2, 6, 40), (11, 2, 3, 3), 1, 1, 1, 1),
 ]
 
 
@@ -121,10 +124,11 @@ def test_conv2d_grid_matches_reference(kernel_impl, combo, rng):
         np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-11)
 
 
+@pytest.mark.parametrize("x_shape", [(2, 3, 6, 5), (2, 3, 6, 13)], ids=["im2col", "direct"])
 @pytest.mark.parametrize("activation", [None, "relu", "gelu", "sigmoid", "tanh"])
-def test_conv2d_fused_activation(kernel_impl, activation, rng):
+def test_conv2d_fused_activation(kernel_impl, activation, x_shape, rng):
     from scipy.special import erf
-    x, w, b = _data(rng, (2, 3, 6, 5), (4, 3, 3, 3), np.float64)
+    x, w, b = _data(rng, x_shape, (4, 3, 3, 3), np.float64)
     z = reference_conv2d(x, w, b, (1, 1), (1, 1), (1, 1), 1)
     want = {None: z, "relu": np.maximum(z, 0), "gelu": 0.5 * z * (1 + erf(z / np.sqrt(2))),
             "sigmoid": 1 / (1 + np.exp(-z)), "tanh": np.tanh(z)}[activation]
