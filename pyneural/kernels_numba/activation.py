@@ -89,20 +89,56 @@ def _backward_one(g, s, kind, alpha):
     return g * (1.0 - s * s)
 
 
+# One loop per activation (not a switch inside one loop), so each loop body is branch-free and vectorises.
 @njit(parallel=True, cache=True)
 def _forward(x, out, kind, alpha):
-    one = x.dtype.type(1)
-    a = one * alpha
-    for i in prange(x.size):
-        out[i] = _forward_one(x[i], kind, a)
+    a = x.dtype.type(alpha)
+    zero = x.dtype.type(0)
+    n = x.size
+    if kind == 0:
+        for i in prange(n):
+            out[i] = zero if x[i] < 0 else x[i]  # NaN passes through, as in PyTorch
+    elif kind == 1:
+        for i in prange(n):
+            out[i] = x[i] * a if x[i] < 0 else x[i]
+    elif kind == 2:
+        for i in prange(n):
+            out[i] = _forward_one(x[i], 2, a)
+    elif kind == 3:
+        for i in prange(n):
+            out[i] = _forward_one(x[i], 3, a)
+    elif kind == 4:
+        for i in prange(n):
+            out[i] = x[i] * _sigmoid(x[i])
+    elif kind == 5:
+        for i in prange(n):
+            out[i] = _sigmoid(x[i])
+    else:
+        for i in prange(n):
+            out[i] = math.tanh(x[i])
 
 
 @njit(parallel=True, cache=True)
 def _backward(g, s, out, kind, alpha):
+    a = g.dtype.type(alpha)
+    zero = g.dtype.type(0)
     one = g.dtype.type(1)
-    a = one * alpha
-    for i in prange(g.size):
-        out[i] = _backward_one(g[i], s[i], kind, a)
+    n = g.size
+    if kind == 0:
+        for i in prange(n):
+            out[i] = zero if s[i] <= 0 else g[i]  # a NaN input passes the gradient, as in PyTorch
+    elif kind == 1:
+        for i in prange(n):
+            out[i] = g[i] if s[i] > 0 else g[i] * a
+    elif kind == 5:
+        for i in prange(n):
+            out[i] = g[i] * s[i] * (one - s[i])
+    elif kind == 6:
+        for i in prange(n):
+            out[i] = g[i] * (one - s[i] * s[i])
+    else:
+        for i in prange(n):
+            out[i] = _backward_one(g[i], s[i], kind, a)
 
 
 def _kind(name: str) -> int:
