@@ -84,6 +84,9 @@ CASES = [
     # few input channels, unit column stride: the direct forward (channel blocks, vector tails, dilation)
     ((2, 2, 9, 21), (5, 2, 3, 3), (2, 1), (2, 2), (2, 3), 1),
     ((1, 2, 6, 40), (11, 2, 3, 3), 1, 1, 1, 1),
+    # more input channels, output rows of 32 (whole vector blocks in every variant): direct forward too
+    ((2, 5, 7, 32), (6, 5, 3, 3), 1, 1, 1, 1),
+    ((1, 8, 9, 34), (4, 8, 2, 3), (2, 1), (1, 0), (2, 1), 1),
 ]
 
 
