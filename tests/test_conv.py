@@ -87,6 +87,10 @@ CASES = [
     # more input channels, output rows of 32 (whole vector blocks in every variant): direct forward too
     ((2, 5, 7, 32), (6, 5, 3, 3), 1, 1, 1, 1),
     ((1, 8, 9, 34), (4, 8, 2, 3), (2, 1), (1, 0), (2, 1), 1),
+    # rows of 16 and 8 pixels: one vector long in some variant and dtype (1-vector blocks of more channels)
+    ((2, 4, 6, 16), (9, 4, 3, 3), 1, 1, 1, 1),
+    ((1, 6, 5, 8), (17, 6, 3, 3), 1, 1, 1, 1),
+    ((2, 3, 5, 16), (5, 3, 3, 3), 1, 1, 1, 1),
 ]
 
 

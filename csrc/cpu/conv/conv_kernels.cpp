@@ -146,7 +146,9 @@ constexpr int kBlockK = kVectorBytes == 64 ? 8 : 4;  // 16 accumulators of 32 zm
 // Measured (one thread, AVX-512, float32, against im2col + GEMM): depth 18 and 27 (3x3 over 2 or 3 channels)
 // and 25 (5x5 over 1) win by 15-30%; depth 9 (3x3 over 1 channel, 32 outputs) loses by 15%. Deeper
 // kernels win too when output rows fill whole 2-vector blocks (3x3 over 64 channels on 32x32 images: 85
-// against 72 GFLOP/s; 5x5 over 32: 97 against 59) and lose when they do not (16x16 images: 44 against 64).
+// against 72 GFLOP/s; 5x5 over 32: 97 against 59) or are one vector long, done as 1-vector blocks of twice
+// the channels (16x16 images, 3x3 over 32 and 128 channels: 97 against 72, 100 against 92); rows that
+// leave blocks half empty lose (16x16 in 2-vector blocks: 44 against 64).
 constexpr index_t kDirectMinDepth = 12, kDirectMaxDepth = 32;
 
 template <class T>
@@ -154,7 +156,7 @@ bool direct_applies(const ConvShape& s) {
     const index_t depth = s.c * s.kh * s.kw;
     if (s.groups != 1 || s.sw != 1 || s.ow < 8 || depth < kDirectMinDepth) return false;
     if (depth <= kDirectMaxDepth) return true;  // few input channels
-    return s.kh * s.kw > 1 && s.ow % (2 * kVL<T>) == 0;  // 1x1 stays a plain GEMM
+    return s.kh * s.kw > 1 && (s.ow % (2 * kVL<T>) == 0 || s.ow == kVL<T>);  // 1x1 stays a plain GEMM
 }
 
 template <class T>
@@ -191,13 +193,65 @@ void store_pixels(T* out, Vec<T> v, T bias, Activation act, index_t count) {
     memcpy(out, lanes, size_t(count) * sizeof(T));
 }
 
+// Output rows of one image from its padded copy xp (c, hp, wp): KB output channels x NV vectors of pixels
+// per register block. A last block that would end past the row is moved back to end at it (recomputing a
+// few pixels), so stores are whole vectors whenever the row holds one.
+template <class T, int NV, int KB>
+void direct_rows(const ConvShape& s, const T* xp, index_t hp, index_t wp, const T* weight, const T* bias,
+                 T* y_image, Activation act) {
+    constexpr index_t VL = kVL<T>;
+    const index_t depth = s.c * s.kh * s.kw;
+    for (index_t k0 = 0; k0 < s.k; k0 += KB) {
+        const index_t kb = min_i(KB, s.k - k0);
+        const T* w_rows[KB];  // channels past k repeat the last one; their results are dropped
+        for (int b = 0; b < KB; ++b) w_rows[b] = weight + (k0 + min_i(b, kb - 1)) * depth;
+        for (index_t oy = 0; oy < s.oh; ++oy) {
+            for (index_t ox0 = 0; ox0 < s.ow; ox0 += NV * VL) {
+                index_t at[NV];
+                for (int v = 0; v < NV; ++v) at[v] = ox0 + v * VL;
+                if (s.ow >= NV * VL && ox0 + NV * VL > s.ow) {
+                    for (int v = 0; v < NV; ++v) at[v] = s.ow - NV * VL + v * VL;
+                } else if (s.ow >= VL) {
+                    for (int v = 0; v < NV; ++v)
+                        if (at[v] + VL > s.ow) at[v] = s.ow - VL;
+                }
+                Vec<T> acc[KB][NV];
+                for (int b = 0; b < KB; ++b)
+                    for (int v = 0; v < NV; ++v) acc[b][v] = Vec<T>{};
+                index_t tap = 0;
+                for (index_t c = 0; c < s.c; ++c) {
+                    for (index_t i = 0; i < s.kh; ++i) {
+                        const T* row = xp + (c * hp + oy * s.sh + i * s.dh) * wp;
+                        for (index_t j = 0; j < s.kw; ++j, ++tap) {
+                            Vec<T> a[NV];
+                            for (int v = 0; v < NV; ++v) a[v] = load_vec(row + j * s.dw + at[v]);
+                            for (int b = 0; b < KB; ++b) {
+                                const T wv = w_rows[b][tap];
+                                for (int v = 0; v < NV; ++v) acc[b][v] += wv * a[v];
+                            }
+                        }
+                    }
+                }
+                for (index_t b = 0; b < kb; ++b) {
+                    T* out = y_image + ((k0 + b) * s.oh + oy) * s.ow;
+                    const T bv = bias ? bias[k0 + b] : T(0);
+                    for (int v = 0; v < NV; ++v)
+                        if (at[v] < s.ow) store_pixels(out + at[v], acc[b][v], bv, act, min_i(VL, s.ow - at[v]));
+                }
+            }
+        }
+    }
+}
+
 template <class T>
-bool forward_few_channels(const ConvShape& s, const T* x, const T* weight, const T* bias, T* y, Activation act) {
+bool forward_direct(const ConvShape& s, const T* x, const T* weight, const T* bias, T* y, Activation act) {
     constexpr index_t VL = kVL<T>;
     const index_t depth = s.c * s.kh * s.kw;
     const index_t hp = s.h + 2 * s.ph;
     // padded rows are wide enough for the whole vectors read past the last output pixel
     const index_t wp = max_i(s.w + 2 * s.pw, round_up(s.ow, 2 * VL) + (s.kw - 1) * s.dw);
+    // rows of exactly one vector: one vector per block and twice the channels, not half-empty blocks
+    const bool one_vector = s.ow == VL;
     const double flops = 2.0 * double(s.n) * double(s.k) * double(s.oh * s.ow) * double(depth);
     const int t = threads_for(flops);
     bool failed = false;
@@ -214,45 +268,11 @@ bool forward_few_channels(const ConvShape& s, const T* x, const T* weight, const
             for (index_t iy = 0; iy < s.h; ++iy)
                 memcpy(xp + (c * hp + iy + s.ph) * wp + s.pw, x + ((n * s.c + c) * s.h + iy) * s.w,
                        size_t(s.w) * sizeof(T));
-        for (index_t k0 = 0; k0 < s.k; k0 += kBlockK) {
-            const index_t kb = min_i(kBlockK, s.k - k0);
-            const T* w_rows[kBlockK];  // channels past k repeat the last one; their results are dropped
-            for (int b = 0; b < kBlockK; ++b) w_rows[b] = weight + (k0 + min_i(b, kb - 1)) * depth;
-            for (index_t oy = 0; oy < s.oh; ++oy) {
-                for (index_t ox0 = 0; ox0 < s.ow; ox0 += 2 * VL) {
-                    // a last block that would end past the row is moved back to end at it (recomputing a
-                    // few pixels), so stores are whole vectors whenever the row holds one
-                    index_t at0 = ox0, at1 = ox0 + VL;
-                    if (s.ow >= 2 * VL && ox0 + 2 * VL > s.ow) {
-                        at0 = s.ow - 2 * VL;
-                        at1 = at0 + VL;
-                    } else if (s.ow >= VL && at1 + VL > s.ow) {
-                        at1 = s.ow - VL;
-                    }
-                    Vec<T> acc[kBlockK][2];
-                    for (int b = 0; b < kBlockK; ++b) acc[b][0] = acc[b][1] = Vec<T>{} ;
-                    index_t tap = 0;
-                    for (index_t c = 0; c < s.c; ++c) {
-                        for (index_t i = 0; i < s.kh; ++i) {
-                            const T* row = xp + (c * hp + oy * s.sh + i * s.dh) * wp;
-                            for (index_t j = 0; j < s.kw; ++j, ++tap) {
-                                const Vec<T> a0 = load_vec(row + j * s.dw + at0), a1 = load_vec(row + j * s.dw + at1);
-                                for (int b = 0; b < kBlockK; ++b) {
-                                    const T wv = w_rows[b][tap];
-                                    acc[b][0] += wv * a0;
-                                    acc[b][1] += wv * a1;
-                                }
-                            }
-                        }
-                    }
-                    for (index_t b = 0; b < kb; ++b) {
-                        T* out = y + ((n * s.k + k0 + b) * s.oh + oy) * s.ow;
-                        const T bv = bias ? bias[k0 + b] : T(0);
-                        store_pixels(out + at0, acc[b][0], bv, act, min_i(VL, s.ow - at0));
-                        if (at1 < s.ow) store_pixels(out + at1, acc[b][1], bv, act, min_i(VL, s.ow - at1));
-                    }
-                }
-            }
+        T* y_image = y + n * s.k * s.oh * s.ow;
+        if (one_vector) {
+            direct_rows<T, 1, 2 * kBlockK>(s, xp, hp, wp, weight, bias, y_image, act);
+        } else {
+            direct_rows<T, 2, kBlockK>(s, xp, hp, wp, weight, bias, y_image, act);
         }
     }
     return !failed;
@@ -261,7 +281,7 @@ bool forward_few_channels(const ConvShape& s, const T* x, const T* weight, const
 template <class T>
 bool forward(const ConvShape& s, const T* x, const T* weight, const T* bias, T* y, Activation act) {
     const Geometry g = geometry(s);
-    if (s.n > 0 && s.k > 0 && direct_applies<T>(s)) return forward_few_channels(s, x, weight, bias, y, act);
+    if (s.n > 0 && s.k > 0 && direct_applies<T>(s)) return forward_direct(s, x, weight, bias, y, act);
     if (s.n == 0 || s.k == 0 || g.ohw == 0) return true;
     const index_t chunk = g.direct ? s.n : chunk_images<T>(s, g);
     Buffer<T> col(g.direct ? 0 : s.c * g.taps * g.ohw * chunk);
