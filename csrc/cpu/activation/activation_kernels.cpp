@@ -1,6 +1,7 @@
 // Element-wise activations, compiled once per ISA (PN_ISA = ref | avx2 | avx512): one vector loop per
 // activation over contiguous memory, the tail through a zero-padded vector, blocks shared over threads.
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "activation_variants.h"

@@ -4,16 +4,8 @@
 // Accuracy: a few ulp against a float64 (resp. extended) reference over the whole range; +-inf, NaN and
 // huge inputs give the IEEE results without raising overflow.
 
-#if defined(__AVX512F__)
-constexpr int kVectorBytes = 64;
-#elif defined(__AVX2__)
-constexpr int kVectorBytes = 32;
-#else
-constexpr int kVectorBytes = 16;
-#endif
+#include "pyneural/isa.h"  // kVectorBytes, VecF, VecD, kVL
 
-typedef float VecF __attribute__((vector_size(kVectorBytes)));
-typedef double VecD __attribute__((vector_size(kVectorBytes)));
 typedef int VecI32 __attribute__((vector_size(kVectorBytes)));
 typedef long long VecI64 __attribute__((vector_size(kVectorBytes)));
 
@@ -50,7 +42,7 @@ template <> struct Math<double> {
 
 template <class T> using VecT = typename Math<T>::V;
 template <class T> using MaskT = typename Math<T>::I;
-template <class T> constexpr int kLanes = kVectorBytes / int(sizeof(T));
+template <class T> constexpr int kLanes = kVL<T>;
 
 template <class T>
 __attribute__((always_inline)) inline VecT<T> splat(T c) {

@@ -1,6 +1,7 @@
 // Softmax, log-softmax and softmax cross-entropy over contiguous rows, compiled once per ISA: each row in
 // vector passes (max, sum of exp, write), threads over rows.
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pyneural/parallel.h"

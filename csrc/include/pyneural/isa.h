@@ -2,6 +2,7 @@
 // Include this INSIDE `namespace pyneural::cpu::PN_ISA { namespace { ... } }`, after the C headers it
 // needs (<stdlib.h>): every variant then gets private copies compiled with its own flags, and no
 // out-of-line function of one ISA can be picked by the linker for another.
+#pragma once
 
 #if defined(__AVX512F__)
 constexpr int kVectorBytes = 64;
