@@ -167,20 +167,9 @@ def main() -> None:
     name = args.out or f"elementwise_{args.dtype}_{info['backend']}_{info['variant']}_{args.threads}t"
 
     def chart(path):
-        import matplotlib.pyplot as plt
-        labels = [f"{r['op']} {r['case']}" for r in rows]
-        peers = ["pyneural", "numpy", "torch"]
-        fig, ax = plt.subplots(figsize=(12, 4.5))
-        width = 0.8 / len(peers)
-        for i, peer in enumerate(peers):
-            ax.bar([k + i * width for k in range(len(rows))], [r["gbs"].get(peer, 0) for r in rows], width, label=peer)
-        ax.axhline(copy_gbs, color="k", linestyle="--", linewidth=1, label="copy")
-        ax.set_xticks([k + 0.4 - width / 2 for k in range(len(rows))], labels, rotation=45, ha="right")
-        ax.set_ylabel("GB/s")
-        ax.set_title(f"element-wise {args.dtype}, {args.threads} threads, {info['cpu']}")
-        ax.legend()
-        fig.tight_layout()
-        fig.savefig(path, dpi=110)
+        common.bar_chart(path, [f"{r['op']} {r['case']}" for r in rows],
+                         {peer: [r["gbs"].get(peer, 0) for r in rows] for peer in ("pyneural", "numpy", "torch")},
+                         (copy_gbs, "copy"), "GB/s", f"element-wise {args.dtype}, {args.threads} threads, {info['cpu']}")
 
     print("wrote", common.save(name, info, rows, chart))
 

@@ -54,21 +54,10 @@ def main() -> None:
     name = args.out or f"matmul_{args.dtype}_{info['backend']}_{info['variant']}_{args.threads}t"
 
     def chart(path):
-        import matplotlib.pyplot as plt
-        labels = [f"{r['m']}x{r['k']}x{r['n']}" for r in rows]
-        fig, ax = plt.subplots(figsize=(12, 4.5))
-        peers = list(rows[0]["gflops"])
-        width = 0.8 / len(peers)
-        for i, peer in enumerate(peers):
-            ax.bar([x + i * width for x in range(len(rows))], [r["gflops"][peer] for r in rows], width, label=peer)
-        if peak:
-            ax.axhline(peak, color="k", linestyle="--", linewidth=1, label=f"FMA peak ({info['variant']})")
-        ax.set_xticks([x + 0.4 - width / 2 for x in range(len(rows))], labels, rotation=45, ha="right")
-        ax.set_ylabel("GFLOP/s")
-        ax.set_title(f"matmul {args.dtype}, {args.threads} threads, {info['cpu']}")
-        ax.legend()
-        fig.tight_layout()
-        fig.savefig(path, dpi=110)
+        common.bar_chart(path, [f"{r['m']}x{r['k']}x{r['n']}" for r in rows],
+                         {peer: [r["gflops"][peer] for r in rows] for peer in rows[0]["gflops"]},
+                         (peak, f"FMA peak ({info['variant']})") if peak else None, "GFLOP/s",
+                         f"matmul {args.dtype}, {args.threads} threads, {info['cpu']}")
 
     print("wrote", common.save(name, info, rows, chart))
 

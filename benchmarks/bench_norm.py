@@ -125,20 +125,10 @@ def main() -> None:
     name = args.out or f"norm_{args.dtype}_{info['backend']}_{info['variant']}_{args.threads}t"
 
     def chart(path):
-        import matplotlib.pyplot as plt
-        labels = [f"{r['op']} {'x'.join(map(str, r['shape']))} {r['pass']}" for r in rows]
-        fig, ax = plt.subplots(figsize=(13, 5))
-        peers = list(rows[0]["gbs"])
-        width = 0.8 / len(peers)
-        for i, peer in enumerate(peers):
-            ax.bar([k + i * width for k in range(len(rows))], [r["gbs"][peer] for r in rows], width, label=peer)
-        ax.axhline(copy_gbs, color="k", linestyle="--", linewidth=1, label="copy bandwidth")
-        ax.set_xticks([k + 0.4 - width / 2 for k in range(len(rows))], labels, rotation=60, ha="right", fontsize=7)
-        ax.set_ylabel("GB/s (least traffic)")
-        ax.set_title(f"batch_norm / layer_norm {args.dtype}, {args.threads} threads, {info['cpu']}")
-        ax.legend()
-        fig.tight_layout()
-        fig.savefig(path, dpi=110)
+        common.bar_chart(path, [f"{r['op']} {'x'.join(map(str, r['shape']))} {r['pass']}" for r in rows],
+                         {peer: [r["gbs"][peer] for r in rows] for peer in rows[0]["gbs"]},
+                         (copy_gbs, "copy bandwidth"), "GB/s (least traffic)",
+                         f"batch_norm / layer_norm {args.dtype}, {args.threads} threads, {info['cpu']}")
 
     print("wrote", common.save(name, info, rows, chart))
 

@@ -161,23 +161,12 @@ def main() -> None:
     out = args.out or f"optim_{args.dtype}_{info['backend']}_{info['variant']}_{args.threads}t"
 
     def chart(path):
-        import matplotlib.pyplot as plt
         kernel_rows = [r for r in rows if "n" in r]
-        labels = [f"{r['optimizer']} n={r['n']:,}" for r in kernel_rows]
         peers = sorted({peer for r in kernel_rows for peer in r["gbs"]})
-        fig, ax = plt.subplots(figsize=(13, 5))
-        width = 0.8 / len(peers)
-        for i, peer in enumerate(peers):
-            ax.bar([k + i * width for k in range(len(kernel_rows))], [r["gbs"].get(peer, 0) for r in kernel_rows],
-                   width, label=peer)
-        ax.axhline(copy_gbs, color="k", linestyle="--", linewidth=1, label="copy bandwidth")
-        ax.set_xticks([k + 0.4 - width / 2 for k in range(len(kernel_rows))], labels, rotation=60, ha="right",
-                      fontsize=7)
-        ax.set_ylabel("GB/s (least traffic)")
-        ax.set_title(f"optimizer updates {args.dtype}, {args.threads} threads, {info['cpu']}")
-        ax.legend()
-        fig.tight_layout()
-        fig.savefig(path, dpi=110)
+        common.bar_chart(path, [f"{r['optimizer']} n={r['n']:,}" for r in kernel_rows],
+                         {peer: [r["gbs"].get(peer, 0) for r in kernel_rows] for peer in peers},
+                         (copy_gbs, "copy bandwidth"), "GB/s (least traffic)",
+                         f"optimizer updates {args.dtype}, {args.threads} threads, {info['cpu']}")
 
     print("wrote", common.save(out, info, rows, chart))
 

@@ -112,3 +112,29 @@ def print_table(headers: list[str], rows: list[list]) -> None:
         print("  ".join(c.rjust(w) for c, w in zip(r, widths)))
         if n == 0:
             print("  ".join("-" * w for w in widths))
+
+
+def grouped_bars(ax, labels: list[str], series: dict[str, list[float]], reference: tuple[float, str] | None = None,
+                 ylabel: str = "", title: str = "") -> None:
+    """One group of bars per label, one bar per series (peer); ``reference`` = (value, label) draws a
+    dashed line, e.g. the FMA peak or the copy bandwidth."""
+    width = 0.8 / len(series)
+    for i, (name, values) in enumerate(series.items()):
+        ax.bar([x + i * width for x in range(len(labels))], values, width, label=name)
+    if reference is not None:
+        ax.axhline(reference[0], color="k", linestyle="--", linewidth=1, label=reference[1])
+    ax.set_xticks([x + 0.4 - width / 2 for x in range(len(labels))], labels, rotation=45, ha="right", fontsize=8)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend()
+
+
+def bar_chart(path: Path, labels: list[str], series: dict[str, list[float]],
+              reference: tuple[float, str] | None = None, ylabel: str = "", title: str = "") -> None:
+    """A one-panel grouped bar chart saved as PNG (see ``grouped_bars``)."""
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(max(8.0, 0.45 * len(labels) + 4), 4.8))
+    grouped_bars(ax, labels, series, reference, ylabel, title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
