@@ -165,6 +165,11 @@ def test_conv2d_empty_batch_nan_and_partial_gradients(kernel_impl, rng):
     x[0, 1, 0, 0] = np.nan
     y = pn.kernels.conv2d(x, w, b, padding=1)
     assert np.isnan(y[0, :, :2, :2]).all() and not np.isnan(y[0, :, 3:, 3:]).any()
+    for shape in ((1, 2, 6, 6), (1, 2, 6, 16), (1, 40, 6, 16)):  # im2col + GEMM and both direct paths
+        xr = rng.standard_normal(shape)
+        xr[0, 1, 0, 0] = np.nan
+        yr = pn.kernels.conv2d(xr, rng.standard_normal((3, shape[1], 3, 3)), padding=1, activation="relu")
+        assert np.isnan(yr[0, :, :2, :2]).all() and not np.isnan(yr[0, :, 3:, 3:]).any()
     gx, gw, gb = pn.kernels.conv2d_backward(np.ones_like(y), x, w, padding=1, bias=False, need_input=False)
     assert gx is None and gb is None
     assert np.isnan(gw[:, 1, :2, :2]).all() and not np.isnan(gw[:, 1, 2]).any() and not np.isnan(gw[:, 0]).any()  # taps that read the NaN pixel

@@ -169,7 +169,7 @@ Vec<T> load_vec(const T* p) {
 template <class T>
 T activate_scalar(T v, Activation act) {
     switch (act) {
-        case Activation::relu: return v > T(0) ? v : T(0);
+        case Activation::relu: return v < T(0) ? T(0) : v;  // NaN passes through, as in PyTorch
         case Activation::gelu: return T(0.5 * double(v) * (1.0 + erf(double(v) * 0.70710678118654752440)));
         case Activation::sigmoid: return T(1.0 / (1.0 + exp(-double(v))));
         case Activation::tanh: return T(tanh(double(v)));
@@ -181,7 +181,7 @@ T activate_scalar(T v, Activation act) {
 template <class T>
 void store_pixels(T* out, Vec<T> v, T bias, Activation act, index_t count) {
     v += bias;
-    if (act == Activation::relu) v = v > T(0) ? v : T(0);
+    if (act == Activation::relu) v = v < T(0) ? T(0) : v;  // NaN passes through
     if (count == kVL<T> && (act == Activation::none || act == Activation::relu)) {
         memcpy(out, &v, sizeof v);  // a whole vector: one (inlined) unaligned store
         return;
