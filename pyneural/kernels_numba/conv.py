@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .epilogue import apply_epilogue, check_epilogue
+from .epilogue import ACTIVATIONS, activate
 from .gemm import gemm
 
 __all__ = ["conv2d", "conv2d_backward_data", "conv2d_backward_weight"]
@@ -119,11 +119,6 @@ def _shape(op: str, x: np.ndarray, w: np.ndarray, y: np.ndarray, stride, padding
     return n, c, h, wd, k, kh, kw, oh, ow
 
 
-def _is_direct(kh, kw, stride, padding) -> bool:
-    """1x1, stride 1, no padding: the input planes are already the column matrix."""
-    return kh == 1 and kw == 1 and tuple(stride) == (1, 1) and tuple(padding) == (0, 0)
-
-
 def _chunk(n: int, c: int, kh: int, kw: int, oh: int, ow: int) -> int:
     return max(1, min(n, _COLUMN_BUDGET // max(1, c * kh * kw * oh * ow)))
 
@@ -136,35 +131,47 @@ def _columns(x, groups, kh, kw, stride, padding, dilation, oh, ow) -> np.ndarray
     return col
 
 
+@njit(parallel=True, cache=True)
+def _output_pass(product, out, bias, has_bias, code):
+    """out (images, k, ohw) = act(product (k, images * ohw) + bias): the chunk's GEMM result put in NCHW order."""
+    images, k, ohw = out.shape
+    for task in prange(images * k):
+        i, kk = task // k, task % k
+        b = bias[kk] if has_bias else 0.0
+        src = product[kk, i * ohw:(i + 1) * ohw]
+        dst = out[i, kk]
+        for p in range(ohw):
+            dst[p] = activate(src[p] + b, code)
+
+
 def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, out: np.ndarray, stride, padding, dilation,
            groups: int, activation: str | None = None) -> None:
-    """``out = act(conv2d(x, weight) + bias)``: the contract of ``_C.conv2d`` (C-contiguous NCHW, one dtype)."""
+    """``out = act(conv2d(x, weight) + bias)``: the contract of ``_C.conv2d`` (C-contiguous NCHW, one dtype).
+
+    Per chunk of images: im2col, one GEMM per group spanning the whole chunk, then one parallel pass that
+    adds the bias, applies the activation and writes NCHW.
+    """
     n, c, h, w, k, kh, kw, oh, ow = _shape("conv2d", x, weight, out, stride, padding, dilation, groups)
     if bias is not None and (not isinstance(bias, np.ndarray) or bias.shape != (k,) or bias.dtype != out.dtype):
         raise ValueError(f"conv2d: bias must be a ({k},) array of {out.dtype}, got {np.shape(bias)}")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"conv2d: unknown activation {activation!r}; expected none, relu, gelu, sigmoid or tanh")
     if not out.flags.writeable:
         raise ValueError("conv2d: out is read-only")
     if n == 0 or k == 0:
         return
     kg, ohw = k // groups, oh * ow
     wg = weight.reshape(groups, kg, -1)
-    direct = _is_direct(kh, kw, stride, padding)
-    chunk = n if direct else _chunk(n, c, kh, kw, oh, ow)
+    chunk = _chunk(n, c, kh, kw, oh, ow)
+    product = np.empty((groups, kg, chunk * ohw), out.dtype)
     for n0 in range(0, n, chunk):
         images = min(chunk, n - n0)
-        if direct:
-            cols = x[n0:n0 + images].reshape(images, groups, -1, ohw)
-        else:
-            col = _columns(x[n0:n0 + images], groups, kh, kw, stride, padding, dilation, oh, ow)
-            cols = col.reshape(groups, -1, images, ohw).transpose(2, 0, 1, 3)  # (images, groups, rows, ohw)
-        y = out[n0:n0 + images].reshape(images, groups, kg, ohw)
+        col = _columns(x[n0:n0 + images], groups, kh, kw, stride, padding, dilation, oh, ow)
+        part = product[:, :, :images * ohw]
         for g in range(groups):
-            # y^T = col^T @ w^T, so the per-channel bias runs along the GEMM's columns (its epilogue's bias)
-            y_t = y[:, g].transpose(0, 2, 1)
-            b = None if bias is None else bias[g * kg:(g + 1) * kg]
-            check_epilogue(y_t, b, activation)
-            gemm(cols[:, g].transpose(0, 2, 1), np.broadcast_to(wg[g].T, (images,) + wg[g].T.shape), y_t)
-            apply_epilogue(y_t, b, activation)
+            gemm(wg[g][None], col[g][None], part[g][None])
+        _output_pass(part.reshape(k, images * ohw), out[n0:n0 + images].reshape(images, k, ohw),
+                     out[0, 0, 0, :0] if bias is None else bias, bias is not None, ACTIVATIONS[activation])
 
 
 def conv2d_backward_data(grad_output: np.ndarray, weight: np.ndarray, grad_input: np.ndarray, stride, padding,
@@ -181,21 +188,31 @@ def conv2d_backward_data(grad_output: np.ndarray, weight: np.ndarray, grad_input
         return
     kg, ohw = k // groups, oh * ow
     wg = weight.reshape(groups, kg, -1)
-    direct = _is_direct(kh, kw, stride, padding)
-    chunk = n if direct else _chunk(n, c, kh, kw, oh, ow)
+    chunk = _chunk(n, c, kh, kw, oh, ow)
     for n0 in range(0, n, chunk):
         images = min(chunk, n - n0)
-        dy = grad_output[n0:n0 + images].reshape(images, groups, kg, ohw)
-        if direct:
-            dx = grad_input[n0:n0 + images].reshape(images, groups, -1, ohw)
-            for g in range(groups):
-                gemm(np.broadcast_to(wg[g].T, (images,) + wg[g].T.shape), dy[:, g], dx[:, g])
-            continue
+        dy = _regrouped(grad_output[n0:n0 + images], groups)
         col = np.empty((groups, c // groups * kh * kw, images * ohw), grad_output.dtype)
-        cols = col.reshape(groups, -1, images, ohw).transpose(2, 0, 1, 3)
-        for g in range(groups):
-            gemm(np.broadcast_to(wg[g].T, (images,) + wg[g].T.shape), dy[:, g], cols[:, g])
+        for g in range(groups):  # one GEMM per group spanning the chunk: dcol = w^T dy
+            gemm(wg[g].T[None], dy[g][None], col[g][None])
         _col2im(col, grad_input[n0:n0 + images], kh, kw, *stride, *padding, *dilation, oh, ow)
+
+
+@njit(parallel=True, cache=True)
+def _regroup(dy, out):
+    """out (k, images * ohw) from dy (images, k, ohw): each channel's rows of all images side by side."""
+    images, k, ohw = dy.shape
+    for task in prange(images * k):
+        i, kk = task // k, task % k
+        out[kk, i * ohw:(i + 1) * ohw] = dy[i, kk]
+
+
+def _regrouped(dy: np.ndarray, groups: int) -> np.ndarray:
+    """A chunk of grad_output (images, k, oh, ow) as (groups, k / groups, images * ohw)."""
+    images, k = dy.shape[:2]
+    out = np.empty((k, images * dy.shape[2] * dy.shape[3]), dy.dtype)
+    _regroup(dy.reshape(images, k, -1), out)
+    return out.reshape(groups, k // groups, -1)
 
 
 def conv2d_backward_weight(x: np.ndarray, grad_output: np.ndarray, grad_weight: np.ndarray,
@@ -223,9 +240,7 @@ def conv2d_backward_weight(x: np.ndarray, grad_output: np.ndarray, grad_weight: 
     for n0 in range(0, n, chunk):
         images = min(chunk, n - n0)
         col = _columns(x[n0:n0 + images], groups, kh, kw, stride, padding, dilation, oh, ow)
-        # dy regrouped as (groups, kg, images * ohw): each group's rows span all images of the chunk
-        dy = np.ascontiguousarray(grad_output[n0:n0 + images].reshape(images, groups, kg, ohw).transpose(1, 2, 0, 3))
-        dy = dy.reshape(groups, kg, images * ohw)
+        dy = _regrouped(grad_output[n0:n0 + images], groups)  # each group's rows span all images of the chunk
         target = dwg if n0 == 0 else partial
         gemm(dy, col.transpose(0, 2, 1), target)
         if n0 > 0:
