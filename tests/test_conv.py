@@ -91,6 +91,9 @@ CASES = [
     ((2, 4, 6, 16), (9, 4, 3, 3), 1, 1, 1, 1),
     ((1, 6, 5, 8), (17, 6, 3, 3), 1, 1, 1, 1),
     ((2, 3, 5, 16), (5, 3, 3, 3), 1, 1, 1, 1),
+    # unit stride, dilation, more padding on one axis: the data gradient as a flipped-kernel convolution
+    ((1, 16, 7, 32), (4, 16, 3, 3), 1, (1, 2), (2, 2), 1),
+    ((2, 16, 5, 16), (3, 16, 3, 3), 1, 1, 1, 1),
 ]
 
 

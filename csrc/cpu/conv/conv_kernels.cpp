@@ -304,6 +304,35 @@ bool forward(const ConvShape& s, const T* x, const T* weight, const T* bias, T* 
     return true;
 }
 
+// With unit stride, the data gradient is itself a convolution: of dy, padded by d (k - 1) - p, with the
+// kernels flipped and their channel axes swapped (per group). When that convolution suits the direct
+// forward kernel, it replaces GEMM + col2im (measured: 5x5 over 32 channels, 32x32 images: 72 -> 93 GFLOP/s).
+template <class T>
+bool backward_data_as_convolution(const ConvShape& s, const Geometry& g, const T* dy, const T* weight, T* dx,
+                                  bool& done) {
+    ConvShape t = s;
+    t.c = s.k;
+    t.k = s.c;
+    t.h = s.oh;
+    t.w = s.ow;
+    t.oh = s.h;
+    t.ow = s.w;
+    t.ph = s.dh * (s.kh - 1) - s.ph;
+    t.pw = s.dw * (s.kw - 1) - s.pw;
+    // few input channels would leave most of each register block of output channels empty (3 of 8: 46 -> 32)
+    done = s.sh == 1 && s.sw == 1 && t.ph >= 0 && t.pw >= 0 && s.c >= 2 * kBlockK && direct_applies<T>(t);
+    if (!done) return true;
+    Buffer<T> flipped(s.c * g.kg * g.taps);  // (c, k / groups, kh, kw)
+    if (!flipped.data) return false;
+    for (index_t group = 0; group < s.groups; ++group)
+        for (index_t kk = 0; kk < g.kg; ++kk)
+            for (index_t ch = 0; ch < g.cg; ++ch)
+                for (index_t tap = 0; tap < g.taps; ++tap)
+                    flipped.data[((group * g.cg + ch) * g.kg + kk) * g.taps + (g.taps - 1 - tap)] =
+                        weight[((group * g.kg + kk) * g.cg + ch) * g.taps + tap];
+    return forward_direct(t, dy, flipped.data, static_cast<const T*>(nullptr), dx, Activation::none);
+}
+
 template <class T>
 bool backward_data(const ConvShape& s, const T* dy, const T* weight, T* dx) {
     const Geometry g = geometry(s);
@@ -312,6 +341,9 @@ bool backward_data(const ConvShape& s, const T* dy, const T* weight, T* dx) {
         memset(dx, 0, size_t(s.n * s.c * g.hw) * sizeof(T));
         return true;
     }
+    bool done = false;
+    if (!backward_data_as_convolution(s, g, dy, weight, dx, done)) return false;
+    if (done) return true;
     const index_t chunk = g.direct ? s.n : chunk_images<T>(s, g);
     Buffer<T> col(g.direct ? 0 : s.c * g.taps * g.ohw * chunk);
     if (!g.direct && !col.data) return false;
