@@ -127,3 +127,12 @@ def test_source_tree_without_compiled_module_uses_the_installed_one(tmp_path):
     result = subprocess.run([sys.executable, "-c", REPORT], capture_output=True, text=True, env=env, cwd=source,
                             timeout=300)
     assert json.loads(result.stdout)["backend"] == "native", result.stderr
+
+
+def test_every_kernel_in_the_table_resolves_on_every_backend(backend):
+    """Each kernel has its native and Numba implementation (DESIGN: one contract, every backend)."""
+    for name in pn.backend.KERNELS:
+        assert callable(pn.backend.kernel(name)), name
+    for family in ("gemm", "conv2d", "max_pool2d", "activation_forward", "softmax_forward", "layer_norm_forward",
+                   "adam_update"):
+        assert family in pn.backend.KERNELS

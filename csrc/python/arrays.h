@@ -83,4 +83,14 @@ inline void require_ndim(const py::array& x, int ndim, const char* op, const cha
     PN_CHECK(x.ndim() == ndim, op, ": ", name, " must be ", ndim, "-D ", layout, ", got shape ", shape_str(x));
 }
 
+// The epilogue activation named in Python (None or "none", "relu", "gelu", "sigmoid", "tanh").
+inline Activation parse_activation(const std::optional<std::string>& name, const char* op) {
+    if (!name || *name == "none") return Activation::none;
+    if (*name == "relu") return Activation::relu;
+    if (*name == "gelu") return Activation::gelu;
+    if (*name == "sigmoid") return Activation::sigmoid;
+    if (*name == "tanh") return Activation::tanh;
+    throw Error(message(op, ": unknown activation '", *name, "'; expected none, relu, gelu, sigmoid or tanh"));
+}
+
 }  // namespace pyneural::python

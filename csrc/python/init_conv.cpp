@@ -12,15 +12,6 @@ namespace {
 
 using Pair = std::pair<index_t, index_t>;
 
-Activation conv_activation(const std::optional<std::string>& name) {
-    if (!name || *name == "none") return Activation::none;
-    if (*name == "relu") return Activation::relu;
-    if (*name == "gelu") return Activation::gelu;
-    if (*name == "sigmoid") return Activation::sigmoid;
-    if (*name == "tanh") return Activation::tanh;
-    throw Error(message("conv2d: unknown activation '", *name, "'; expected none, relu, gelu, sigmoid or tanh"));
-}
-
 // A C-contiguous array of the given rank and dtype T (the kernels take dense NCHW).
 template <class T>
 T* dense(const py::array& a, int ndim, const char* op, const char* name, bool writable) {
@@ -66,7 +57,7 @@ void forward_typed(py::array& x, py::array& w, const std::optional<py::array>& b
 void conv2d(py::array x, py::array w, std::optional<py::array> b, py::array out, Pair stride, Pair padding,
             Pair dilation, index_t groups, std::optional<std::string> activation) {
     const cpu::ConvShape s = conv_shape(x, w, out, stride, padding, dilation, groups, "conv2d");
-    const Activation act = conv_activation(activation);
+    const Activation act = parse_activation(activation, "conv2d");
     if (py::dtype::of<float>().is(out.dtype())) return forward_typed<float>(x, w, b, out, s, act);
     if (py::dtype::of<double>().is(out.dtype())) return forward_typed<double>(x, w, b, out, s, act);
     throw Error(message("conv2d: unsupported dtype ", std::string(py::str(out.dtype())), "; expected float32 or float64"));

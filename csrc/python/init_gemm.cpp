@@ -8,15 +8,6 @@
 namespace pyneural::python {
 namespace {
 
-Activation parse_activation(const std::optional<std::string>& name) {
-    if (!name || *name == "none") return Activation::none;
-    if (*name == "relu") return Activation::relu;
-    if (*name == "gelu") return Activation::gelu;
-    if (*name == "sigmoid") return Activation::sigmoid;
-    if (*name == "tanh") return Activation::tanh;
-    throw Error(message("gemm: unknown activation '", *name, "'; expected none, relu, gelu, sigmoid or tanh"));
-}
-
 template <class T>
 void gemm_typed(py::array& a, py::array& b, py::array& c, const std::optional<py::array>& bias, Activation act) {
     cpu::GemmProblem<T> p{a.shape(0), a.shape(1), b.shape(2), a.shape(2),
@@ -43,7 +34,7 @@ void gemm(py::array a, py::array b, py::array out, std::optional<py::array> bias
     for (auto* x : {&a, &b, &out})
         PN_CHECK(x->ndim() == 3, "gemm: expected 3-D arrays, got a", shape_str(a), ", b", shape_str(b), ", out",
                  shape_str(out));
-    const Activation act = parse_activation(activation);
+    const Activation act = parse_activation(activation, "gemm");
     if (py::dtype::of<float>().is(out.dtype())) return gemm_typed<float>(a, b, out, bias, act);
     if (py::dtype::of<double>().is(out.dtype())) return gemm_typed<double>(a, b, out, bias, act);
     throw Error(message("gemm: unsupported dtype ", std::string(py::str(out.dtype())), "; expected float32 or float64"));
