@@ -356,9 +356,8 @@ def _matrix_serial(A, B, C, bi, m, n, k, apack, bpack):
     """``out[bi] = a[bi] @ b[bi]`` on the calling thread (``A, B, C`` from ``_flat``; buffers from
     ``_pack_buffers``).
 
-    For each depth block: pack all row panels of A, then for each block of up to NC columns pack its
-    B panels and run the micro-kernel over the tiles, row panel by row panel, so that an A panel
-    stays in L1 while the B panels of the block (in L2) stream past it.
+    For each depth block: pack all row panels of A, then for each block of columns pack its B
+    panels and run the micro-kernel over the tiles, row panel by row panel.
     """
     if 2 * m * n * k < _SERIAL_FLOPS and B[4] == 1:
         _matrix_direct(A, B, C, bi, m, n, k, apack[0], bpack[0])
@@ -374,7 +373,9 @@ def _matrix_serial(A, B, C, bi, m, n, k, apack, bpack):
         kc = min(step, k - pc)
         for ip in range(mp):
             _pack_a_panel(A, bi, pc, kc, m, ip, apack[ip])
-        block = _block_panels(c.dtype)
+        # Few rows: A (all of it in L2) streams past each B panel right after packing it. Many rows:
+        # B in blocks (L2) streams past each A panel (L1).
+        block = 1 if m <= _COLUMN_SPLIT_ROWS else _block_panels(c.dtype)
         for jp0 in range(0, np_, block):
             jp1 = min(np_, jp0 + block)
             for jp in range(jp0, jp1):
