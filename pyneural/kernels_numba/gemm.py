@@ -457,7 +457,8 @@ def _gemv_rows(A, B, C, bi, k, j0, w, acc):
     o = bo + bi * bs0 + j0
     p = 0
     while p + 4 <= k:  # the additions stay in order along k: ((acc + x0 r0) + x1 r1) + ...
-        x0, x1, x2, x3 = a[_u(a0 + p * ap)], a[_u(a0 + (p + 1) * ap)], a[_u(a0 + (p + 2) * ap)], a[_u(a0 + (p + 3) * ap)]
+        x0, x1 = a[_u(a0 + p * ap)], a[_u(a0 + (p + 1) * ap)]
+        x2, x3 = a[_u(a0 + (p + 2) * ap)], a[_u(a0 + (p + 3) * ap)]
         q = o + p * bp
         r0, r1 = b[_u(q):_u(q + w)], b[_u(q + bp):_u(q + bp + w)]
         r2, r3 = b[_u(q + 2 * bp):_u(q + 2 * bp + w)], b[_u(q + 3 * bp):_u(q + 3 * bp + w)]
@@ -513,17 +514,20 @@ def _gemv_dots(A, B, C, bi, k, j0, w, arow):
 
 
 @njit(parallel=True, cache=True, fastmath=_FASTMATH)
-def _gemv(a, b, out):
-    """``m == 1``, ``b`` with contiguous rows or columns: tasks of GEMV_COLS columns read ``b`` once."""
+def _gemv(a, b, out, threads):
+    """``m == 1``, ``b`` with contiguous rows or columns: tasks of equal column ranges (at most
+    GEMV_COLS, at least one per thread) read ``b`` once."""
     batch, _, k = a.shape
     n = b.shape[2]
     A, B, C = _flat(a), _flat(b), _flat(out)
     by_rows = B[4] == 1
-    chunks = (n + _GEMV_COLS - 1) // _GEMV_COLS
+    chunks = max((n + _GEMV_COLS - 1) // _GEMV_COLS, (threads + batch - 1) // batch)
+    width = min(n, ((n + chunks - 1) // chunks + 15) // 16 * 16)  # whole vectors
+    chunks = (n + width - 1) // width
     for task in prange(batch * chunks):
         bi = task // chunks
-        j0 = (task % chunks) * _GEMV_COLS
-        w = min(_GEMV_COLS, n - j0)
+        j0 = (task % chunks) * width
+        w = min(width, n - j0)
         if by_rows:
             _gemv_rows(A, B, C, bi, k, j0, w, np.empty(w, out.dtype))
         else:
@@ -625,14 +629,14 @@ def _product(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
         a, b, out = b.transpose(0, 2, 1), a.transpose(0, 2, 1), out.transpose(0, 2, 1)
         m, n = n, m
     dtype = out.dtype
+    flops = 2 * batch * m * n * k
+    threads = numba.get_num_threads() if flops >= _SERIAL_FLOPS else 1
     if m == 1 and (b.strides[2] == dtype.itemsize or b.strides[1] == dtype.itemsize):
-        _ready(_gemv, dtype)(a, b, out)
+        _ready(_gemv, dtype, (types.intp,))(a, b, out, threads)
         return
     if _padded_work(n, m, dtype) < 0.9 * _padded_work(m, n, dtype):  # e.g. n = 37: tile the transposed problem
         a, b, out = b.transpose(0, 2, 1), a.transpose(0, 2, 1), out.transpose(0, 2, 1)
         m, n = n, m
-    flops = 2 * batch * m * n * k
-    threads = numba.get_num_threads() if flops >= _SERIAL_FLOPS else 1
     if threads == 1:
         _ready(_gemm_serial, dtype)(a, b, out)
     else:
