@@ -14,47 +14,6 @@ namespace {
 
 constexpr index_t kBlock = 16384;  // elements per thread task: 64-128 KiB, well inside L2
 
-// y[i] = f(x[i]) over a block, vector by vector; the last partial vector through a padded copy.
-template <class T, class F>
-__attribute__((always_inline)) inline void map_unary(const T* x, T* y, index_t n, F f) {
-    using V = VecT<T>;
-    constexpr index_t L = kLanes<T>;
-    index_t i = 0;
-    for (; i + L <= n; i += L) {
-        V v;
-        memcpy(&v, x + i, sizeof(V));
-        v = f(v);
-        memcpy(y + i, &v, sizeof(V));
-    }
-    if (i < n) {
-        V v = V{};
-        memcpy(&v, x + i, (n - i) * sizeof(T));
-        v = f(v);
-        memcpy(y + i, &v, (n - i) * sizeof(T));
-    }
-}
-
-template <class T, class F>
-__attribute__((always_inline)) inline void map_binary(const T* a, const T* b, T* y, index_t n, F f) {
-    using V = VecT<T>;
-    constexpr index_t L = kLanes<T>;
-    index_t i = 0;
-    for (; i + L <= n; i += L) {
-        V u, v;
-        memcpy(&u, a + i, sizeof(V));
-        memcpy(&v, b + i, sizeof(V));
-        u = f(u, v);
-        memcpy(y + i, &u, sizeof(V));
-    }
-    if (i < n) {
-        V u = V{}, v = V{};
-        memcpy(&u, a + i, (n - i) * sizeof(T));
-        memcpy(&v, b + i, (n - i) * sizeof(T));
-        u = f(u, v);
-        memcpy(y + i, &u, (n - i) * sizeof(T));
-    }
-}
-
 // Rough cost in flops per element, so cheap activations on small arrays stay on one thread.
 double cost(ActKind kind) {
     switch (kind) {

@@ -102,26 +102,6 @@ T row_dot(const T* a, const T* b, index_t n) {
     return lane_sum<T>(acc);
 }
 
-// y[i] = f(a[i], b[i]) over a row.
-template <class T, class F>
-__attribute__((always_inline)) inline void row_map(const T* a, const T* b, T* y, index_t n, F f) {
-    using V = VecT<T>;
-    constexpr index_t L = kLanes<T>;
-    index_t i = 0;
-    for (; i + L <= n; i += L) {
-        V u, v;
-        memcpy(&u, a + i, sizeof(V));
-        memcpy(&v, b + i, sizeof(V));
-        u = f(u, v);
-        memcpy(y + i, &u, sizeof(V));
-    }
-    if (i < n) {
-        V u = load_tail<T>(a + i, n - i, T(0)), v = load_tail<T>(b + i, n - i, T(0));
-        u = f(u, v);
-        memcpy(y + i, &u, (n - i) * sizeof(T));
-    }
-}
-
 template <class T>
 int row_threads(index_t rows, index_t cols) {
     const int t = threads_for(20.0 * double(rows) * double(cols));
@@ -139,10 +119,10 @@ void forward_rows(const T* x, T* y, index_t rows, index_t cols, bool log) {
         const T m = row_max<T>(xr, cols);  // a row of -inf gives m = -inf and NaN below, as in PyTorch
         if (log) {
             const T shift = m + ::log(row_sum_exp<T>(xr, cols, m, nullptr));
-            row_map<T>(xr, xr, yr, cols, [shift](V v, V) { return v - shift; });
+            map_binary<T>(xr, xr, yr, cols, [shift](V v, V) { return v - shift; });
         } else {
             const T inv = T(1) / row_sum_exp<T>(xr, cols, m, yr);
-            row_map<T>(yr, yr, yr, cols, [inv](V v, V) { return v * inv; });
+            map_binary<T>(yr, yr, yr, cols, [inv](V v, V) { return v * inv; });
         }
     }
 }
@@ -158,10 +138,10 @@ void backward_rows(const T* g, const T* y, T* gx, index_t rows, index_t cols, bo
         T* out = gx + r * cols;
         if (log) {
             const T total = row_sum<T>(gr, cols);
-            row_map<T>(gr, yr, out, cols, [total](V gv, V yv) { return gv - vexp<T>(yv) * total; });
+            map_binary<T>(gr, yr, out, cols, [total](V gv, V yv) { return gv - vexp<T>(yv) * total; });
         } else {
             const T dot = row_dot<T>(gr, yr, cols);
-            row_map<T>(gr, yr, out, cols, [dot](V gv, V yv) { return yv * (gv - dot); });
+            map_binary<T>(gr, yr, out, cols, [dot](V gv, V yv) { return yv * (gv - dot); });
         }
     }
 }
@@ -305,7 +285,7 @@ void ce_backward(const T* x, const index_t* target, const T* lse, const T* gl, T
             continue;
         }
         const T w = gl[r], l = lse[r], floor = w * eps / T(classes);
-        row_map<T>(x + r * classes, x + r * classes, out, classes,
+        map_binary<T>(x + r * classes, x + r * classes, out, classes,
                    [w, l, floor](V v, V) { return vexp<T>(v - l) * w - floor; });
         out[tr] -= w * (T(1) - eps);
     }
