@@ -37,9 +37,7 @@ def main() -> None:
     logits = (rng.standard_normal((4096, 1000)) * 3).astype(dtype)
     g_logits = rng.standard_normal(logits.shape).astype(dtype)
 
-    src, dst = np.ones(n, dtype), np.empty(n, dtype)
-    copy_time = common.time_calls({"copy": lambda: np.copyto(dst, src)}, args.min_time)["copy"]
-    copy_gbs = 2 * n * dtype.itemsize / copy_time * 1e-9
+    copy_gbs = common.copy_bandwidth(args.dtype, args.min_time, n)
     print(f"{info['cpu']} | backend {info['backend']} variant {info['variant']} | {args.threads} threads | "
           f"{args.dtype} | copy {copy_gbs:.1f} GB/s")
 

@@ -87,11 +87,8 @@ def main() -> None:
     print(f"{info['cpu']} | backend {info['backend']} variant {info['variant']} | {args.threads} threads | "
           f"{args.dtype}")
     rng = np.random.default_rng(0)
-    big = rng.standard_normal(1 << 24).astype(args.dtype)
-    dst = np.empty_like(big)
-    copy_gbs = 2 * big.nbytes / common.time_calls({"copy": lambda: np.copyto(dst, big)}, args.min_time)["copy"] * 1e-9
-    print(f"copy bandwidth (NumPy, 2 x {big.nbytes >> 20} MiB): {copy_gbs:.1f} GB/s")
-    del big, dst
+    copy_gbs = common.copy_bandwidth(args.dtype, args.min_time)
+    print(f"copy bandwidth (NumPy, 16M elements): {copy_gbs:.1f} GB/s")
 
     sizes = SIZES[:2] if args.quick else SIZES
     rows, table = [], []

@@ -67,6 +67,15 @@ def time_calls(fns: dict[str, Callable[[], object]], min_time: float = 0.3, min_
     return best
 
 
+def copy_bandwidth(dtype: str, min_time: float = 0.3, elements: int = 1 << 24) -> float:
+    """GB/s of NumPy copying an array of ``elements`` (read + write): the memory roof for streaming kernels."""
+    import numpy as np
+    src = np.ones(elements, dtype)
+    dst = np.empty_like(src)
+    seconds = time_calls({"copy": lambda: np.copyto(dst, src)}, min_time)["copy"]
+    return 2 * src.nbytes / seconds * 1e-9
+
+
 def machine(args: argparse.Namespace, dtype: str) -> dict:
     """What ran: CPU, backend, ISA, threads, and the FMA peak measured now for the active variant."""
     import pyneural as pn
