@@ -140,6 +140,35 @@ def test_adagrad_kernel(kernel_impl, rng, dtype, n, weight_decay):
     np.testing.assert_allclose(total, expected[1], **TOL[dtype])
 
 
+L1_KERNELS = {
+    "sgd": lambda p, g, s, **kw: sgd_update(p, g, s[0], lr=0.1, momentum=0.9, weight_decay=0.1, **kw),
+    "adam": lambda p, g, s, **kw: adam_update(p, g, s[0], s[1], lr=0.01, beta1=0.9, beta2=0.99, eps=1e-8,
+                                              weight_decay=0.1, step=3, **kw),
+    "adamw": lambda p, g, s, **kw: adam_update(p, g, s[0], s[1], lr=0.01, beta1=0.9, beta2=0.99, eps=1e-8,
+                                               weight_decay=0.1, step=3, decoupled=True, **kw),
+    "rmsprop": lambda p, g, s, **kw: rmsprop_update(p, g, s[1], s[0], lr=0.01, alpha=0.9, eps=1e-8,
+                                                    weight_decay=0.05, momentum=0.5, **kw),
+    "adagrad": lambda p, g, s, **kw: adagrad_update(p, g, s[1], lr=0.05, eps=1e-10, weight_decay=0.2, **kw),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [7, 1003])
+@pytest.mark.parametrize("name", list(L1_KERNELS))
+def test_l1_weight_decay_adds_the_sign_of_the_parameter(kernel_impl, rng, dtype, n, name):
+    """``l1_weight_decay=c`` is the update of the gradient ``g + c * sign(p)`` (sign(0) = 0), the L1
+    penalty's subgradient, computed in float64 without the option."""
+    p, g, m, v = _arrays(rng, n, 4, dtype, positive=(3,))
+    p[::5] = 0
+    c = 0.3
+    want = [x.astype(np.float64) for x in (p, g, m, v)]
+    want[1] = want[1] + c * np.sign(want[0])
+    L1_KERNELS[name](want[0], want[1], want[2:])
+    L1_KERNELS[name](p, g, [m, v], l1_weight_decay=c)
+    for got, expected in zip((p, m, v), (want[0], want[2], want[3])):
+        np.testing.assert_allclose(got, expected, **TOL[dtype])
+
+
 def test_kernels_on_large_buffers_with_threads(kernel_impl, threads, rng):
     """Large enough for the kernels to split the work over threads; odd size for a ragged end."""
     n = (1 << 17) + 5
@@ -280,6 +309,28 @@ def test_optimizer_matches_torch(backend, rng, name, options, dtype):
             for key, value in their_state.items():
                 ours = state[key]
                 np.testing.assert_allclose(ours.data if isinstance(ours, pn.Tensor) else ours, value, **tol)
+
+
+@pytest.mark.parametrize("name,options", [("SGD", dict(lr=0.05, momentum=0.9, weight_decay=0.01)),
+                                          ("Adam", dict(lr=0.01, weight_decay=0.1)), ("AdamW", dict(lr=0.01)),
+                                          ("RMSprop", dict(lr=0.01, momentum=0.5)), ("Adagrad", dict(lr=0.1))])
+def test_l1_weight_decay_matches_torch_with_the_penalty_in_the_loss(backend, rng, name, options):
+    """Our ``l1_weight_decay=c`` steps as torch.optim does when ``c * sum|p|`` is added to the loss."""
+    torch = pytest.importorskip("torch")
+    c = 0.05
+    values, params = _params(rng, np.float64)
+    theirs = [torch.tensor(v, requires_grad=True) for v in values]
+    ours_opt = getattr(optim, name)(params, l1_weight_decay=c, **options)
+    their_opt = getattr(torch.optim, name)(theirs, **options)
+    for grads in _grads(rng, np.float64, 4):
+        their_opt.zero_grad()
+        penalty = c * sum(q.abs().sum() for q in theirs)
+        (penalty + sum((q * torch.tensor(g)).sum() for q, g in zip(theirs, grads))).backward()
+        for p, g in zip(params, grads):
+            p.grad = pn.tensor(g)
+        ours_opt.step()
+        their_opt.step()
+        _compare(params, theirs, TOL[np.float64])
 
 
 def test_param_groups_and_skipped_parameters_match_torch(backend, rng):
@@ -485,6 +536,8 @@ BAD = [
     (optim.Adam, dict(betas=(0.9, -0.1)), r"betas\[1\]"),
     (optim.Adam, dict(betas=0.9), "betas"),
     (optim.Adam, dict(weight_decay=-0.1), "weight_decay"),
+    (optim.Adam, dict(l1_weight_decay=-0.1), "l1_weight_decay"),
+    (optim.SGD, dict(lr=0.1, l1_weight_decay=float("nan")), "l1_weight_decay"),
     (optim.AdamW, dict(betas=(0.9, 1.5)), r"betas\[1\]"),
     (optim.RMSprop, dict(alpha=-0.1), "alpha"),
     (optim.RMSprop, dict(momentum=-0.1), "momentum"),

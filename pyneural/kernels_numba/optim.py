@@ -29,13 +29,24 @@ def _lerp(start, end, weight, complement):
     return end - (end - start) * complement
 
 
+@njit(cache=True, fastmath=_FASTMATH, inline="always")
+def _regularised(g, p, l2, l1):
+    """g + l1 * sign(p) (sign(0) = 0), then + l2 * p: the native kernels' order."""
+    if l1 != 0:
+        if p > 0:
+            g = g + l1
+        elif p < 0:
+            g = g - l1
+    return g + l2 * p if l2 != 0 else g
+
+
 @njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
-def _sgd_slice(p, g, buf, lo, hi, lr, momentum, keep, wd, use_momentum, nesterov, first):
+def _sgd_slice(p, g, buf, lo, hi, lr, momentum, keep, wd, l1, use_momentum, nesterov, first):
     p, g = p[lo:hi], g[lo:hi]
     if use_momentum:
         buf = buf[lo:hi]
     for i in range(p.size):
-        d = g[i] + wd * p[i] if wd != 0 else g[i]
+        d = _regularised(g[i], p[i], wd, l1)
         if use_momentum:
             b = d if first else buf[i] * momentum + keep * d
             buf[i] = b
@@ -44,19 +55,16 @@ def _sgd_slice(p, g, buf, lo, hi, lr, momentum, keep, wd, use_momentum, nesterov
 
 
 @njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
-def _adam_slice(p, g, m, v, v_max, lo, hi, step_size, correction2_sqrt, eps, w1, beta1, beta2, w2, wd, shrink, decoupled,
-                amsgrad):
+def _adam_slice(p, g, m, v, v_max, lo, hi, step_size, correction2_sqrt, eps, w1, beta1, beta2, w2, wd, l1, shrink,
+                decoupled, amsgrad):
     p, g, m, v = p[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi]
     if amsgrad:
         v_max = v_max[lo:hi]
     for i in range(p.size):
-        gi = g[i]
         pi = p[i]
-        if wd != 0:
-            if decoupled:
-                pi = pi * shrink
-            else:
-                gi = gi + wd * pi
+        gi = _regularised(g[i], pi, wd - wd if decoupled else wd, l1)  # (a zero of wd's type)
+        if decoupled and wd != 0:
+            pi = pi * shrink
         mi = _lerp(m[i], gi, w1, beta1)
         vi = v[i] * beta2 + w2 * gi * gi
         m[i] = mi
@@ -69,7 +77,7 @@ def _adam_slice(p, g, m, v, v_max, lo, hi, step_size, correction2_sqrt, eps, w1,
 
 
 @njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
-def _rmsprop_slice(p, g, sq, buf, avg_g, lo, hi, lr, alpha, w, eps, wd, momentum, use_momentum, centered):
+def _rmsprop_slice(p, g, sq, buf, avg_g, lo, hi, lr, alpha, w, eps, wd, l1, momentum, use_momentum, centered):
     p, g, sq = p[lo:hi], g[lo:hi], sq[lo:hi]
     if use_momentum:
         buf = buf[lo:hi]
@@ -77,13 +85,13 @@ def _rmsprop_slice(p, g, sq, buf, avg_g, lo, hi, lr, alpha, w, eps, wd, momentum
         avg_g = avg_g[lo:hi]
     if not (centered or use_momentum):  # the default: a loop without branches, which LLVM vectorizes
         for i in range(p.size):
-            gi = g[i] + wd * p[i] if wd != 0 else g[i]
+            gi = _regularised(g[i], p[i], wd, l1)
             s = sq[i] * alpha + w * gi * gi
             sq[i] = s
             p[i] = p[i] + (-lr) * (gi / (math.sqrt(s) + eps))
         return
     for i in range(p.size):
-        gi = g[i] + wd * p[i] if wd != 0 else g[i]
+        gi = _regularised(g[i], p[i], wd, l1)
         s = sq[i] * alpha + w * gi * gi
         sq[i] = s
         if centered:
@@ -101,10 +109,10 @@ def _rmsprop_slice(p, g, sq, buf, avg_g, lo, hi, lr, alpha, w, eps, wd, momentum
 
 
 @njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
-def _adagrad_slice(p, g, total, lo, hi, lr, eps, wd):
+def _adagrad_slice(p, g, total, lo, hi, lr, eps, wd, l1):
     p, g, total = p[lo:hi], g[lo:hi], total[lo:hi]
     for i in range(p.size):
-        gi = g[i] + wd * p[i] if wd != 0 else g[i]
+        gi = _regularised(g[i], p[i], wd, l1)
         s = total[i] + gi * gi
         total[i] = s
         p[i] = p[i] + (-lr) * (gi / (math.sqrt(s) + eps))
@@ -188,12 +196,13 @@ def _empty(param: np.ndarray) -> np.ndarray:
 
 def sgd_update(param: np.ndarray, grad: np.ndarray, momentum_buffer: np.ndarray | None = None, *, lr: float,
                momentum: float = 0.0, dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False,
-               first_step: bool = False) -> None:
+               first_step: bool = False, l1_weight_decay: float = 0.0) -> None:
     """In-place SGD step (torch.optim.SGD's rule); the contract of ``_C.sgd_update``."""
     op = "sgd_update"
     p = _param(op, param)
     g = _buffer(op, grad, param, "grad", False)
-    _finite(op, lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay)
+    _finite(op, lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+            l1_weight_decay=l1_weight_decay)
     if nesterov and not (momentum > 0 and dampening == 0):
         raise ValueError(f"{op}: nesterov needs momentum > 0 and dampening = 0, got momentum={momentum}, "
                          f"dampening={dampening}")
@@ -208,7 +217,8 @@ def sgd_update(param: np.ndarray, grad: np.ndarray, momentum_buffer: np.ndarray 
     _disjoint(op, named)
     buf = named[2][1] if use_momentum else _empty(param)
     t = param.dtype.type
-    args = (t(lr), t(momentum), t(1 - dampening), t(weight_decay), use_momentum, bool(nesterov), bool(first_step))
+    args = (t(lr), t(momentum), t(1 - dampening), t(weight_decay), t(l1_weight_decay), use_momentum, bool(nesterov),
+            bool(first_step))
     if _threads(p.size):
         _sgd_parallel(p, g, buf, *args)
     else:
@@ -217,7 +227,8 @@ def sgd_update(param: np.ndarray, grad: np.ndarray, momentum_buffer: np.ndarray 
 
 def adam_update(param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray, exp_avg_sq: np.ndarray,
                 max_exp_avg_sq: np.ndarray | None = None, *, lr: float, beta1: float, beta2: float, eps: float,
-                weight_decay: float = 0.0, step: int, decoupled: bool = False) -> None:
+                weight_decay: float = 0.0, step: int, decoupled: bool = False,
+                l1_weight_decay: float = 0.0) -> None:
     """In-place Adam step (decoupled=True: AdamW) with bias correction for ``step`` (>= 1); with
     ``max_exp_avg_sq``, AMSGrad (divides by the running maximum of exp_avg_sq)."""
     op = "adam_update"
@@ -225,7 +236,8 @@ def adam_update(param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray, exp_av
     g = _buffer(op, grad, param, "grad", False)
     m = _buffer(op, exp_avg, param, "exp_avg", True)
     v = _buffer(op, exp_avg_sq, param, "exp_avg_sq", True)
-    _finite(op, lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay)
+    _finite(op, lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
+            l1_weight_decay=l1_weight_decay)
     if not (0 <= beta1 < 1 and 0 <= beta2 < 1):
         raise ValueError(f"{op}: betas must be in [0, 1), got ({beta1}, {beta2})")
     if step < 1:
@@ -239,7 +251,7 @@ def adam_update(param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray, exp_av
     t = param.dtype.type
     correction1, correction2 = 1 - beta1 ** step, 1 - beta2 ** step
     args = (t(lr / correction1), t(math.sqrt(correction2)), t(eps), t(1 - beta1), t(beta1), t(beta2), t(1 - beta2),
-            t(weight_decay), t(1 - lr * weight_decay), bool(decoupled), amsgrad)
+            t(weight_decay), t(l1_weight_decay), t(1 - lr * weight_decay), bool(decoupled), amsgrad)
     if _threads(p.size):
         _adam_parallel(p, g, m, v, v_max, *args)
     else:
@@ -249,13 +261,14 @@ def adam_update(param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray, exp_av
 def rmsprop_update(param: np.ndarray, grad: np.ndarray, square_avg: np.ndarray,
                    momentum_buffer: np.ndarray | None = None, grad_avg: np.ndarray | None = None, *, lr: float,
                    alpha: float, eps: float, weight_decay: float = 0.0, momentum: float = 0.0,
-                   centered: bool = False) -> None:
+                   centered: bool = False, l1_weight_decay: float = 0.0) -> None:
     """In-place RMSprop step; momentum_buffer needed when momentum > 0, grad_avg when centered."""
     op = "rmsprop_update"
     p = _param(op, param)
     g = _buffer(op, grad, param, "grad", False)
     sq = _buffer(op, square_avg, param, "square_avg", True)
-    _finite(op, lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum)
+    _finite(op, lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+            l1_weight_decay=l1_weight_decay)
     named = [("param", p), ("grad", g), ("square_avg", sq)]
     buf, avg_g = _empty(param), _empty(param)
     use_momentum = momentum > 0
@@ -271,7 +284,8 @@ def rmsprop_update(param: np.ndarray, grad: np.ndarray, square_avg: np.ndarray,
         named.append(("grad_avg", avg_g))
     _disjoint(op, named)
     t = param.dtype.type
-    args = (t(lr), t(alpha), t(1 - alpha), t(eps), t(weight_decay), t(momentum), use_momentum, bool(centered))
+    args = (t(lr), t(alpha), t(1 - alpha), t(eps), t(weight_decay), t(l1_weight_decay), t(momentum), use_momentum,
+            bool(centered))
     if _threads(p.size):
         _rmsprop_parallel(p, g, sq, buf, avg_g, *args)
     else:
@@ -279,16 +293,16 @@ def rmsprop_update(param: np.ndarray, grad: np.ndarray, square_avg: np.ndarray,
 
 
 def adagrad_update(param: np.ndarray, grad: np.ndarray, state_sum: np.ndarray, *, lr: float, eps: float,
-                   weight_decay: float = 0.0) -> None:
+                   weight_decay: float = 0.0, l1_weight_decay: float = 0.0) -> None:
     """In-place Adagrad step with the learning rate already decayed for this step."""
     op = "adagrad_update"
     p = _param(op, param)
     g = _buffer(op, grad, param, "grad", False)
     total = _buffer(op, state_sum, param, "state_sum", True)
-    _finite(op, lr=lr, eps=eps, weight_decay=weight_decay)
+    _finite(op, lr=lr, eps=eps, weight_decay=weight_decay, l1_weight_decay=l1_weight_decay)
     _disjoint(op, [("param", p), ("grad", g), ("state_sum", total)])
     t = param.dtype.type
-    args = (t(lr), t(eps), t(weight_decay))
+    args = (t(lr), t(eps), t(weight_decay), t(l1_weight_decay))
     if _threads(p.size):
         _adagrad_parallel(p, g, total, *args)
     else:

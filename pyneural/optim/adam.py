@@ -16,15 +16,17 @@ __all__ = ["Adam", "AdamW"]
 class Adam(Optimizer):
     """``torch.optim.Adam`` (Kingma & Ba, 2015): moment estimates with bias correction; ``weight_decay``
     adds ``weight_decay * p`` to the gradient; ``amsgrad=True`` divides by the running maximum of the
-    second moment (Reddi et al., 2018). ``maximize=True`` ascends."""
+    second moment (Reddi et al., 2018). ``maximize=True`` ascends. Beyond PyTorch,
+    ``l1_weight_decay`` adds ``l1_weight_decay * sign(p)`` to the gradient (an L1 penalty on the loss)."""
 
     _decoupled = False
 
     def __init__(self, params: Iterable[Tensor] | Iterable[dict], lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0,
-                 amsgrad: bool = False, maximize: bool = False) -> None:
+                 amsgrad: bool = False, maximize: bool = False,
+                 l1_weight_decay: float = 0.0) -> None:
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                                      maximize=maximize))
+                                      maximize=maximize, l1_weight_decay=l1_weight_decay))
 
     def _check(self, options: dict[str, Any]) -> None:
         name = self._name
@@ -37,6 +39,7 @@ class Adam(Optimizer):
         check_number(name, "betas[0]", betas[0], high=1.0)
         check_number(name, "betas[1]", betas[1], high=1.0)
         check_number(name, "weight_decay", options["weight_decay"])
+        check_number(name, "l1_weight_decay", options["l1_weight_decay"])
 
     def _update(self, param: np.ndarray, grad: np.ndarray, state: dict, group: dict) -> None:
         if "exp_avg" not in state:
@@ -51,7 +54,7 @@ class Adam(Optimizer):
         backend.kernel("adam_update")(param, grad, state["exp_avg"].data, state["exp_avg_sq"].data,
                                       state["max_exp_avg_sq"].data if amsgrad else None, lr=group["lr"],
                                       beta1=beta1, beta2=beta2, eps=group["eps"], weight_decay=group["weight_decay"],
-                                      step=state["step"], decoupled=self._decoupled)
+                                      l1_weight_decay=group["l1_weight_decay"], step=state["step"], decoupled=self._decoupled)
 
 
 class AdamW(Adam):
@@ -62,6 +65,6 @@ class AdamW(Adam):
 
     def __init__(self, params: Iterable[Tensor] | Iterable[dict], lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 1e-2,
-                 amsgrad: bool = False, maximize: bool = False) -> None:
+                 amsgrad: bool = False, maximize: bool = False, l1_weight_decay: float = 0.0) -> None:
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                         maximize=maximize)
+                         maximize=maximize, l1_weight_decay=l1_weight_decay)

@@ -215,7 +215,9 @@ class Optimizer:
                 by_index[int(index)] = p
         new_groups = []
         for saved, group in zip(saved_groups, self.param_groups):
-            restored = {key: value for key, value in saved.items() if key != "params"}
+            # options the saved group lacks (a PyTorch state dict has no l1_weight_decay) keep their values
+            restored = {key: value for key, value in group.items() if key != "params"}
+            restored.update((key, value) for key, value in saved.items() if key != "params")
             if "betas" in restored:
                 restored["betas"] = tuple(restored["betas"])
             restored["params"] = group["params"]

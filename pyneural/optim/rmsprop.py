@@ -16,13 +16,13 @@ __all__ = ["RMSprop"]
 class RMSprop(Optimizer):
     """``torch.optim.RMSprop``: ``v = alpha * v + (1 - alpha) * g^2``; the step divides by
     ``sqrt(v) + eps`` (``sqrt(v - mean(g)^2) + eps`` when centered), through a momentum buffer when
-    ``momentum > 0``. ``maximize=True`` ascends."""
+    ``momentum > 0``. ``maximize=True`` ascends. Beyond PyTorch, ``l1_weight_decay`` adds ``l1_weight_decay * sign(p)`` to the gradient (an L1 penalty on the loss)."""
 
     def __init__(self, params: Iterable[Tensor] | Iterable[dict], lr: float = 1e-2, alpha: float = 0.99,
                  eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False,
-                 maximize: bool = False) -> None:
+                 maximize: bool = False, l1_weight_decay: float = 0.0) -> None:
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
-                                      centered=centered, maximize=maximize))
+                                      centered=centered, maximize=maximize, l1_weight_decay=l1_weight_decay))
 
     def _check(self, options: dict[str, Any]) -> None:
         check_number("RMSprop", "lr", options["lr"])
@@ -30,6 +30,7 @@ class RMSprop(Optimizer):
         check_number("RMSprop", "eps", options["eps"])
         check_number("RMSprop", "weight_decay", options["weight_decay"])
         check_number("RMSprop", "momentum", options["momentum"])
+        check_number("RMSprop", "l1_weight_decay", options["l1_weight_decay"])
 
     def _update(self, param: np.ndarray, grad: np.ndarray, state: dict, group: dict) -> None:
         if "square_avg" not in state:
@@ -44,4 +45,5 @@ class RMSprop(Optimizer):
         backend.kernel("rmsprop_update")(
             param, grad, state["square_avg"].data, state["momentum_buffer"].data if momentum > 0 else None,
             state["grad_avg"].data if centered else None, lr=group["lr"], alpha=group["alpha"], eps=group["eps"],
-            weight_decay=group["weight_decay"], momentum=momentum, centered=centered)
+            weight_decay=group["weight_decay"], momentum=momentum, centered=centered,
+            l1_weight_decay=group["l1_weight_decay"])

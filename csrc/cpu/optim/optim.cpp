@@ -53,7 +53,7 @@ void check_finite(const char* op, std::initializer_list<std::pair<const char*, d
 template <class T>
 void validate(const SgdUpdate<T>& u) {
     check_finite("sgd_update", {{"lr", u.lr}, {"momentum", u.momentum}, {"dampening", u.dampening},
-                                {"weight_decay", u.weight_decay}});
+                                {"weight_decay", u.weight_decay}, {"l1_weight_decay", u.l1_weight_decay}});
     PN_CHECK(!u.nesterov || (u.momentum > 0 && u.dampening == 0),
              "sgd_update: nesterov needs momentum > 0 and dampening = 0, got momentum=", u.momentum,
              ", dampening=", u.dampening);
@@ -66,7 +66,7 @@ void validate(const SgdUpdate<T>& u) {
 template <class T>
 void validate(const AdamUpdate<T>& u) {
     check_finite("adam_update", {{"lr", u.lr}, {"beta1", u.beta1}, {"beta2", u.beta2}, {"eps", u.eps},
-                                 {"weight_decay", u.weight_decay}});
+                                 {"weight_decay", u.weight_decay}, {"l1_weight_decay", u.l1_weight_decay}});
     PN_CHECK(u.beta1 >= 0 && u.beta1 < 1 && u.beta2 >= 0 && u.beta2 < 1,
              "adam_update: betas must be in [0, 1), got (", u.beta1, ", ", u.beta2, ")");
     PN_CHECK(u.step >= 1, "adam_update: step must be >= 1 (bias correction), got ", u.step);
@@ -81,7 +81,8 @@ void validate(const AdamUpdate<T>& u) {
 template <class T>
 void validate(const RmspropUpdate<T>& u) {
     check_finite("rmsprop_update", {{"lr", u.lr}, {"alpha", u.alpha}, {"eps", u.eps},
-                                    {"weight_decay", u.weight_decay}, {"momentum", u.momentum}});
+                                    {"weight_decay", u.weight_decay}, {"momentum", u.momentum},
+                                    {"l1_weight_decay", u.l1_weight_decay}});
     if (u.momentum > 0 && u.centered)
         check_buffers<T>("rmsprop_update", u.n, {{u.param, "param"}, {u.grad, "grad"}, {u.square_avg, "square_avg"},
                                                  {u.momentum_buffer, "momentum_buffer"}, {u.grad_avg, "grad_avg"}});
@@ -97,7 +98,8 @@ void validate(const RmspropUpdate<T>& u) {
 
 template <class T>
 void validate(const AdagradUpdate<T>& u) {
-    check_finite("adagrad_update", {{"lr", u.lr}, {"eps", u.eps}, {"weight_decay", u.weight_decay}});
+    check_finite("adagrad_update", {{"lr", u.lr}, {"eps", u.eps}, {"weight_decay", u.weight_decay},
+                                     {"l1_weight_decay", u.l1_weight_decay}});
     check_buffers<T>("adagrad_update", u.n, {{u.param, "param"}, {u.grad, "grad"}, {u.state_sum, "state_sum"}});
 }
 

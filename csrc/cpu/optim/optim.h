@@ -1,5 +1,7 @@
 // Fused optimizer updates: each one pass over the parameter, its gradient and its state buffers, in
 // place, on contiguous buffers of n elements. The update rules are PyTorch's (torch.optim).
+// Every update also takes l1_weight_decay: the subgradient l1_weight_decay * sign(p) of an L1 penalty
+// added to the gradient before the L2 term, as if l1_weight_decay * sum|p| had been added to the loss.
 #pragma once
 #include "pyneural/common.h"
 
@@ -13,7 +15,7 @@ struct SgdUpdate {
     const T* grad;
     T* momentum_buffer;
     index_t n;
-    double lr, momentum, dampening, weight_decay;
+    double lr, momentum, dampening, weight_decay, l1_weight_decay;
     bool nesterov, first_step;
 };
 
@@ -28,7 +30,7 @@ struct AdamUpdate {
     T* exp_avg_sq;
     T* max_exp_avg_sq;
     index_t n;
-    double lr, beta1, beta2, eps, weight_decay;
+    double lr, beta1, beta2, eps, weight_decay, l1_weight_decay;
     index_t step;
     bool decoupled;
 };
@@ -42,7 +44,7 @@ struct RmspropUpdate {
     T* momentum_buffer;
     T* grad_avg;
     index_t n;
-    double lr, alpha, eps, weight_decay, momentum;
+    double lr, alpha, eps, weight_decay, momentum, l1_weight_decay;
     bool centered;
 };
 
@@ -53,7 +55,7 @@ struct AdagradUpdate {
     const T* grad;
     T* state_sum;
     index_t n;
-    double lr, eps, weight_decay;
+    double lr, eps, weight_decay, l1_weight_decay;
 };
 
 void sgd_update(const SgdUpdate<float>& u);

@@ -115,14 +115,23 @@ inline V lerp(V start, V end, T weight) {
     return weight < T(0.5) ? start + weight * (end - start) : end - (end - start) * (T(1) - weight);
 }
 
+// The gradient with the regularisers' terms: g + l1 * sign(p) (sign(0) = 0, as autograd's d|p|/dp), then
+// + l2 * p — the order torch.optim sees when the L1 penalty is part of the loss.
+template <class V, class T>
+inline V regularised(V g, V p, T l2, T l1) {
+    if (l1 != T(0)) g = g + (p > T(0) ? V{} + l1 : (p < T(0) ? V{} - l1 : V{}));
+    return l2 != T(0) ? g + l2 * p : g;
+}
+
 template <class T>
 void sgd(const SgdUpdate<T>& u) {
     using V = Vec<T>;
     const T lr = T(u.lr), momentum = T(u.momentum), keep = T(1 - u.dampening), wd = T(u.weight_decay);
+    const T l1 = T(u.l1_weight_decay);
     const bool use_momentum = u.momentum != 0, nesterov = u.nesterov, first = u.first_step;
     for_each_vector(u.n, u.param, u.grad, use_momentum ? u.momentum_buffer : nullptr, (T*)nullptr, (T*)nullptr,
                     6.0, [&](V& p, V g, V& buf, V&, V&) {
-        V d = wd != T(0) ? g + wd * p : g;
+        V d = regularised(g, p, wd, l1);
         if (use_momentum) {
             buf = first ? d : buf * momentum + keep * d;
             d = nesterov ? d + momentum * buf : buf;
@@ -137,14 +146,12 @@ void adam(const AdamUpdate<T>& u) {
     const double correction1 = 1 - pow(u.beta1, double(u.step)), correction2 = 1 - pow(u.beta2, double(u.step));
     const T step_size = T(u.lr / correction1), correction2_sqrt = T(sqrt(correction2)), eps = T(u.eps);
     const T w1 = T(1 - u.beta1), beta2 = T(u.beta2), w2 = T(1 - u.beta2), wd = T(u.weight_decay);
-    const T shrink = T(1 - u.lr * u.weight_decay);
+    const T shrink = T(1 - u.lr * u.weight_decay), l1 = T(u.l1_weight_decay);
     const bool decoupled = u.decoupled, decay = u.weight_decay != 0, amsgrad = u.max_exp_avg_sq != nullptr;
     for_each_vector(u.n, u.param, u.grad, u.exp_avg, u.exp_avg_sq, u.max_exp_avg_sq, 12.0,
                     [&](V& p, V g, V& m, V& v, V& v_max) {
-        if (decay) {
-            if (decoupled) p = p * shrink;
-            else g = g + wd * p;
-        }
+        g = regularised(g, p, decoupled ? T(0) : wd, l1);
+        if (decay && decoupled) p = p * shrink;
         m = lerp(m, g, w1);
         v = v * beta2 + w2 * g * g;
         if (amsgrad) v_max = v_max >= v ? v_max : v;  // a NaN in v propagates, as torch.maximum's
@@ -157,11 +164,11 @@ template <class T>
 void rmsprop(const RmspropUpdate<T>& u) {
     using V = Vec<T>;
     const T lr = T(u.lr), alpha = T(u.alpha), w = T(1 - u.alpha), eps = T(u.eps), wd = T(u.weight_decay);
-    const T momentum = T(u.momentum);
+    const T momentum = T(u.momentum), l1 = T(u.l1_weight_decay);
     const bool centered = u.centered, use_momentum = u.momentum > 0;
     for_each_vector(u.n, u.param, u.grad, u.square_avg, use_momentum ? u.momentum_buffer : nullptr,
                     centered ? u.grad_avg : nullptr, 12.0, [&](V& p, V g, V& sq, V& buf, V& avg_g) {
-        if (wd != T(0)) g = g + wd * p;
+        g = regularised(g, p, wd, l1);
         sq = sq * alpha + w * g * g;
         V avg;
         if (centered) {
@@ -182,10 +189,10 @@ void rmsprop(const RmspropUpdate<T>& u) {
 template <class T>
 void adagrad(const AdagradUpdate<T>& u) {
     using V = Vec<T>;
-    const T lr = T(u.lr), eps = T(u.eps), wd = T(u.weight_decay);
+    const T lr = T(u.lr), eps = T(u.eps), wd = T(u.weight_decay), l1 = T(u.l1_weight_decay);
     for_each_vector(u.n, u.param, u.grad, u.state_sum, (T*)nullptr, (T*)nullptr, 8.0,
                     [&](V& p, V g, V& sum, V&, V&) {
-        if (wd != T(0)) g = g + wd * p;
+        g = regularised(g, p, wd, l1);
         sum = sum + g * g;
         p = p + (-lr) * (g / (vsqrt(sum) + eps));
     });
