@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..ops.activation import elu, gelu, leaky_relu, log_softmax, relu, sigmoid, silu, softmax, tanh
+from ..ops.attention import scaled_dot_product_attention
 from ..ops.conv import conv1d, conv2d
 from ..ops.dropout import dropout
 from ..ops.embedding import embedding
@@ -15,4 +16,4 @@ __all__ = ["linear", "conv1d", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_a
            "batch_norm", "layer_norm", "dropout", "embedding",
            "relu", "leaky_relu", "elu", "gelu", "silu", "sigmoid", "tanh", "softmax", "log_softmax",
            "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "binary_cross_entropy",
-           "binary_cross_entropy_with_logits"]
+           "binary_cross_entropy_with_logits", "scaled_dot_product_attention"]
