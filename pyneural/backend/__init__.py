@@ -61,6 +61,18 @@ KERNELS: dict[str, dict[str, str]] = {
                           "numba": "pyneural.kernels_numba.embedding:embedding_forward"},
     "embedding_backward": {"native": "pyneural._C:embedding_backward",
                            "numba": "pyneural.kernels_numba.embedding:embedding_backward"},
+    "rnn_cell_forward": {"native": "pyneural._C:rnn_cell_forward",
+                         "numba": "pyneural.kernels_numba.rnn:rnn_cell_forward"},
+    "rnn_cell_backward": {"native": "pyneural._C:rnn_cell_backward",
+                          "numba": "pyneural.kernels_numba.rnn:rnn_cell_backward"},
+    "lstm_cell_forward": {"native": "pyneural._C:lstm_cell_forward",
+                          "numba": "pyneural.kernels_numba.rnn:lstm_cell_forward"},
+    "lstm_cell_backward": {"native": "pyneural._C:lstm_cell_backward",
+                           "numba": "pyneural.kernels_numba.rnn:lstm_cell_backward"},
+    "gru_cell_forward": {"native": "pyneural._C:gru_cell_forward",
+                         "numba": "pyneural.kernels_numba.rnn:gru_cell_forward"},
+    "gru_cell_backward": {"native": "pyneural._C:gru_cell_backward",
+                          "numba": "pyneural.kernels_numba.rnn:gru_cell_backward"},
 }
 
 BACKENDS = ("native", "numba")

@@ -14,6 +14,7 @@ from .norm import (batch_norm, batch_norm_backward, batch_norm_forward, layer_no
 from .optim import adagrad_update, adam_update, rmsprop_update, sgd_update
 from .pool import (adaptive_avg_pool2d, adaptive_avg_pool2d_backward, avg_pool2d, avg_pool2d_backward,
                    max_pool2d, max_pool2d_backward)
+from .rnn import recurrence_backward, recurrence_forward
 from .softmax import cross_entropy, log_softmax, softmax
 
 __all__ = ["matmul", "linear", "conv2d", "conv2d_backward", "max_pool2d", "max_pool2d_backward", "avg_pool2d",
@@ -21,4 +22,5 @@ __all__ = ["matmul", "linear", "conv2d", "conv2d_backward", "max_pool2d", "max_p
            "relu", "leaky_relu", "elu", "gelu", "silu", "sigmoid", "tanh", "softmax", "log_softmax", "cross_entropy",
            "sgd_update", "adam_update", "rmsprop_update", "adagrad_update",
            "layer_norm", "layer_norm_forward", "layer_norm_backward", "batch_norm",
-           "batch_norm_forward", "batch_norm_backward", "embedding", "embedding_backward"]
+           "batch_norm_forward", "batch_norm_backward", "embedding", "embedding_backward",
+           "recurrence_forward", "recurrence_backward"]

@@ -1,0 +1,138 @@
+#include "rnn.h"
+
+#include <initializer_list>
+
+#include "pyneural/cpu_features.h"
+#include "pyneural/error.h"
+#include "rnn_variants.h"
+
+namespace pyneural::cpu {
+namespace {
+
+RnnVariant variant() {
+    switch (active_isa()) {
+#ifdef PN_HAVE_AVX512
+        case Isa::avx512: return avx512::rnn_variant();
+#endif
+#ifdef PN_HAVE_AVX2
+        case Isa::avx2: return avx2::rnn_variant();
+#endif
+        default: return ref::rnn_variant();
+    }
+}
+
+template <class T>
+RnnKernels<T> kernels() {
+    if constexpr (sizeof(T) == 4) return variant().f32;
+    else return variant().f64;
+}
+
+// An array of `count` elements at `data` (null: absent), for the overlap checks.
+struct Span {
+    const void* data;
+    index_t bytes;
+};
+
+template <class T>
+Span span(const T* data, index_t count) {
+    return {data, data ? count * index_t(sizeof(T)) : 0};
+}
+
+bool overlap(Span a, Span b) {
+    if (a.bytes == 0 || b.bytes == 0) return false;
+    const char *a0 = static_cast<const char*>(a.data), *b0 = static_cast<const char*>(b.data);
+    return a0 < b0 + b.bytes && b0 < a0 + a.bytes;
+}
+
+// Sizes are non-negative; required arrays are present; outputs overlap neither the inputs nor each other
+// (a row's outputs are written while later rows' inputs are still to be read). False: nothing to do.
+bool check(const char* op, index_t rows, index_t hidden, std::initializer_list<const void*> required,
+           std::initializer_list<Span> outputs, std::initializer_list<Span> inputs) {
+    PN_CHECK(rows >= 0 && hidden >= 0, op, ": negative size (rows ", rows, ", hidden ", hidden, ")");
+    if (rows == 0 || hidden == 0) return false;
+    for (const void* p : required) PN_CHECK(p != nullptr, op, ": null array pointer");
+    int i = 0;
+    for (Span out : outputs) {
+        for (Span in : inputs) PN_CHECK(!overlap(out, in), op, ": an output array overlaps an input array");
+        int j = 0;
+        for (Span other : outputs)
+            PN_CHECK(j++ <= i || !overlap(out, other), op, ": two output arrays overlap each other");
+        ++i;
+    }
+    return true;
+}
+
+}  // namespace
+
+template <class T>
+void rnn_cell_forward(bool relu, const T* xg, const T* hg, const T* bias, index_t rows, index_t hidden, T* h) {
+    const index_t n = rows * hidden;
+    if (!check("rnn_cell_forward", rows, hidden, {xg, hg, h}, {span(h, n)},
+               {span(xg, n), span(hg, n), span(bias, hidden)}))
+        return;
+    kernels<T>().rnn_cell_forward(relu, xg, hg, bias, rows, hidden, h);
+}
+
+template <class T>
+void rnn_cell_backward(bool relu, const T* gy, const T* dh, const T* h, index_t rows, index_t hidden, T* dpre) {
+    const index_t n = rows * hidden;
+    if (!check("rnn_cell_backward", rows, hidden, {h, dpre}, {span(dpre, n)}, {span(gy, n), span(dh, n), span(h, n)}))
+        return;
+    kernels<T>().rnn_cell_backward(relu, gy, dh, h, rows, hidden, dpre);
+}
+
+template <class T>
+void lstm_cell_forward(const T* xg, const T* hg, const T* bias, const T* c_prev, index_t rows, index_t hidden,
+                       T* gates, T* c, T* h) {
+    const index_t n = rows * hidden;
+    if (!check("lstm_cell_forward", rows, hidden, {xg, hg, gates, c, h},
+               {span(gates, 4 * n), span(c, n), span(h, n)},
+               {span(xg, 4 * n), span(hg, 4 * n), span(bias, 4 * hidden), span(c_prev, n)}))
+        return;
+    kernels<T>().lstm_cell_forward(xg, hg, bias, c_prev, rows, hidden, gates, c, h);
+}
+
+template <class T>
+void lstm_cell_backward(const T* gy, const T* dh, const T* dc, const T* gates, const T* c_prev, const T* c,
+                        index_t rows, index_t hidden, T* dpre, T* dc_prev) {
+    const index_t n = rows * hidden;
+    if (!check("lstm_cell_backward", rows, hidden, {gates, c, dpre}, {span(dpre, 4 * n), span(dc_prev, n)},
+               {span(gy, n), span(dh, n), span(dc, n), span(gates, 4 * n), span(c_prev, n), span(c, n)}))
+        return;
+    kernels<T>().lstm_cell_backward(gy, dh, dc, gates, c_prev, c, rows, hidden, dpre, dc_prev);
+}
+
+template <class T>
+void gru_cell_forward(const T* xg, const T* hg, const T* bias, const T* h_prev, index_t rows, index_t hidden,
+                      T* gates, T* h) {
+    const index_t n = rows * hidden;
+    if (!check("gru_cell_forward", rows, hidden, {xg, hg, gates, h}, {span(gates, 4 * n), span(h, n)},
+               {span(xg, 3 * n), span(hg, 3 * n), span(bias, 3 * hidden), span(h_prev, n)}))
+        return;
+    kernels<T>().gru_cell_forward(xg, hg, bias, h_prev, rows, hidden, gates, h);
+}
+
+template <class T>
+void gru_cell_backward(const T* gy, const T* dh, const T* gates, const T* h_prev, index_t rows, index_t hidden,
+                       T* dxg, T* dhg, T* dh_prev) {
+    const index_t n = rows * hidden;
+    if (!check("gru_cell_backward", rows, hidden, {gates, dxg, dhg, dh_prev},
+               {span(dxg, 3 * n), span(dhg, 3 * n), span(dh_prev, n)},
+               {span(gy, n), span(dh, n), span(gates, 4 * n), span(h_prev, n)}))
+        return;
+    kernels<T>().gru_cell_backward(gy, dh, gates, h_prev, rows, hidden, dxg, dhg, dh_prev);
+}
+
+#define PN_RNN_INSTANTIATE(T)                                                                                    \
+    template void rnn_cell_forward<T>(bool, const T*, const T*, const T*, index_t, index_t, T*);                 \
+    template void rnn_cell_backward<T>(bool, const T*, const T*, const T*, index_t, index_t, T*);                \
+    template void lstm_cell_forward<T>(const T*, const T*, const T*, const T*, index_t, index_t, T*, T*, T*);    \
+    template void lstm_cell_backward<T>(const T*, const T*, const T*, const T*, const T*, const T*, index_t,     \
+                                        index_t, T*, T*);                                                        \
+    template void gru_cell_forward<T>(const T*, const T*, const T*, const T*, index_t, index_t, T*, T*);         \
+    template void gru_cell_backward<T>(const T*, const T*, const T*, const T*, index_t, index_t, T*, T*, T*);
+PN_RNN_INSTANTIATE(float)
+PN_RNN_INSTANTIATE(double)
+#undef PN_RNN_INSTANTIATE
+
+}  // namespace pyneural::cpu

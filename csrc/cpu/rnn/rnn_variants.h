@@ -1,0 +1,28 @@
+// The per-ISA recurrent gate kernels (rnn_kernels.cpp compiled once per ISA, each in its namespace).
+#pragma once
+#include "rnn.h"
+
+namespace pyneural::cpu {
+
+// Arguments as in rnn.h, already validated.
+template <class T>
+struct RnnKernels {
+    void (*rnn_cell_forward)(bool, const T*, const T*, const T*, index_t, index_t, T*);
+    void (*rnn_cell_backward)(bool, const T*, const T*, const T*, index_t, index_t, T*);
+    void (*lstm_cell_forward)(const T*, const T*, const T*, const T*, index_t, index_t, T*, T*, T*);
+    void (*lstm_cell_backward)(const T*, const T*, const T*, const T*, const T*, const T*, index_t, index_t, T*,
+                               T*);
+    void (*gru_cell_forward)(const T*, const T*, const T*, const T*, index_t, index_t, T*, T*);
+    void (*gru_cell_backward)(const T*, const T*, const T*, const T*, index_t, index_t, T*, T*, T*);
+};
+
+struct RnnVariant {
+    RnnKernels<float> f32;
+    RnnKernels<double> f64;
+};
+
+namespace ref { RnnVariant rnn_variant(); }
+namespace avx2 { RnnVariant rnn_variant(); }
+namespace avx512 { RnnVariant rnn_variant(); }
+
+}  // namespace pyneural::cpu

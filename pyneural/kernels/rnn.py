@@ -1,0 +1,171 @@
+"""Recurrent layers on NumPy arrays: one layer and direction of an RNN, LSTM or GRU, forward and backward.
+
+The input projection of every time step is the caller's one GEMM (``xg = x @ W_ih.T + b_ih``, shape
+(T, B, G) with G = gates * H). Here each step is one GEMM ``h @ W_hh.T`` (into a preallocated buffer)
+and one fused gate kernel of the active backend, which also saves what backward needs. Backward walks
+the steps in reverse with one gate-backward kernel and one GEMM (``dh_prev = dhg @ W_hh``) per step, then
+computes ``dW_hh`` as ONE GEMM over all steps and ``db_hh`` as one reduction.
+
+Modes (PyTorch's names): ``"RNN_TANH"``, ``"RNN_RELU"``, ``"LSTM"`` (gates i, f, g, o), ``"GRU"`` (gates
+r, z, n with ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``).
+
+The hidden (and, for the LSTM, cell) states of all steps live in ONE array ``states`` of shape
+(S, T + 1, B, H), S = 2 for the LSTM (``states[1]`` are the cells) and 1 otherwise, in time order with
+the initial state in the extra slot: forward direction ``states[:, 0]`` is the initial state and
+``states[:, t + 1]`` the state after time t; reverse direction ``states[:, T]`` is the initial state and
+``states[:, t]`` the state after time t. See :func:`layout` for the output and final-state positions.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend
+from .checks import FLOATS as _FLOATS
+from .matmul import matmul
+
+__all__ = ["MODES", "gate_count", "layout", "recurrence_forward", "recurrence_backward"]
+
+MODES = ("RNN_TANH", "RNN_RELU", "LSTM", "GRU")
+_GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+_SAVED_GATES = {"RNN_TANH": 0, "RNN_RELU": 0, "LSTM": 4, "GRU": 4}  # GRU also keeps W_hn h + b_hn
+
+
+def gate_count(mode: str) -> int:
+    """Gate blocks of H rows in the weights of ``mode`` (1, 4 or 3)."""
+    if mode not in _GATES:
+        raise ValueError(f"recurrence: unknown mode {mode!r}; expected one of {MODES}")
+    return _GATES[mode]
+
+
+def layout(steps: int, reverse: bool) -> tuple[slice, int]:
+    """``(outputs, final)``: the slot slice holding the outputs of times 0..T-1 in the states array, and
+    the slot of the final state (the state after the last step processed)."""
+    return (slice(0, steps), 0) if reverse else (slice(1, steps + 1), steps)
+
+
+def _check(op: str, mode: str, xg: np.ndarray, w_hh: np.ndarray, b_hh, h0, c0) -> tuple[int, int, int]:
+    gates = gate_count(mode)
+    for name, a in (("xg", xg), ("w_hh", w_hh)):
+        if not isinstance(a, np.ndarray) or a.dtype not in _FLOATS:
+            raise TypeError(f"{op}: {name} must be a float32 or float64 numpy.ndarray, got "
+                            f"{getattr(a, 'dtype', type(a).__name__)}")
+    if w_hh.ndim != 2 or w_hh.shape[0] != gates * w_hh.shape[1]:
+        raise ValueError(f"{op}: w_hh has shape {w_hh.shape}; expected ({gates} * hidden, hidden) for {mode}")
+    hidden = w_hh.shape[1]
+    if xg.ndim != 3 or xg.shape[2] != gates * hidden:
+        raise ValueError(f"{op}: xg has shape {xg.shape}; expected (steps, batch, {gates * hidden}) for {mode} "
+                         f"with w_hh of shape {w_hh.shape}")
+    steps, batch = xg.shape[:2]
+    if steps == 0:
+        raise ValueError(f"{op}: expected a sequence of at least one step, got xg of shape {xg.shape}")
+    if b_hh is not None and np.shape(b_hh) != (gates * hidden,):
+        raise ValueError(f"{op}: b_hh has shape {np.shape(b_hh)}; expected ({gates * hidden},)")
+    for name, a in (("h0", h0), ("c0", c0)):
+        if a is not None and np.shape(a) != (batch, hidden):
+            raise ValueError(f"{op}: {name} has shape {np.shape(a)}; expected ({batch}, {hidden}) for xg of shape "
+                             f"{xg.shape}")
+    if c0 is not None and mode != "LSTM":
+        raise ValueError(f"{op}: c0 is only used by the LSTM, not {mode}")
+    return steps, batch, hidden
+
+
+def recurrence_forward(mode: str, xg, w_hh, b_hh=None, h0=None, c0=None, reverse: bool = False,
+                       save: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """Run one layer and direction over the projected input ``xg`` (T, B, G): returns ``(states, gates)``.
+
+    ``states`` (S, T + 1, B, H) as in the module docstring; ``gates`` (T, B, k*H) the saved activations for
+    :func:`recurrence_backward` (None for the Elman RNN, whose backward needs only the states; a one-step
+    scratch when ``save`` is False). w_hh (G, H), b_hh (G,) or None, h0/c0 (B, H) or None (zeros).
+    """
+    op = "recurrence_forward"
+    xg = np.ascontiguousarray(xg)
+    steps, batch, hidden = _check(op, mode, xg, np.asarray(w_hh), b_hh, h0, c0)
+    dtype = xg.dtype
+    w_t = np.asarray(w_hh, dtype).T  # a transposed view: the GEMM packs it, no copy
+    bias = None if b_hh is None else np.ascontiguousarray(b_hh, dtype)
+    lstm = mode == "LSTM"
+    states = np.empty((2 if lstm else 1, steps + 1, batch, hidden), dtype)
+    first = steps if reverse else 0
+    states[0, first] = 0 if h0 is None else h0
+    if lstm:
+        states[1, first] = 0 if c0 is None else c0
+    saved = _SAVED_GATES[mode] * hidden
+    gates = np.empty((steps if save else 1, batch, saved), dtype) if saved else None
+    hg = np.empty((batch, xg.shape[2]), dtype)
+    cell = backend.kernel("lstm_cell_forward" if lstm else "gru_cell_forward" if mode == "GRU" else "rnn_cell_forward")
+    act = "relu" if mode == "RNN_RELU" else "tanh"
+    hs = states[0]
+    zero_start = h0 is None
+    for k in range(steps):
+        t = steps - 1 - k if reverse else k
+        prev, nxt = (t + 1, t) if reverse else (t, t + 1)
+        if k == 0 and zero_start:
+            hg.fill(0)
+        else:
+            matmul(hs[prev], w_t, out=hg)
+        g = gates[t if save else 0] if gates is not None else None
+        if lstm:
+            cell(xg[t], hg, bias, None if k == 0 and c0 is None else states[1, prev], g, states[1, nxt], hs[nxt])
+        elif mode == "GRU":
+            cell(xg[t], hg, bias, None if k == 0 and zero_start else hs[prev], g, hs[nxt])
+        else:
+            cell(act, xg[t], hg, bias, hs[nxt])
+    return states, gates
+
+
+def recurrence_backward(mode: str, grad_states, states, gates, w_hh, has_bias: bool = True, reverse: bool = False,
+                        need_h0: bool = True, need_c0: bool = True) -> tuple:
+    """Gradients ``(dxg, dh0, dc0, dw_hh, db_hh)`` of :func:`recurrence_forward` (run with ``save=True``)
+    for the gradient ``grad_states`` of its states array (any slot may carry gradient: the outputs, the
+    final state; the initial-state slot is ignored). dh0/dc0 are None unless needed (dc0: LSTM only),
+    db_hh is None without a hidden bias.
+    """
+    op = "recurrence_backward"
+    states = np.asarray(states)
+    w_hh = np.asarray(w_hh, states.dtype)
+    gate_rows = gate_count(mode) * w_hh.shape[1]
+    _, slots, batch, hidden = states.shape
+    steps = slots - 1
+    if w_hh.shape != (gate_rows, hidden):
+        raise ValueError(f"{op}: w_hh has shape {w_hh.shape}; expected ({gate_rows}, {hidden}) for states of shape "
+                         f"{states.shape}")
+    grad_states = np.ascontiguousarray(grad_states, states.dtype)
+    if grad_states.shape != states.shape:
+        raise ValueError(f"{op}: grad_states has shape {grad_states.shape}; expected {states.shape}")
+    lstm, gru = mode == "LSTM", mode == "GRU"
+    dtype = states.dtype
+    dxg = np.empty((steps, batch, gate_rows), dtype)
+    dhg = np.empty_like(dxg) if gru else dxg  # the GEMM operand; differs from dxg only for the GRU
+    dh = np.zeros((batch, hidden), dtype)      # gradient reaching h from the later steps
+    rec = np.empty((batch, hidden), dtype)
+    direct = np.empty((batch, hidden), dtype) if gru else None
+    dc = dc_prev = None
+    if lstm:
+        dc = grad_states[1, layout(steps, reverse)[1]].copy()
+        dc_prev = np.empty((batch, hidden), dtype)
+    hs, gy_all = states[0], grad_states[0]
+    act = "relu" if mode == "RNN_RELU" else "tanh"
+    cell = backend.kernel("lstm_cell_backward" if lstm else "gru_cell_backward" if gru else "rnn_cell_backward")
+    for k in range(steps):  # the forward's steps, last first
+        t = k if reverse else steps - 1 - k
+        prev, nxt = (t + 1, t) if reverse else (t, t + 1)
+        if lstm:
+            cell(gy_all[nxt], dh, dc, gates[t], states[1, prev], states[1, nxt], dxg[t], dc_prev)
+            dc, dc_prev = dc_prev, dc
+        elif gru:
+            cell(gy_all[nxt], dh, gates[t], hs[prev], dxg[t], dhg[t], direct)
+        else:
+            cell(act, gy_all[nxt], dh, hs[nxt], dxg[t])
+        if k < steps - 1 or need_h0:
+            matmul(dhg[t], w_hh, out=rec)
+            if gru:
+                np.add(rec, direct, out=dh)
+            else:
+                dh, rec = rec, dh
+    dh0 = dh if need_h0 else None
+    dc0 = dc if lstm and need_c0 else None
+    # every step's h_prev, in time order: states[0, :T] forward, states[0, 1:] reverse
+    h_prev = hs[1:] if reverse else hs[:steps]
+    dw_hh = matmul(dhg.reshape(-1, gate_rows).T, h_prev.reshape(-1, hidden))
+    db_hh = dhg.reshape(-1, gate_rows).sum(axis=0) if has_bias else None
+    return dxg, dh0, dc0, dw_hh, db_hh

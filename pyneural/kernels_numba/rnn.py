@@ -1,0 +1,332 @@
+"""Numba recurrent gate kernels: ``rnn_cell_*``, ``lstm_cell_*``, ``gru_cell_*`` (contracts of ``pyneural._C``).
+
+One call does all the element-wise work of one time step for a batch (see ``csrc/cpu/rnn/rnn.h``):
+arrays are C-contiguous (batch, k*H) of one float dtype, optional ones may be None (zeros). Each kernel
+has a serial row loop; big steps split the rows over Numba's threads (small ones would only pay the
+launch cost).
+"""
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+from .activation import _sigmoid
+from .norm import _check, _check_disjoint
+
+_PARALLEL_WORK = 1 << 18  # hidden units x rough flops per unit below which one thread does the step
+
+
+def _nonlinearity(op: str, name: str) -> bool:
+    if name not in ("tanh", "relu"):
+        raise ValueError(f"{op}: unknown nonlinearity {name!r}; expected 'tanh' or 'relu'")
+    return name == "relu"
+
+
+def _dims(op: str, a, name: str) -> tuple:
+    if not isinstance(a, np.ndarray) or a.ndim != 2:
+        raise ValueError(f"{op}: {name} must be 2-D (batch, hidden), got shape {np.shape(a)}")
+    return a.shape
+
+
+def _optional(a, like: np.ndarray) -> tuple:
+    """Numba specialises on None: an absent array becomes an empty one of the same rank, and a flag."""
+    return (a, True) if a is not None else (np.empty((0,) * like.ndim, like.dtype), False)
+
+
+def _run(serial, parallel, rows: int, work: float, *args) -> None:
+    """Rows [0, rows) in one call, or split into one chunk per thread when the step is big."""
+    threads = numba.get_num_threads()
+    if threads > 1 and rows > 1 and work >= _PARALLEL_WORK:
+        parallel(*args, min(threads, rows))
+    else:
+        serial(*args, 0, rows)
+
+
+# ------------------------------------------------------------------------------------------ RNN
+
+@njit(cache=True)
+def _rnn_forward_rows(relu, xg, hg, bias, has_bias, h, r0, r1):
+    hidden = h.shape[1]
+    for r in range(r0, r1):
+        for j in range(hidden):
+            pre = xg[r, j] + hg[r, j]
+            if has_bias:
+                pre += bias[j]
+            if relu:
+                h[r, j] = 0.0 if pre < 0 else pre  # NaN passes through
+            else:
+                h[r, j] = math.tanh(pre)
+
+
+@njit(cache=True, parallel=True)
+def _rnn_forward_par(relu, xg, hg, bias, has_bias, h, chunks):
+    rows = h.shape[0]
+    for k in prange(chunks):
+        _rnn_forward_rows(relu, xg, hg, bias, has_bias, h, rows * k // chunks, rows * (k + 1) // chunks)
+
+
+def rnn_cell_forward(nonlinearity: str, xg, hg, bias, h) -> None:
+    """h = act(xg + hg + bias), act 'tanh' or 'relu'; xg, hg, h (batch, H), bias (H,) or None."""
+    op = "rnn_cell_forward"
+    relu = _nonlinearity(op, nonlinearity)
+    rows, hidden = _dims(op, h, "h")
+    _check(op, h.dtype, ("xg", xg, (rows, hidden), False), ("hg", hg, (rows, hidden), False),
+           ("bias", bias, (hidden,), False), ("h", h, (rows, hidden), True))
+    if h.size == 0:
+        return
+    _check_disjoint(op, (h,), (xg, hg, bias))
+    b, has_b = _optional(bias, h[0])
+    _run(_rnn_forward_rows, _rnn_forward_par, rows, 30.0 * h.size, relu, xg, hg, b, has_b, h)
+
+
+@njit(cache=True)
+def _rnn_backward_rows(relu, gy, has_gy, dh, has_dh, h, dpre, r0, r1):
+    hidden = h.shape[1]
+    for r in range(r0, r1):
+        for j in range(hidden):
+            g = 0.0
+            if has_gy:
+                g += gy[r, j]
+            if has_dh:
+                g += dh[r, j]
+            y = h[r, j]
+            if relu:
+                dpre[r, j] = g if y > 0 else 0.0
+            else:
+                dpre[r, j] = g * (1.0 - y * y)
+
+
+@njit(cache=True, parallel=True)
+def _rnn_backward_par(relu, gy, has_gy, dh, has_dh, h, dpre, chunks):
+    rows = h.shape[0]
+    for k in prange(chunks):
+        _rnn_backward_rows(relu, gy, has_gy, dh, has_dh, h, dpre, rows * k // chunks, rows * (k + 1) // chunks)
+
+
+def rnn_cell_backward(nonlinearity: str, grad_output, grad_h, h, grad_pre) -> None:
+    """grad_pre = (grad_output + grad_h) * act'(h) from the forward's output h; either grad may be None."""
+    op = "rnn_cell_backward"
+    relu = _nonlinearity(op, nonlinearity)
+    rows, hidden = _dims(op, h, "h")
+    _check(op, h.dtype, ("grad_output", grad_output, (rows, hidden), False), ("grad_h", grad_h, (rows, hidden), False),
+           ("h", h, (rows, hidden), False), ("grad_pre", grad_pre, (rows, hidden), True))
+    if h.size == 0:
+        return
+    _check_disjoint(op, (grad_pre,), (grad_output, grad_h, h))
+    gy, has_gy = _optional(grad_output, h)
+    dh, has_dh = _optional(grad_h, h)
+    _run(_rnn_backward_rows, _rnn_backward_par, rows, 4.0 * h.size, relu, gy, has_gy, dh, has_dh, h, grad_pre)
+
+
+# ------------------------------------------------------------------------------------------ LSTM
+
+@njit(cache=True)
+def _lstm_forward_rows(xg, hg, bias, has_bias, c_prev, has_c, gates, c, h, r0, r1):
+    hidden = h.shape[1]
+    for r in range(r0, r1):
+        for j in range(hidden):
+            pi = xg[r, j] + hg[r, j]
+            pf = xg[r, hidden + j] + hg[r, hidden + j]
+            pg = xg[r, 2 * hidden + j] + hg[r, 2 * hidden + j]
+            po = xg[r, 3 * hidden + j] + hg[r, 3 * hidden + j]
+            if has_bias:
+                pi += bias[j]
+                pf += bias[hidden + j]
+                pg += bias[2 * hidden + j]
+                po += bias[3 * hidden + j]
+            i, f, g, o = _sigmoid(pi), _sigmoid(pf), math.tanh(pg), _sigmoid(po)
+            gates[r, j] = i
+            gates[r, hidden + j] = f
+            gates[r, 2 * hidden + j] = g
+            gates[r, 3 * hidden + j] = o
+            cn = i * g
+            if has_c:
+                cn += f * c_prev[r, j]
+            c[r, j] = cn
+            h[r, j] = o * math.tanh(cn)
+
+
+@njit(cache=True, parallel=True)
+def _lstm_forward_par(xg, hg, bias, has_bias, c_prev, has_c, gates, c, h, chunks):
+    rows = h.shape[0]
+    for k in prange(chunks):
+        _lstm_forward_rows(xg, hg, bias, has_bias, c_prev, has_c, gates, c, h, rows * k // chunks,
+                           rows * (k + 1) // chunks)
+
+
+def lstm_cell_forward(xg, hg, bias, c_prev, gates, c, h) -> None:
+    """LSTM step (gates i, f, g, o) from xg, hg (batch, 4H), bias (4H,) or None, c_prev (batch, H) or None;
+    writes the activated gates (batch, 4H), c and h (batch, H)."""
+    op = "lstm_cell_forward"
+    rows, hidden = _dims(op, h, "h")
+    _check(op, h.dtype, ("xg", xg, (rows, 4 * hidden), False), ("hg", hg, (rows, 4 * hidden), False),
+           ("bias", bias, (4 * hidden,), False), ("c_prev", c_prev, (rows, hidden), False),
+           ("gates", gates, (rows, 4 * hidden), True), ("c", c, (rows, hidden), True), ("h", h, (rows, hidden), True))
+    if h.size == 0:
+        return
+    _check_disjoint(op, (gates, c, h), (xg, hg, bias, c_prev))
+    b, has_b = _optional(bias, h[0])
+    cp, has_c = _optional(c_prev, h)
+    _run(_lstm_forward_rows, _lstm_forward_par, rows, 130.0 * h.size, xg, hg, b, has_b, cp, has_c, gates, c, h)
+
+
+@njit(cache=True)
+def _lstm_backward_rows(gy, has_gy, dh, has_dh, dc, has_dc, gates, c_prev, has_cp, c, dpre, dc_prev, has_dcp,
+                        r0, r1):
+    hidden = c.shape[1]
+    for r in range(r0, r1):
+        for j in range(hidden):
+            i = gates[r, j]
+            f = gates[r, hidden + j]
+            g = gates[r, 2 * hidden + j]
+            o = gates[r, 3 * hidden + j]
+            dht = 0.0
+            if has_gy:
+                dht += gy[r, j]
+            if has_dh:
+                dht += dh[r, j]
+            tc = math.tanh(c[r, j])
+            dct = dht * o * (1.0 - tc * tc)
+            if has_dc:
+                dct += dc[r, j]
+            cp = c_prev[r, j] if has_cp else 0.0
+            dpre[r, j] = dct * g * i * (1.0 - i)
+            dpre[r, hidden + j] = dct * cp * f * (1.0 - f)
+            dpre[r, 2 * hidden + j] = dct * i * (1.0 - g * g)
+            dpre[r, 3 * hidden + j] = dht * tc * o * (1.0 - o)
+            if has_dcp:
+                dc_prev[r, j] = dct * f
+
+
+@njit(cache=True, parallel=True)
+def _lstm_backward_par(gy, has_gy, dh, has_dh, dc, has_dc, gates, c_prev, has_cp, c, dpre, dc_prev, has_dcp,
+                       chunks):
+    rows = c.shape[0]
+    for k in prange(chunks):
+        _lstm_backward_rows(gy, has_gy, dh, has_dh, dc, has_dc, gates, c_prev, has_cp, c, dpre, dc_prev, has_dcp,
+                            rows * k // chunks, rows * (k + 1) // chunks)
+
+
+def lstm_cell_backward(grad_output, grad_h, grad_c, gates, c_prev, c, grad_pre, grad_c_prev) -> None:
+    """Backward of lstm_cell_forward: grad_pre (batch, 4H) and grad_c_prev (batch, H) or None."""
+    op = "lstm_cell_backward"
+    rows, hidden = _dims(op, c, "c")
+    _check(op, c.dtype, ("grad_output", grad_output, (rows, hidden), False), ("grad_h", grad_h, (rows, hidden), False),
+           ("grad_c", grad_c, (rows, hidden), False), ("gates", gates, (rows, 4 * hidden), False),
+           ("c_prev", c_prev, (rows, hidden), False), ("c", c, (rows, hidden), False),
+           ("grad_pre", grad_pre, (rows, 4 * hidden), True), ("grad_c_prev", grad_c_prev, (rows, hidden), True))
+    if c.size == 0:
+        return
+    _check_disjoint(op, (grad_pre, grad_c_prev), (grad_output, grad_h, grad_c, gates, c_prev, c))
+    gy, has_gy = _optional(grad_output, c)
+    dh, has_dh = _optional(grad_h, c)
+    dc, has_dc = _optional(grad_c, c)
+    cp, has_cp = _optional(c_prev, c)
+    dcp, has_dcp = _optional(grad_c_prev, c)
+    _run(_lstm_backward_rows, _lstm_backward_par, rows, 65.0 * c.size, gy, has_gy, dh, has_dh, dc, has_dc, gates,
+         cp, has_cp, c, grad_pre, dcp, has_dcp)
+
+
+# ------------------------------------------------------------------------------------------ GRU
+
+@njit(cache=True)
+def _gru_forward_rows(xg, hg, bias, has_bias, h_prev, has_h, gates, h, r0, r1):
+    hidden = h.shape[1]
+    for r in range(r0, r1):
+        for j in range(hidden):
+            pr = xg[r, j] + hg[r, j]
+            pz = xg[r, hidden + j] + hg[r, hidden + j]
+            hn = hg[r, 2 * hidden + j]
+            if has_bias:
+                pr += bias[j]
+                pz += bias[hidden + j]
+                hn += bias[2 * hidden + j]
+            rg, z = _sigmoid(pr), _sigmoid(pz)
+            n = math.tanh(xg[r, 2 * hidden + j] + rg * hn)
+            hp = h_prev[r, j] if has_h else 0.0
+            gates[r, j] = rg
+            gates[r, hidden + j] = z
+            gates[r, 2 * hidden + j] = n
+            gates[r, 3 * hidden + j] = hn
+            h[r, j] = n + z * (hp - n)
+
+
+@njit(cache=True, parallel=True)
+def _gru_forward_par(xg, hg, bias, has_bias, h_prev, has_h, gates, h, chunks):
+    rows = h.shape[0]
+    for k in prange(chunks):
+        _gru_forward_rows(xg, hg, bias, has_bias, h_prev, has_h, gates, h, rows * k // chunks,
+                          rows * (k + 1) // chunks)
+
+
+def gru_cell_forward(xg, hg, bias, h_prev, gates, h) -> None:
+    """GRU step (gates r, z, n; PyTorch's form) from xg, hg (batch, 3H), hidden bias (3H,) or None and h_prev
+    (batch, H) or None; writes r, z, n, hg_n + b_n into gates (batch, 4H) and h (batch, H)."""
+    op = "gru_cell_forward"
+    rows, hidden = _dims(op, h, "h")
+    _check(op, h.dtype, ("xg", xg, (rows, 3 * hidden), False), ("hg", hg, (rows, 3 * hidden), False),
+           ("bias", bias, (3 * hidden,), False), ("h_prev", h_prev, (rows, hidden), False),
+           ("gates", gates, (rows, 4 * hidden), True), ("h", h, (rows, hidden), True))
+    if h.size == 0:
+        return
+    _check_disjoint(op, (gates, h), (xg, hg, bias, h_prev))
+    b, has_b = _optional(bias, h[0])
+    hp, has_h = _optional(h_prev, h)
+    _run(_gru_forward_rows, _gru_forward_par, rows, 90.0 * h.size, xg, hg, b, has_b, hp, has_h, gates, h)
+
+
+@njit(cache=True)
+def _gru_backward_rows(gy, has_gy, dh, has_dh, gates, h_prev, has_h, dxg, dhg, dh_prev, r0, r1):
+    hidden = dh_prev.shape[1]
+    for r in range(r0, r1):
+        for j in range(hidden):
+            rg = gates[r, j]
+            z = gates[r, hidden + j]
+            n = gates[r, 2 * hidden + j]
+            hn = gates[r, 3 * hidden + j]
+            dht = 0.0
+            if has_gy:
+                dht += gy[r, j]
+            if has_dh:
+                dht += dh[r, j]
+            hp = h_prev[r, j] if has_h else 0.0
+            dn = dht * (1.0 - z) * (1.0 - n * n)
+            dz = dht * (hp - n) * z * (1.0 - z)
+            dr = dn * hn * rg * (1.0 - rg)
+            dxg[r, j] = dr
+            dxg[r, hidden + j] = dz
+            dxg[r, 2 * hidden + j] = dn
+            dhg[r, j] = dr
+            dhg[r, hidden + j] = dz
+            dhg[r, 2 * hidden + j] = dn * rg
+            dh_prev[r, j] = dht * z
+
+
+@njit(cache=True, parallel=True)
+def _gru_backward_par(gy, has_gy, dh, has_dh, gates, h_prev, has_h, dxg, dhg, dh_prev, chunks):
+    rows = dh_prev.shape[0]
+    for k in prange(chunks):
+        _gru_backward_rows(gy, has_gy, dh, has_dh, gates, h_prev, has_h, dxg, dhg, dh_prev, rows * k // chunks,
+                           rows * (k + 1) // chunks)
+
+
+def gru_cell_backward(grad_output, grad_h, gates, h_prev, grad_xg, grad_hg, grad_h_prev) -> None:
+    """Backward of gru_cell_forward: grad_xg, grad_hg (batch, 3H) and the direct part z * grad of grad_h_prev."""
+    op = "gru_cell_backward"
+    rows, hidden = _dims(op, grad_h_prev, "grad_h_prev")
+    _check(op, grad_h_prev.dtype, ("grad_output", grad_output, (rows, hidden), False),
+           ("grad_h", grad_h, (rows, hidden), False), ("gates", gates, (rows, 4 * hidden), False),
+           ("h_prev", h_prev, (rows, hidden), False), ("grad_xg", grad_xg, (rows, 3 * hidden), True),
+           ("grad_hg", grad_hg, (rows, 3 * hidden), True), ("grad_h_prev", grad_h_prev, (rows, hidden), True))
+    if grad_h_prev.size == 0:
+        return
+    _check_disjoint(op, (grad_xg, grad_hg, grad_h_prev), (grad_output, grad_h, gates, h_prev))
+    like = grad_h_prev
+    gy, has_gy = _optional(grad_output, like)
+    dh, has_dh = _optional(grad_h, like)
+    hp, has_h = _optional(h_prev, like)
+    _run(_gru_backward_rows, _gru_backward_par, rows, 20.0 * like.size, gy, has_gy, dh, has_dh, gates, hp, has_h,
+         grad_xg, grad_hg, grad_h_prev)

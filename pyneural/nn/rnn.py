@@ -1,0 +1,213 @@
+"""Recurrent layers ``RNN``, ``LSTM``, ``GRU`` with PyTorch's parameters, shapes, defaults and semantics.
+
+Per layer and direction: the input projection of ALL time steps is one GEMM (``F.linear``), then the
+recurrence is one autograd node (:func:`pyneural.ops.rnn.recurrence`) running one GEMM and one fused gate
+kernel per step.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .. import ops
+from ..kernels.rnn import gate_count, layout
+from ..ops.core import tensor_arg
+from ..ops.rnn import recurrence
+from ..tensor import Tensor
+from . import functional as F
+from . import init
+from .linear import empty_parameter
+from .module import Module
+
+__all__ = ["RNNBase", "RNN", "LSTM", "GRU"]
+
+
+def _check_size(layer: str, name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{layer}: {name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+class RNNBase(Module):
+    """Shared machinery of ``RNN``, ``LSTM`` and ``GRU`` (``mode``: ``"RNN_TANH"``, ``"RNN_RELU"``,
+    ``"LSTM"``, ``"GRU"``). Parameters ``weight_ih_l{k}`` (G*H, in), ``weight_hh_l{k}`` (G*H, H),
+    ``bias_ih_l{k}``, ``bias_hh_l{k}`` (G*H,), with the ``_reverse`` suffix for the second direction,
+    all drawn from U(-1/sqrt(H), 1/sqrt(H)) as PyTorch does."""
+
+    def __init__(self, mode: str, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, device: Any = None,
+                 dtype: Any = None) -> None:
+        super().__init__()
+        name = type(self).__name__
+        self.mode = mode
+        self.input_size = _check_size(name, "input_size", input_size)
+        self.hidden_size = _check_size(name, "hidden_size", hidden_size)
+        self.num_layers = _check_size(name, "num_layers", num_layers)
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1:
+            raise ValueError(f"{name}: dropout must be a number in [0, 1], got {dropout!r}")
+        self.bias, self.batch_first, self.bidirectional = bool(bias), bool(batch_first), bool(bidirectional)
+        self.dropout = float(dropout)
+        gates = gate_count(mode) * self.hidden_size
+        directions = 2 if self.bidirectional else 1
+        self._weight_names: list[tuple[str, str, str | None, str | None]] = []
+        for layer in range(self.num_layers):
+            layer_input = self.input_size if layer == 0 else self.hidden_size * directions
+            for direction in range(directions):
+                suffix = f"_l{layer}" + ("_reverse" if direction else "")
+                names = (f"weight_ih{suffix}", f"weight_hh{suffix}",
+                         f"bias_ih{suffix}" if self.bias else None, f"bias_hh{suffix}" if self.bias else None)
+                setattr(self, names[0], empty_parameter((gates, layer_input), dtype, device))
+                setattr(self, names[1], empty_parameter((gates, self.hidden_size), dtype, device))
+                if self.bias:
+                    setattr(self, names[2], empty_parameter((gates,), dtype, device))
+                    setattr(self, names[3], empty_parameter((gates,), dtype, device))
+                self._weight_names.append(names)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Every weight and bias from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            init.uniform_(p, -bound, bound)
+
+    def _state_error(self, what: str, shape: tuple, expected: tuple) -> ValueError:
+        return ValueError(f"{type(self).__name__}: {what} has shape {shape}; expected {expected}")
+
+    def _initial(self, state: Any, what: str, batch: int, batched: bool) -> Tensor | None:
+        """An initial state (layers * directions, B, H), or (layers * directions, H) for unbatched input."""
+        if state is None:
+            return None
+        state = tensor_arg(state, type(self).__name__)
+        expected = (self.num_layers * (2 if self.bidirectional else 1),) + ((batch,) if batched else ()) + \
+            (self.hidden_size,)
+        if tuple(state.shape) != expected:
+            raise self._state_error(what, tuple(state.shape), expected)
+        return state if batched else state.unsqueeze(1)
+
+    def _run(self, x: Any, h0: Any, c0: Any) -> tuple[Tensor, Tensor, Tensor | None]:
+        """(output, h_n, c_n) for input x and the optional initial states (c: LSTM only)."""
+        name = type(self).__name__
+        x = tensor_arg(x, name)
+        if x.ndim not in (2, 3):
+            raise ValueError(f"{name}: expected input of 2 (unbatched) or 3 dimensions, got shape {tuple(x.shape)}")
+        if x.shape[-1] != self.input_size:
+            raise ValueError(f"{name}: input of shape {tuple(x.shape)} has {x.shape[-1]} features, expected "
+                             f"input_size={self.input_size}")
+        batched = x.ndim == 3
+        if not batched:
+            x = x.unsqueeze(1)
+        elif self.batch_first:
+            x = x.transpose(0, 1)
+        steps, batch = x.shape[0], x.shape[1]
+        if steps == 0:
+            raise ValueError(f"{name}: expected a sequence of at least one step, got input of shape {tuple(x.shape)}")
+        h0 = self._initial(h0, "h0" if self.mode == "LSTM" else "hx", batch, batched)
+        c0 = self._initial(c0, "c0", batch, batched)
+        directions = 2 if self.bidirectional else 1
+        layer_input, h_n, c_n = x, [], []
+        for layer in range(self.num_layers):
+            outputs = []
+            for direction in range(directions):
+                index = layer * directions + direction
+                w_ih, w_hh, b_ih, b_hh = (None if n is None else getattr(self, n)
+                                          for n in self._weight_names[index])
+                reverse = direction == 1
+                xg = F.linear(layer_input, w_ih, b_ih)  # all time steps in one GEMM
+                states = recurrence(self.mode, xg, w_hh, b_hh, None if h0 is None else h0[index],
+                                    None if c0 is None else c0[index], reverse)
+                out_slots, final = layout(steps, reverse)
+                outputs.append(states[0, out_slots])
+                h_n.append(states[0, final])
+                if self.mode == "LSTM":
+                    c_n.append(states[1, final])
+            layer_input = outputs[0] if directions == 1 else ops.concatenate(outputs, axis=2)
+            if self.dropout > 0 and self.training and layer < self.num_layers - 1:
+                layer_input = F.dropout(layer_input, self.dropout, True)
+        output, h_n = layer_input, ops.stack(h_n)
+        c_n = ops.stack(c_n) if c_n else None
+        if not batched:
+            output, h_n = output.squeeze(1), h_n.squeeze(1)
+            c_n = None if c_n is None else c_n.squeeze(1)
+        elif self.batch_first:
+            output = output.transpose(0, 1)
+        return output, h_n, c_n
+
+    def extra_repr(self) -> str:
+        text = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            text += f", num_layers={self.num_layers}"
+        if self.mode == "RNN_RELU":
+            text += ", nonlinearity='relu'"
+        if not self.bias:
+            text += ", bias=False"
+        if self.batch_first:
+            text += ", batch_first=True"
+        if self.dropout:
+            text += f", dropout={self.dropout}"
+        if self.bidirectional:
+            text += ", bidirectional=True"
+        return text
+
+
+class RNN(RNNBase):
+    """Elman RNN: ``h_t = act(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)``, act ``"tanh"`` or ``"relu"``.
+
+    Input (T, B, input_size), or (B, T, input_size) with ``batch_first``, or unbatched (T, input_size);
+    optional ``hx`` (num_layers * num_directions, B, H). Returns ``(output, h_n)``: output (T, B, D * H)
+    (the last layer's states, both directions concatenated), h_n (num_layers * D, B, H).
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 device: Any = None, dtype: Any = None) -> None:
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNN: unknown nonlinearity {nonlinearity!r}; expected 'tanh' or 'relu'")
+        super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size, hidden_size, num_layers,
+                         bias, batch_first, dropout, bidirectional, device, dtype)
+        self.nonlinearity = nonlinearity
+
+    def forward(self, input: Any, hx: Any = None) -> tuple[Tensor, Tensor]:
+        output, h_n, _ = self._run(input, hx, None)
+        return output, h_n
+
+
+class LSTM(RNNBase):
+    """Long short-term memory, gates i, f, g, o: ``c_t = f * c_{t-1} + i * g``, ``h_t = o * tanh(c_t)``.
+
+    Input as for :class:`RNN`; optional ``hx = (h_0, c_0)``, each (num_layers * D, B, H). Returns
+    ``(output, (h_n, c_n))``.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, device: Any = None,
+                 dtype: Any = None) -> None:
+        super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         device, dtype)
+
+    def forward(self, input: Any, hx: Any = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        h0 = c0 = None
+        if hx is not None:
+            if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+                raise TypeError(f"LSTM: hx must be a tuple (h_0, c_0), got {type(hx).__name__}")
+            h0, c0 = hx
+            if h0 is None or c0 is None:
+                raise TypeError("LSTM: hx must hold both h_0 and c_0")
+        output, h_n, c_n = self._run(input, h0, c0)
+        return output, (h_n, c_n)
+
+
+class GRU(RNNBase):
+    """Gated recurrent unit, gates r, z, n (PyTorch's form): ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``,
+    ``h_t = (1 - z) * n + z * h_{t-1}``. Input and ``hx`` as for :class:`RNN`; returns ``(output, h_n)``."""
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, device: Any = None,
+                 dtype: Any = None) -> None:
+        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         device, dtype)
+
+    def forward(self, input: Any, hx: Any = None) -> tuple[Tensor, Tensor]:
+        output, h_n, _ = self._run(input, hx, None)
+        return output, h_n
