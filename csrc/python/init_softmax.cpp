@@ -1,3 +1,6 @@
+#include <pybind11/stl.h>
+
+#include <optional>
 #include <string>
 
 #include "../cpu/softmax/softmax.h"
@@ -87,8 +90,20 @@ void check_row_vector(const py::array& x, const py::array& logits, const char* o
              " does not match logits of shape ", shape_str(logits));
 }
 
+// The optional per-class weight (classes,) of the logits' dtype, or nullptr.
+template <class T>
+const T* class_weight(std::optional<py::array>& weight, const py::array& logits, const char* op) {
+    if (!weight) return nullptr;
+    check_array(*weight, op, "weight", 1, false);
+    PN_CHECK(weight->dtype().is(logits.dtype()), op, ": weight has dtype ", std::string(py::str(weight->dtype())),
+             ", logits have ", std::string(py::str(logits.dtype())));
+    PN_CHECK(weight->shape(0) == logits.shape(1), op, ": weight of shape ", shape_str(*weight),
+             " does not match logits of shape ", shape_str(logits), " (one weight per class)");
+    return ptr<const T>(*weight);
+}
+
 void ce_forward(py::array logits, py::array target, py::array loss, py::array lse, double smoothing,
-                index_t ignore_index) {
+                index_t ignore_index, std::optional<py::array> weight) {
     const char* op = "cross_entropy";
     check_array(logits, op, "logits", 2, false);
     check_targets(logits, target, op);
@@ -96,19 +111,21 @@ void ce_forward(py::array logits, py::array target, py::array loss, py::array ls
     check_row_vector(lse, logits, op, "lse", true);
     const index_t rows = logits.shape(0), classes = logits.shape(1);
     const auto* t = ptr<const index_t>(target);
+    const float* w32 = is_f32(logits) ? class_weight<float>(weight, logits, op) : nullptr;
+    const double* w64 = is_f64(logits) ? class_weight<double>(weight, logits, op) : nullptr;
     py::gil_scoped_release release;
     if (is_f32(logits))
         return cpu::cross_entropy_forward(ptr<float>(logits), t, ptr<float>(loss), ptr<float>(lse), rows, classes,
-                                          smoothing, ignore_index);
+                                          smoothing, ignore_index, w32);
     if (is_f64(logits))
         return cpu::cross_entropy_forward(ptr<double>(logits), t, ptr<double>(loss), ptr<double>(lse), rows,
-                                          classes, smoothing, ignore_index);
+                                          classes, smoothing, ignore_index, w64);
     py::gil_scoped_acquire acquire;
     bad_dtype(op, logits);
 }
 
 void ce_backward(py::array logits, py::array target, py::array lse, py::array grad_loss, py::array out,
-                 double smoothing, index_t ignore_index) {
+                 double smoothing, index_t ignore_index, std::optional<py::array> weight) {
     const char* op = "cross_entropy_backward";
     check_array(logits, op, "logits", 2, false);
     check_targets(logits, target, op);
@@ -118,13 +135,15 @@ void ce_backward(py::array logits, py::array target, py::array lse, py::array gr
     check_same(out, logits, op, "out", "logits");
     const index_t rows = logits.shape(0), classes = logits.shape(1);
     const auto* t = ptr<const index_t>(target);
+    const float* w32 = is_f32(logits) ? class_weight<float>(weight, logits, op) : nullptr;
+    const double* w64 = is_f64(logits) ? class_weight<double>(weight, logits, op) : nullptr;
     py::gil_scoped_release release;
     if (is_f32(logits))
         return cpu::cross_entropy_backward(ptr<float>(logits), t, ptr<float>(lse), ptr<float>(grad_loss),
-                                           ptr<float>(out), rows, classes, smoothing, ignore_index);
+                                           ptr<float>(out), rows, classes, smoothing, ignore_index, w32);
     if (is_f64(logits))
         return cpu::cross_entropy_backward(ptr<double>(logits), t, ptr<double>(lse), ptr<double>(grad_loss),
-                                           ptr<double>(out), rows, classes, smoothing, ignore_index);
+                                           ptr<double>(out), rows, classes, smoothing, ignore_index, w64);
     py::gil_scoped_acquire acquire;
     bad_dtype(op, logits);
 }
@@ -139,10 +158,13 @@ void init_softmax(py::module_& m) {
           "Gradient of softmax (or log_softmax) rows from the upstream grad and the forward's output y.");
     m.def("cross_entropy_forward", &ce_forward, py::arg("logits"), py::arg("target"), py::arg("loss"),
           py::arg("lse"), py::arg("label_smoothing") = 0.0, py::arg("ignore_index") = -100,
-          "Per-row softmax cross-entropy: logits (N, C), int64 target (N,), outputs loss (N,) and logsumexp (N,).");
+          py::arg("weight") = py::none(),
+          "Per-row softmax cross-entropy: logits (N, C), int64 target (N,), optional class weight (C,); outputs\n"
+          "loss (N,) and logsumexp (N,).");
     m.def("cross_entropy_backward", &ce_backward, py::arg("logits"), py::arg("target"), py::arg("lse"),
           py::arg("grad_loss"), py::arg("out"), py::arg("label_smoothing") = 0.0, py::arg("ignore_index") = -100,
-          "out (N, C) = grad_loss[:, None] * (softmax(logits) - smoothed one-hot(target)); ignored rows get 0.");
+          py::arg("weight") = py::none(),
+          "out (N, C) = gradient of the per-row losses scaled by grad_loss (N,); ignored rows get 0.");
 }
 
 }  // namespace pyneural::python

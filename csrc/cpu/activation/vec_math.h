@@ -1,4 +1,4 @@
-// Vector math for the element-wise kernels: exp, expm1, tanh, sigmoid and the Gaussian CDF on GCC
+// Vector math for the element-wise kernels: exp, expm1, log, log1p, tanh, sigmoid and the Gaussian CDF on GCC
 // vector extensions. Included INSIDE `namespace pyneural::cpu::PN_ISA { namespace { ... } }` by each
 // *_kernels.cpp, so every ISA gets its own internal copy (no out-of-line function shared by variants).
 // Accuracy: a few ulp against a float64 (resp. extended) reference over the whole range; +-inf, NaN and
@@ -224,6 +224,49 @@ __attribute__((always_inline)) inline VecT<T> gauss_cdf(VecT<T> x, VecT<T> g) {
     const VecT<T> half_erfc = T(0.5) * g * z_erfcx<T>((az - T(3)) * az * inv) * (plus3 * inv);  // erfc(|z|) / 2
     const VecT<T> far = select<T>(z > T(0), half_erfc, T(1) - half_erfc);
     return select<T>(vabs<T>(z) < T(1), near, select<T>(x == x, far, x));
+}
+
+// log(x): x = 2^e m with m in [sqrt(1/2), sqrt(2)), log m = 2 atanh(s), s = (m - 1) / (m + 1), |s| < 0.172,
+// as an odd series in s (truncation below 1e-9 in float, 2e-17 in double); e ln2 added in two parts.
+// Subnormals are scaled up first; 0 -> -inf, negative -> NaN, inf -> inf, NaN -> NaN.
+template <class T>
+__attribute__((always_inline)) inline VecT<T> vlog(VecT<T> x) {
+    using M = Math<T>;
+    using I = MaskT<T>;
+    constexpr int d = sizeof(T) == 4 ? 4 : 9;  // terms s^2k / (2k + 1), k <= d
+    constexpr T kTwoPow = sizeof(T) == 4 ? T(33554432.0) : T(18014398509481984.0);  // 2^25, 2^54
+    constexpr T kMinNormal = sizeof(T) == 4 ? T(1.17549435e-38f) : T(2.2250738585072014e-308);
+    const I sub = x < kMinNormal;
+    const VecT<T> xs = select<T>(sub, x * kTwoPow, x);
+    const I bits = (I)xs;
+    I e = ((bits >> M::kMantissa) & I{} + ((1 << (sizeof(T) == 4 ? 8 : 11)) - 1)) - M::kBias;
+    e = e - (sub & (I{} + (sizeof(T) == 4 ? 25 : 54)));
+    const I mant_mask = (I{} + 1) << M::kMantissa;
+    VecT<T> m = (VecT<T>)((bits & (mant_mask - 1)) | (I)splat<T>(T(1)));  // in [1, 2)
+    const I big = m > T(1.41421356237309504880);
+    m = select<T>(big, m * T(0.5), m);
+    e = e - big;  // true is -1
+    const VecT<T> ef = __builtin_convertvector(e, VecT<T>);
+    const VecT<T> f = m - T(1);
+    const VecT<T> s = f / (f + T(2));
+    const VecT<T> u = s * s;
+    VecT<T> p = splat<T>(T(1.0 / (2 * d + 1)));
+#pragma GCC unroll 16
+    for (int k = d - 1; k >= 1; --k) p = p * u + T(1.0 / (2 * k + 1));
+    const VecT<T> log_m = (s + s) + (s + s) * u * p;
+    VecT<T> r = ef * M::kLn2Hi + (ef * M::kLn2Lo + log_m);
+    r = select<T>(x == T(0), splat<T>(T(-INFINITY)), r);
+    r = select<T>(x < T(0), splat<T>(T(NAN)), r);
+    r = select<T>(x == T(INFINITY), x, r);
+    return select<T>(x == x, r, x);
+}
+
+// log(1 + u) with the rounding of 1 + u corrected to first order: log(w) + (u - (w - 1)) / w, w = 1 + u.
+template <class T>
+__attribute__((always_inline)) inline VecT<T> vlog1p(VecT<T> u) {
+    const VecT<T> w = u + T(1);
+    const VecT<T> c = (u - (w - T(1))) / w;
+    return vlog<T>(w) + select<T>((w != T(0)) & (w != T(INFINITY)), c, VecT<T>{});
 }
 
 // ---- element-wise loops ----

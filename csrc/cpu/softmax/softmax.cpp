@@ -74,7 +74,7 @@ void check_targets(const index_t* target, index_t rows, index_t classes, index_t
 
 template <class T>
 void ce_forward(const T* x, const index_t* target, T* loss, T* lse, index_t rows, index_t classes, double smoothing,
-                index_t ignore_index) {
+                index_t ignore_index, const T* w) {
     check_sizes("cross_entropy", rows, classes);
     PN_CHECK(smoothing >= 0.0 && smoothing <= 1.0, "cross_entropy: label_smoothing must be in [0, 1], got ",
              smoothing);
@@ -85,14 +85,16 @@ void ce_forward(const T* x, const index_t* target, T* loss, T* lse, index_t rows
                  !overlaps(loss, rows, lse, rows) && !overlaps(loss, rows, target, rows) &&
                  !overlaps(lse, rows, target, rows),
              "cross_entropy: outputs overlap the inputs or each other");
+    PN_CHECK(!w || (!overlaps(loss, rows, w, classes) && !overlaps(lse, rows, w, classes)),
+             "cross_entropy: outputs overlap the weight");
     check_targets(target, rows, classes, ignore_index);
     SoftmaxVariant v = variant();
-    fns<T>(v).ce_forward(x, target, loss, lse, rows, classes, smoothing, ignore_index);
+    fns<T>(v).ce_forward(x, target, loss, lse, rows, classes, smoothing, ignore_index, w);
 }
 
 template <class T>
 void ce_backward(const T* x, const index_t* target, const T* lse, const T* gl, T* grad, index_t rows,
-                 index_t classes, double smoothing, index_t ignore_index) {
+                 index_t classes, double smoothing, index_t ignore_index, const T* w) {
     check_sizes("cross_entropy_backward", rows, classes);
     PN_CHECK(smoothing >= 0.0 && smoothing <= 1.0, "cross_entropy_backward: label_smoothing must be in [0, 1], got ",
              smoothing);
@@ -101,9 +103,10 @@ void ce_backward(const T* x, const index_t* target, const T* lse, const T* gl, T
     PN_CHECK(!overlaps(grad, rows * classes, target, rows) && !overlaps(grad, rows * classes, lse, rows) &&
                  !overlaps(grad, rows * classes, gl, rows) && (grad == x || !overlaps(grad, rows * classes, x, rows * classes)),
              "cross_entropy_backward: grad overlaps an input");
+    PN_CHECK(!w || !overlaps(grad, rows * classes, w, classes), "cross_entropy_backward: grad overlaps the weight");
     check_targets(target, rows, classes, ignore_index);
     SoftmaxVariant v = variant();
-    fns<T>(v).ce_backward(x, target, lse, gl, grad, rows, classes, smoothing, ignore_index);
+    fns<T>(v).ce_backward(x, target, lse, gl, grad, rows, classes, smoothing, ignore_index, w);
 }
 
 }  // namespace
@@ -119,20 +122,20 @@ void softmax_backward(const double* g, const double* y, double* gx, index_t o, i
     backward(g, y, gx, o, d, i, log);
 }
 void cross_entropy_forward(const float* x, const index_t* t, float* loss, float* lse, index_t r, index_t c, double s,
-                           index_t ig) {
-    ce_forward(x, t, loss, lse, r, c, s, ig);
+                           index_t ig, const float* w) {
+    ce_forward(x, t, loss, lse, r, c, s, ig, w);
 }
 void cross_entropy_forward(const double* x, const index_t* t, double* loss, double* lse, index_t r, index_t c,
-                           double s, index_t ig) {
-    ce_forward(x, t, loss, lse, r, c, s, ig);
+                           double s, index_t ig, const double* w) {
+    ce_forward(x, t, loss, lse, r, c, s, ig, w);
 }
 void cross_entropy_backward(const float* x, const index_t* t, const float* lse, const float* gl, float* g, index_t r,
-                            index_t c, double s, index_t ig) {
-    ce_backward(x, t, lse, gl, g, r, c, s, ig);
+                            index_t c, double s, index_t ig, const float* w) {
+    ce_backward(x, t, lse, gl, g, r, c, s, ig, w);
 }
 void cross_entropy_backward(const double* x, const index_t* t, const double* lse, const double* gl, double* g,
-                            index_t r, index_t c, double s, index_t ig) {
-    ce_backward(x, t, lse, gl, g, r, c, s, ig);
+                            index_t r, index_t c, double s, index_t ig, const double* w) {
+    ce_backward(x, t, lse, gl, g, r, c, s, ig, w);
 }
 
 }  // namespace pyneural::cpu

@@ -248,11 +248,13 @@ void backward(const T* g, const T* y, T* gx, index_t outer, index_t dim, index_t
     }
 }
 
+// Cross-entropy per row; with class weights w, loss = (1 - eps) w[t] (lse - x[t]) + eps / C (sum(w) lse - w . x).
 template <class T>
 void ce_forward(const T* x, const index_t* target, T* loss, T* lse, index_t rows, index_t classes, double smoothing,
-                index_t ignore_index) {
+                index_t ignore_index, const T* w) {
     const int t = row_threads<T>(rows, classes);
     const T eps = T(smoothing);
+    const T wsum = w && eps != T(0) ? row_sum<T>(w, classes) : T(0);
 #pragma omp parallel for num_threads(t) if (t > 1)
     for (index_t r = 0; r < rows; ++r) {
         const T* xr = x + r * classes;
@@ -264,18 +266,25 @@ void ce_forward(const T* x, const index_t* target, T* loss, T* lse, index_t rows
             loss[r] = T(0);
             continue;
         }
-        T value = l - (T(1) - eps) * xr[tr];
-        if (eps != T(0)) value -= eps / T(classes) * row_sum<T>(xr, classes);
+        T value;
+        if (w) {
+            value = (T(1) - eps) * w[tr] * (l - xr[tr]);
+            if (eps != T(0)) value += eps / T(classes) * (wsum * l - row_dot<T>(w, xr, classes));
+        } else {
+            value = l - (T(1) - eps) * xr[tr];
+            if (eps != T(0)) value -= eps / T(classes) * row_sum<T>(xr, classes);
+        }
         loss[r] = value;
     }
 }
 
 template <class T>
 void ce_backward(const T* x, const index_t* target, const T* lse, const T* gl, T* grad, index_t rows, index_t classes,
-                 double smoothing, index_t ignore_index) {
+                 double smoothing, index_t ignore_index, const T* w) {
     using V = VecT<T>;
     const int t = row_threads<T>(rows, classes);
     const T eps = T(smoothing);
+    const T wsum = w && eps != T(0) ? row_sum<T>(w, classes) : T(0);
 #pragma omp parallel for num_threads(t) if (t > 1)
     for (index_t r = 0; r < rows; ++r) {
         T* out = grad + r * classes;
@@ -284,10 +293,17 @@ void ce_backward(const T* x, const index_t* target, const T* lse, const T* gl, T
             memset(out, 0, classes * sizeof(T));
             continue;
         }
-        const T w = gl[r], l = lse[r], floor = w * eps / T(classes);
-        map_binary<T>(x + r * classes, x + r * classes, out, classes,
-                   [w, l, floor](V v, V) { return vexp<T>(v - l) * w - floor; });
-        out[tr] -= w * (T(1) - eps);
+        const T g = gl[r], l = lse[r], wt = w ? w[tr] : T(1);
+        const T floor = g * eps / T(classes);  // times w[c] when weighted
+        const T a = w ? g * ((T(1) - eps) * wt + eps / T(classes) * wsum) : g;
+        if (w && eps != T(0)) {
+            map_binary<T>(x + r * classes, w, out, classes,
+                          [a, l, floor](V v, V wv) { return vexp<T>(v - l) * a - wv * floor; });
+        } else {
+            map_binary<T>(x + r * classes, x + r * classes, out, classes,
+                          [a, l, floor](V v, V) { return vexp<T>(v - l) * a - floor; });
+        }
+        out[tr] -= g * (T(1) - eps) * wt;
     }
 }
 

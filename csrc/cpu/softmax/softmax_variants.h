@@ -8,8 +8,8 @@ template <class T>
 struct SoftmaxFns {
     void (*forward)(const T*, T*, index_t, index_t, index_t, bool);
     void (*backward)(const T*, const T*, T*, index_t, index_t, index_t, bool);
-    void (*ce_forward)(const T*, const index_t*, T*, T*, index_t, index_t, double, index_t);
-    void (*ce_backward)(const T*, const index_t*, const T*, const T*, T*, index_t, index_t, double, index_t);
+    void (*ce_forward)(const T*, const index_t*, T*, T*, index_t, index_t, double, index_t, const T*);
+    void (*ce_backward)(const T*, const index_t*, const T*, const T*, T*, index_t, index_t, double, index_t, const T*);
 };
 
 struct SoftmaxVariant {

@@ -1,0 +1,78 @@
+#include "dropout.h"
+
+#include <math.h>
+
+#include "dropout_variants.h"
+#include "pyneural/cpu_features.h"
+#include "pyneural/error.h"
+
+namespace pyneural::cpu {
+namespace {
+
+DropoutVariant variant() {
+    switch (active_isa()) {
+#ifdef PN_HAVE_AVX512
+        case Isa::avx512: return avx512::dropout_variant();
+#endif
+#ifdef PN_HAVE_AVX2
+        case Isa::avx2: return avx2::dropout_variant();
+#endif
+        default: return ref::dropout_variant();
+    }
+}
+
+template <class T>
+DropoutFns<T> fns() {
+    if constexpr (sizeof(T) == 4) return variant().f32;
+    else return variant().f64;
+}
+
+bool overlap(const void* a, index_t a_bytes, const void* b, index_t b_bytes) {
+    const char *a0 = static_cast<const char*>(a), *b0 = static_cast<const char*>(b);
+    return a && b && a_bytes > 0 && b_bytes > 0 && a0 < b0 + b_bytes && b0 < a0 + a_bytes;
+}
+
+void check(const char* op, index_t n, double p) {
+    PN_CHECK(n >= 0, op, ": negative size n=", n);
+    PN_CHECK(p >= 0.0 && p < 1.0, op, ": probability p must be in [0, 1), got ", p);
+}
+
+template <class T>
+void forward(const T* x, T* out, std::uint8_t* mask, index_t n, double p, std::uint64_t seed) {
+    check("dropout", n, p);
+    if (n == 0) return;
+    PN_CHECK(x && out && mask, "dropout: null pointer");
+    const index_t bytes = n * index_t(sizeof(T));
+    PN_CHECK((out == x || !overlap(out, bytes, x, bytes)) && !overlap(mask, n, x, bytes) && !overlap(mask, n, out, bytes),
+             "dropout: the outputs overlap the input or each other");
+    const auto threshold = std::uint64_t(ceil(p * 9007199254740992.0));  // p 2^53 is exact
+    fns<T>().forward(x, out, mask, n, threshold, 1.0 / (1.0 - p), seed);
+}
+
+template <class T>
+void backward(const T* g, const std::uint8_t* mask, T* gx, index_t n, double p) {
+    check("dropout_backward", n, p);
+    if (n == 0) return;
+    PN_CHECK(g && mask && gx, "dropout_backward: null pointer");
+    const index_t bytes = n * index_t(sizeof(T));
+    PN_CHECK((gx == g || !overlap(gx, bytes, g, bytes)) && !overlap(gx, bytes, mask, n),
+             "dropout_backward: grad_x overlaps an input");
+    fns<T>().backward(g, mask, gx, n, 1.0 / (1.0 - p));
+}
+
+}  // namespace
+
+void dropout_forward(const float* x, float* out, std::uint8_t* mask, index_t n, double p, std::uint64_t seed) {
+    forward(x, out, mask, n, p, seed);
+}
+void dropout_forward(const double* x, double* out, std::uint8_t* mask, index_t n, double p, std::uint64_t seed) {
+    forward(x, out, mask, n, p, seed);
+}
+void dropout_backward(const float* g, const std::uint8_t* mask, float* gx, index_t n, double p) {
+    backward(g, mask, gx, n, p);
+}
+void dropout_backward(const double* g, const std::uint8_t* mask, double* gx, index_t n, double p) {
+    backward(g, mask, gx, n, p);
+}
+
+}  // namespace pyneural::cpu

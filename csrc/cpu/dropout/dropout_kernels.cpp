@@ -1,0 +1,65 @@
+// Dropout, compiled once per ISA (PN_ISA = ref | avx2 | avx512): per block, one pass hashes the element
+// indices into mask bytes (a loop the compiler vectorises), a second scales the kept elements.
+#include <stdlib.h>
+#include <string.h>
+
+#include "dropout_variants.h"
+#include "pyneural/parallel.h"
+
+namespace pyneural::cpu::PN_ISA {
+namespace {
+
+#include "pyneural/isa.h"
+
+constexpr index_t kBlock = 16384;
+
+// SplitMix64's output for the state seed + (i + 1) * gamma (see dropout.h).
+inline std::uint64_t splitmix64(std::uint64_t seed, std::uint64_t i) {
+    std::uint64_t z = seed + (i + 1) * 0x9E3779B97F4A7C15ULL;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+template <class T>
+void forward_block(const T* x, T* out, std::uint8_t* mask, index_t start, index_t n, std::uint64_t threshold, T scale,
+                   std::uint64_t seed) {
+    for (index_t i = 0; i < n; ++i)
+        mask[i] = std::uint8_t((splitmix64(seed, std::uint64_t(start + i)) >> 11) >= threshold);
+    for (index_t i = 0; i < n; ++i) out[i] = x[i] * (mask[i] ? scale : T(0));
+}
+
+template <class T>
+void forward(const T* x, T* out, std::uint8_t* mask, index_t n, std::uint64_t threshold, double scale,
+             std::uint64_t seed) {
+    const index_t blocks = (n + kBlock - 1) / kBlock;
+    const int t = threads_for(10.0 * double(n));
+#pragma omp parallel for num_threads(t) if (t > 1)
+    for (index_t b = 0; b < blocks; ++b) {
+        const index_t start = b * kBlock, len = n - start < kBlock ? n - start : kBlock;
+        forward_block<T>(x + start, out + start, mask + start, start, len, threshold, T(scale), seed);
+    }
+}
+
+template <class T>
+void backward(const T* g, const std::uint8_t* mask, T* gx, index_t n, double scale) {
+    const T s = T(scale);
+    const index_t blocks = (n + kBlock - 1) / kBlock;
+    const int t = threads_for(double(n));
+#pragma omp parallel for num_threads(t) if (t > 1)
+    for (index_t b = 0; b < blocks; ++b) {
+        const index_t start = b * kBlock, end = n - start < kBlock ? n : start + kBlock;
+        for (index_t i = start; i < end; ++i) gx[i] = g[i] * (mask[i] ? s : T(0));
+    }
+}
+
+template <class T>
+DropoutFns<T> fns() {
+    return {&forward<T>, &backward<T>};
+}
+
+}  // namespace
+
+DropoutVariant dropout_variant() { return {fns<float>(), fns<double>()}; }
+
+}  // namespace pyneural::cpu::PN_ISA
