@@ -303,7 +303,8 @@ MHA_CASES = {
     "mask3d_float": dict(mask="float3"),
     "both_bool": dict(kpm="bool", mask="bool3", batch_first=True),
     "mixed": dict(kpm="bool", mask="float2"),
-    "unbatched": dict(unbatched=True, mask="bool3"),
+    "unbatched": dict(unbatched=True, mask="bool3", kpm="bool"),
+    "unbatched_float": dict(unbatched=True, mask="float2", kpm="float", batch_first=True),
     "no_bias": dict(bias=False),
 }
 
