@@ -104,6 +104,34 @@ def test_max_pool2d_matches_reference(kernel_impl, case, dtype, rng):
     np.testing.assert_allclose(dx, want_dx.reshape(x.shape), rtol=1e-6 if dtype == np.float32 else 1e-14)
 
 
+VECTOR_CASES = [  # input, kernel, stride, padding, dilation, ceil_mode: rows of 4 to 45 outputs, stride 1 and 2
+    ((2, 3, 24, 24), (2, 2), (2, 2), (0, 0), (1, 1), False),  # LeNet's first pooling
+    ((2, 2, 8, 8), (2, 2), (2, 2), (0, 0), (1, 1), False),  # rows of 4: 16-byte vectors
+    ((1, 3, 13, 37), (3, 3), (2, 2), (1, 1), (1, 1), False),  # padding: scalar borders around vector blocks
+    ((1, 2, 11, 45), (3, 3), (1, 1), (1, 1), (1, 1), False),
+    ((1, 2, 9, 41), (2, 3), (2, 2), (0, 1), (1, 2), False),  # dilated columns with stride 2
+    ((1, 2, 10, 35), (3, 3), (2, 2), (0, 0), (1, 1), False),  # odd kernel: the last loads reach past the taps
+    ((1, 2, 9, 33), (3, 3), (2, 2), (1, 1), (1, 1), True),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", VECTOR_CASES)
+def test_max_pool2d_vector_paths_ties_and_nan(kernel_impl, case, dtype, rng):
+    """Wide rows (whole vectors of outputs), values on a coarse grid (ties in most windows), several NaN
+    (some sharing a window) and -inf: the first maximum and the first NaN of each window win."""
+    shape, k, s, p, d, ceil = case
+    x = rng.integers(-3, 3, shape).astype(dtype)
+    flat = x.reshape(-1)
+    flat[rng.choice(flat.size, 6, replace=False)] = np.nan
+    flat[[5, 6, 7]] = np.nan  # neighbours: more than one NaN in a window
+    flat[rng.choice(flat.size, 6, replace=False)] = -np.inf
+    want, want_idx = reference_max_pool(x.astype(np.float64), k, s, p, d, ceil)
+    got, idx = pn.kernels.max_pool2d(x, k, s, p, d, ceil, return_indices=True)
+    np.testing.assert_array_equal(got, want.astype(dtype))
+    np.testing.assert_array_equal(idx, want_idx)
+
+
 AVG_CASES = [  # kernel, stride, padding, ceil_mode, count_include_pad
     ((2, 2), None, (0, 0), False, True),
     ((3, 3), (2, 2), (1, 1), False, True),
