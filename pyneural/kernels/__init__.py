@@ -8,6 +8,7 @@ from __future__ import annotations
 from .activation import elu, gelu, leaky_relu, relu, sigmoid, silu, tanh
 from .conv import conv2d, conv2d_backward
 from .embedding import embedding, embedding_backward
+from .loss import dropout, dropout_backward, elementwise_loss, elementwise_loss_backward, nll_loss
 from .matmul import linear, matmul
 from .norm import (batch_norm, batch_norm_backward, batch_norm_forward, layer_norm, layer_norm_backward,
                    layer_norm_forward)
@@ -23,4 +24,5 @@ __all__ = ["matmul", "linear", "conv2d", "conv2d_backward", "max_pool2d", "max_p
            "sgd_update", "adam_update", "rmsprop_update", "adagrad_update",
            "layer_norm", "layer_norm_forward", "layer_norm_backward", "batch_norm",
            "batch_norm_forward", "batch_norm_backward", "embedding", "embedding_backward",
-           "recurrence_forward", "recurrence_backward"]
+           "recurrence_forward", "recurrence_backward",
+           "elementwise_loss", "elementwise_loss_backward", "nll_loss", "dropout", "dropout_backward"]

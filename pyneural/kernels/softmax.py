@@ -7,9 +7,10 @@ import numpy as np
 
 from .. import backend
 from .activation import _float_contiguous
+from .checks import as_numeric_array
 
 __all__ = ["softmax", "log_softmax", "softmax_backward", "cross_entropy", "cross_entropy_rows",
-           "cross_entropy_rows_backward", "ce_layout", "check_reduction"]
+           "cross_entropy_rows_backward", "ce_layout", "ce_class_weight", "ce_divisor", "check_reduction"]
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -91,21 +92,43 @@ def ce_layout(logits, target) -> tuple[np.ndarray, np.ndarray, tuple]:
 
 
 def cross_entropy_rows(rows: np.ndarray, target: np.ndarray, label_smoothing: float = 0.0,
-                       ignore_index: int = -100) -> tuple[np.ndarray, np.ndarray]:
-    """Per-row losses and logsumexps of C-contiguous logits (M, C) against int64 targets (M,)."""
+                       ignore_index: int = -100, weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row losses and logsumexps of C-contiguous logits (M, C) against int64 targets (M,), with optional
+    class weights (C,) of the logits' dtype (PyTorch's rule, label smoothing included)."""
     loss = np.empty(rows.shape[0], rows.dtype)
     lse = np.empty(rows.shape[0], rows.dtype)
-    backend.kernel("cross_entropy_forward")(rows, target, loss, lse, float(label_smoothing), int(ignore_index))
+    backend.kernel("cross_entropy_forward")(rows, target, loss, lse, float(label_smoothing), int(ignore_index),
+                                            weight)
     return loss, lse
 
 
 def cross_entropy_rows_backward(rows: np.ndarray, target: np.ndarray, lse: np.ndarray, grad_loss: np.ndarray,
-                                label_smoothing: float = 0.0, ignore_index: int = -100) -> np.ndarray:
+                                label_smoothing: float = 0.0, ignore_index: int = -100,
+                                weight: np.ndarray | None = None) -> np.ndarray:
     """Gradient (M, C) of the per-row losses, each row scaled by ``grad_loss`` (M,)."""
     out = np.empty_like(rows)
     backend.kernel("cross_entropy_backward")(rows, target, lse, np.ascontiguousarray(grad_loss, rows.dtype), out,
-                                             float(label_smoothing), int(ignore_index))
+                                             float(label_smoothing), int(ignore_index), weight)
     return out
+
+
+def ce_class_weight(weight, classes: int, dtype) -> np.ndarray | None:
+    """cross_entropy's per-class weight as a C-contiguous (classes,) array of the logits' dtype (None: none)."""
+    if weight is None:
+        return None
+    w = as_numeric_array("cross_entropy", weight, "weight")
+    if w.shape != (classes,):
+        raise ValueError(f"cross_entropy: weight of shape {w.shape} does not match {classes} classes "
+                         f"(expected shape ({classes},))")
+    return np.ascontiguousarray(w, dtype=dtype)
+
+
+def ce_divisor(target: np.ndarray, ignore_index: int, weight: np.ndarray | None) -> float:
+    """The divisor of 'mean': the number of non-ignored targets, or the sum of their class weights."""
+    keep = target != ignore_index
+    if weight is None:
+        return float(np.count_nonzero(keep))
+    return float(weight[target[keep]].sum(dtype=np.float64))
 
 
 def check_reduction(op: str, reduction: str) -> None:
@@ -114,19 +137,22 @@ def check_reduction(op: str, reduction: str) -> None:
         raise ValueError(f"{op}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
 
 
-def cross_entropy(logits, target, reduction: str = "mean", label_smoothing: float = 0.0,
+def cross_entropy(logits, target, weight=None, reduction: str = "mean", label_smoothing: float = 0.0,
                   ignore_index: int = -100) -> np.ndarray:
-    """Softmax cross-entropy of logits (N, C, d1...) or (C,) against int64 class indices (N, d1...) or ().
+    """Softmax cross-entropy of logits (N, C, d1...) or (C,) against int64 class indices (N, d1...) or (),
+    with optional per-class ``weight`` (C,).
 
-    ``mean`` averages over the targets that are not ``ignore_index`` (NaN when all are ignored, as PyTorch).
+    ``mean`` divides by the number of targets that are not ``ignore_index`` (by the sum of their weights when
+    weighted; NaN when all are ignored), as PyTorch.
     """
     check_reduction("cross_entropy", reduction)
     rows, t, shape = ce_layout(logits, target)
-    loss, _ = cross_entropy_rows(rows, t, label_smoothing, ignore_index)
+    w = ce_class_weight(weight, rows.shape[1], rows.dtype)
+    loss, _ = cross_entropy_rows(rows, t, label_smoothing, ignore_index, w)
     if reduction == "none":
         return loss.reshape(shape)
     total = loss.sum(dtype=np.float64)
     if reduction == "sum":
         return np.asarray(total, rows.dtype)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.asarray(total / np.count_nonzero(t != ignore_index), rows.dtype)
+        return np.asarray(total / np.float64(ce_divisor(t, ignore_index, w)), rows.dtype)

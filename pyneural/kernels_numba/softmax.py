@@ -103,8 +103,13 @@ def _backward_columns(g, y, out, log):
 
 
 @njit(parallel=True, cache=True)
-def _ce_forward(x, target, loss, lse, eps, ignore_index):
+def _ce_forward(x, target, loss, lse, eps, ignore_index, w, has_w):
+    """With class weights w: loss = (1 - eps) w[t] (lse - x[t]) + eps / C (sum(w) lse - w . x)."""
     rows, classes = x.shape
+    wsum = 0.0
+    if has_w:
+        for c in range(classes):
+            wsum += w[c]
     for r in prange(rows):
         m = _row_max(x[r])
         lr = m + math.log(_row_sum_exp(x[r], m))
@@ -113,29 +118,44 @@ def _ce_forward(x, target, loss, lse, eps, ignore_index):
         if t == ignore_index:
             loss[r] = 0.0
             continue
-        value = lr - (1.0 - eps) * x[r, t]
-        if eps != 0.0:
-            total = 0.0
-            for c in range(classes):
-                total += x[r, c]
-            value -= eps / classes * total
+        if has_w:
+            value = (1.0 - eps) * w[t] * (lr - x[r, t])
+            if eps != 0.0:
+                dot = 0.0
+                for c in range(classes):
+                    dot += w[c] * x[r, c]
+                value += eps / classes * (wsum * lr - dot)
+        else:
+            value = lr - (1.0 - eps) * x[r, t]
+            if eps != 0.0:
+                total = 0.0
+                for c in range(classes):
+                    total += x[r, c]
+                value -= eps / classes * total
         loss[r] = value
 
 
 @njit(parallel=True, cache=True)
-def _ce_backward(x, target, lse, grad_loss, out, eps, ignore_index):
+def _ce_backward(x, target, lse, grad_loss, out, eps, ignore_index, w, has_w):
+    """grad = g (a softmax - (1 - eps) w[t] onehot(t) - eps / C w), a = (1 - eps) w[t] + eps / C sum(w)."""
     rows, classes = x.shape
+    wsum = 0.0
+    if has_w:
+        for c in range(classes):
+            wsum += w[c]
     for r in prange(rows):
         t = target[r]
         if t == ignore_index:
             for c in range(classes):
                 out[r, c] = 0.0
             continue
-        w = grad_loss[r]
-        floor = w * eps / classes
+        g = grad_loss[r]
+        wt = w[t] if has_w else 1.0
+        floor = g * eps / classes
+        a = g * ((1.0 - eps) * wt + eps / classes * wsum) if has_w else g
         for c in range(classes):
-            out[r, c] = math.exp(x[r, c] - lse[r]) * w - floor
-        out[r, t] -= w * (1.0 - eps)
+            out[r, c] = math.exp(x[r, c] - lse[r]) * a - (floor * w[c] if has_w else floor)
+        out[r, t] -= g * (1.0 - eps) * wt
 
 
 def _check(op: str, x: np.ndarray, name: str, ndim: int, output: bool = False) -> None:
@@ -236,9 +256,23 @@ def _check_smoothing(op: str, label_smoothing: float) -> None:
         raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
 
 
+def _class_weight(op: str, weight, logits: np.ndarray) -> tuple[np.ndarray, bool]:
+    """The per-class weight (C,) of the logits' dtype (an empty placeholder when None) and whether it is given."""
+    if weight is None:
+        return np.empty(0, logits.dtype), False
+    _check(op, weight, "weight", 1)
+    if weight.dtype != logits.dtype:
+        raise ValueError(f"{op}: weight has dtype {weight.dtype}, logits have {logits.dtype}")
+    if weight.shape[0] != logits.shape[1]:
+        raise ValueError(f"{op}: weight of shape {weight.shape} does not match logits of shape {logits.shape} "
+                         "(one weight per class)")
+    return weight, True
+
+
 def cross_entropy_forward(logits: np.ndarray, target: np.ndarray, loss: np.ndarray, lse: np.ndarray,
-                          label_smoothing: float = 0.0, ignore_index: int = -100) -> None:
-    """Per-row softmax cross-entropy: logits (N, C), int64 target (N,); writes loss (N,) and logsumexp (N,)."""
+                          label_smoothing: float = 0.0, ignore_index: int = -100, weight=None) -> None:
+    """Per-row softmax cross-entropy: logits (N, C), int64 target (N,), optional class weight (C,); writes
+    loss (N,) and logsumexp (N,)."""
     op = "cross_entropy"
     _check(op, logits, "logits", 2)
     _check_float(op, logits)
@@ -246,6 +280,7 @@ def cross_entropy_forward(logits: np.ndarray, target: np.ndarray, loss: np.ndarr
     _check_row_vector(op, lse, logits, "lse", True)
     _check_smoothing(op, label_smoothing)
     _check_targets(op, logits, target, ignore_index)
+    w, has_w = _class_weight(op, weight, logits)
     if logits.shape[0] == 0:
         return
     if logits.shape[1] == 0:
@@ -253,12 +288,13 @@ def cross_entropy_forward(logits: np.ndarray, target: np.ndarray, loss: np.ndarr
     for a, b in ((loss, logits), (lse, logits), (loss, lse), (loss, target), (lse, target)):
         if np.may_share_memory(a, b):
             raise ValueError(f"{op}: outputs overlap the inputs or each other")
-    _ce_forward(logits, target, loss, lse, float(label_smoothing), int(ignore_index))
+    _ce_forward(logits, target, loss, lse, float(label_smoothing), int(ignore_index), w, has_w)
 
 
 def cross_entropy_backward(logits: np.ndarray, target: np.ndarray, lse: np.ndarray, grad_loss: np.ndarray,
-                           out: np.ndarray, label_smoothing: float = 0.0, ignore_index: int = -100) -> None:
-    """out (N, C) = grad_loss[:, None] * (softmax(logits) - smoothed one-hot(target)); ignored rows get 0."""
+                           out: np.ndarray, label_smoothing: float = 0.0, ignore_index: int = -100,
+                           weight=None) -> None:
+    """out (N, C) = gradient of the per-row losses scaled by grad_loss (N,); ignored rows get 0."""
     op = "cross_entropy_backward"
     _check(op, logits, "logits", 2)
     _check_float(op, logits)
@@ -268,6 +304,7 @@ def cross_entropy_backward(logits: np.ndarray, target: np.ndarray, lse: np.ndarr
     _check_same(op, out, logits, "out", "logits")
     _check_smoothing(op, label_smoothing)
     _check_targets(op, logits, target, ignore_index)
+    w, has_w = _class_weight(op, weight, logits)
     if out.size == 0:
         return
     for a in (target, lse, grad_loss):
@@ -275,4 +312,4 @@ def cross_entropy_backward(logits: np.ndarray, target: np.ndarray, lse: np.ndarr
             raise ValueError(f"{op}: grad overlaps an input")
     if not _same_start(out, logits) and np.may_share_memory(out, logits):
         raise ValueError(f"{op}: grad overlaps an input")
-    _ce_backward(logits, target, lse, grad_loss, out, float(label_smoothing), int(ignore_index))
+    _ce_backward(logits, target, lse, grad_loss, out, float(label_smoothing), int(ignore_index), w, has_w)

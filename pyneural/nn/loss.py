@@ -20,11 +20,6 @@ class _Loss(Module):
         self.reduction = reduction
 
 
-def _no_class_weights(layer: str, weight: Any) -> None:
-    if weight is not None:
-        raise ValueError(f"{layer}: per-class weights are not supported (weight must be None)")
-
-
 class MSELoss(_Loss):
     """Mean squared error ``(input - target)**2``."""
 
@@ -53,33 +48,33 @@ class SmoothL1Loss(_Loss):
 
 
 class CrossEntropyLoss(_Loss):
-    """Cross entropy between logits (N, C, ...) and int64 class indices (N, ...) (log_softmax + nll)."""
+    """Cross entropy between logits (N, C, ...) and int64 class indices (N, ...) (log_softmax + nll), with
+    optional per-class ``weight`` (C,): 'mean' divides by the summed weights of the non-ignored targets."""
 
     def __init__(self, weight: Any = None, ignore_index: int = -100, reduction: str = "mean",
                  label_smoothing: float = 0.0) -> None:
         super().__init__(reduction)
         if not 0.0 <= label_smoothing <= 1.0:
             raise ValueError(f"CrossEntropyLoss: label_smoothing must be in [0, 1], got {label_smoothing}")
-        _no_class_weights("CrossEntropyLoss", weight)
-        self.register_buffer("weight", None)
+        self.register_buffer("weight", weight)
         self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
 
     def forward(self, input: Any, target: Any) -> Tensor:
-        return F.cross_entropy(input, target, reduction=self.reduction, label_smoothing=self.label_smoothing,
-                               ignore_index=self.ignore_index)
+        return F.cross_entropy(input, target, weight=self.weight, reduction=self.reduction,
+                               label_smoothing=self.label_smoothing, ignore_index=self.ignore_index)
 
 
 class NLLLoss(_Loss):
-    """Negative log likelihood of log-probabilities (N, C, ...) at int64 class indices (N, ...)."""
+    """Negative log likelihood of log-probabilities (N, C, ...) at int64 class indices (N, ...), with optional
+    per-class ``weight`` (C,)."""
 
     def __init__(self, weight: Any = None, ignore_index: int = -100, reduction: str = "mean") -> None:
         super().__init__(reduction)
-        _no_class_weights("NLLLoss", weight)
-        self.register_buffer("weight", None)
+        self.register_buffer("weight", weight)
         self.ignore_index = ignore_index
 
     def forward(self, input: Any, target: Any) -> Tensor:
-        return F.nll_loss(input, target, reduction=self.reduction, ignore_index=self.ignore_index)
+        return F.nll_loss(input, target, weight=self.weight, reduction=self.reduction, ignore_index=self.ignore_index)
 
 
 class BCELoss(_Loss):
