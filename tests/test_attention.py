@@ -306,6 +306,10 @@ MHA_CASES = {
     "unbatched": dict(unbatched=True, mask="bool3", kpm="bool"),
     "unbatched_float": dict(unbatched=True, mask="float2", kpm="float", batch_first=True),
     "no_bias": dict(bias=False),
+    "bias_kv": dict(add_bias_kv=True, kpm="bool", mask="float2"),
+    "zero_attn": dict(add_zero_attn=True, kpm="float", mask="bool3", batch_first=True),
+    "bias_kv_zero_attn": dict(add_bias_kv=True, add_zero_attn=True, kdim=5, vdim=3, mask="bool2"),
+    "bias_kv_unbatched": dict(add_bias_kv=True, add_zero_attn=True, unbatched=True, kpm="bool", mask="bool3"),
 }
 
 
@@ -407,6 +411,10 @@ def test_multihead_attention_float32_and_init():
     separate = pn.nn.MultiheadAttention(12, 3, kdim=5, vdim=7, bias=False)
     assert separate.in_proj_weight is None and separate.k_proj_weight.shape == (12, 5)
     assert separate.v_proj_weight.shape == (12, 7) and separate.in_proj_bias is None
+    assert mha.bias_k is None and "bias_k" not in mha.state_dict()
+    extra = pn.nn.MultiheadAttention(12, 3, add_bias_kv=True, add_zero_attn=True)
+    assert extra.bias_k.shape == (1, 1, 12) and np.abs(extra.bias_v.numpy()).max() > 0
+    assert list(extra.state_dict())[:3] == ["in_proj_weight", "in_proj_bias", "bias_k"]
     x = np.ones((2, 3, 12), np.float32)
     out, w = mha(x, x, x)
     assert out.dtype == np.float32 and out.shape == (2, 3, 12) and w.shape == (3, 2, 2)
@@ -439,10 +447,6 @@ def test_sdpa_bad_input():
 def test_multihead_attention_bad_input():
     with pytest.raises(ValueError, match="divisible"):
         pn.nn.MultiheadAttention(10, 3)
-    with pytest.raises(NotImplementedError, match="add_bias_kv"):
-        pn.nn.MultiheadAttention(8, 2, add_bias_kv=True)
-    with pytest.raises(NotImplementedError, match="add_zero_attn"):
-        pn.nn.MultiheadAttention(8, 2, add_zero_attn=True)
     mha = pn.nn.MultiheadAttention(8, 2)
     x = np.zeros((5, 3, 8), np.float32)
     with pytest.raises(ValueError, match=r"MultiheadAttention.*embed_dim=8.*\(5, 3, 7\)"):

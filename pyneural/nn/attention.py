@@ -7,6 +7,7 @@ import numpy as np
 
 from ..ops.attention import attention
 from ..ops.core import tensor_arg
+from ..ops.shape import concatenate
 from ..tensor import Tensor
 from . import functional as F
 from . import init
@@ -27,6 +28,13 @@ def _mask_data(mask: Any) -> np.ndarray | None:
     return m
 
 
+def _pad_source(m: np.ndarray | None) -> np.ndarray | None:
+    """A mask with one more source position (last axis) that every query may attend to."""
+    if m is None:
+        return None
+    return np.concatenate([m, np.zeros(m.shape[:-1] + (1,), m.dtype)], axis=-1)
+
+
 def _as_float_mask(m: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """PyTorch's canonical mask: a bool mask (True = masked out) becomes -inf there and 0 elsewhere."""
     if m.dtype == np.bool_:
@@ -41,7 +49,8 @@ class MultiheadAttention(Module):
     Parameters as PyTorch: ``in_proj_weight`` (3E, E) (or ``q_proj_weight`` (E, E), ``k_proj_weight`` (E, kdim),
     ``v_proj_weight`` (E, vdim) when kdim/vdim differ from E), ``in_proj_bias`` (3E,), ``out_proj.weight``,
     ``out_proj.bias``; xavier-uniform in-projection and zero biases. Inputs are (L, N, E) (or (N, L, E) with
-    ``batch_first``) or unbatched (L, E). ``add_bias_kv`` and ``add_zero_attn`` are not implemented.
+    ``batch_first``) or unbatched (L, E). ``add_bias_kv`` appends the learned ``bias_k``/``bias_v`` (1, 1, E) to the
+    projected keys and values, ``add_zero_attn`` a zero key and value per head (each one more source position).
 
     Masks follow PyTorch: a bool ``attn_mask`` (L, S) or (N * num_heads, L, S) and a bool ``key_padding_mask``
     (N, S) mark with True the positions NOT to attend; float masks are added to the scores. One difference: a
@@ -60,8 +69,6 @@ class MultiheadAttention(Module):
             raise ValueError(f"{_NAME}: embed_dim ({embed_dim}) must be divisible by num_heads ({num_heads})")
         if not 0.0 <= dropout <= 1.0:
             raise ValueError(f"{_NAME}: dropout must be in [0, 1], got {dropout}")
-        if add_bias_kv or add_zero_attn:
-            raise NotImplementedError(f"{_NAME}: add_bias_kv and add_zero_attn are not implemented in pyneural")
         self.embed_dim, self.num_heads, self.dropout = int(embed_dim), int(num_heads), float(dropout)
         self.kdim = self.embed_dim if kdim is None else int(kdim)
         self.vdim = self.embed_dim if vdim is None else int(vdim)
@@ -83,8 +90,12 @@ class MultiheadAttention(Module):
             self.in_proj_bias = empty_parameter((3 * e,), dtype, device)
         else:
             self.register_parameter("in_proj_bias", None)
-        self.bias_k = self.bias_v = None
-        self.add_zero_attn = False
+        if add_bias_kv:
+            self.bias_k = empty_parameter((1, 1, e), dtype, device)
+            self.bias_v = empty_parameter((1, 1, e), dtype, device)
+        else:
+            self.bias_k = self.bias_v = None
+        self.add_zero_attn = bool(add_zero_attn)
         self.out_proj = Linear(e, e, bias=bias, device=device, dtype=dtype)
         self._reset_parameters()
 
@@ -99,6 +110,9 @@ class MultiheadAttention(Module):
         if self.in_proj_bias is not None:
             init.zeros_(self.in_proj_bias)
             init.zeros_(self.out_proj.bias)
+        if self.bias_k is not None:
+            init.xavier_normal_(self.bias_k)
+            init.xavier_normal_(self.bias_v)
 
     def _projection_weights(self) -> tuple:
         e = self.embed_dim
@@ -175,8 +189,17 @@ class MultiheadAttention(Module):
         bax = 0 if self.batch_first else 1
         (wq, wk, wv), (bq, bk, bv) = self._projection_weights()
         q = self._split_heads(F.linear(query, wq, bq), bax)
-        k = self._split_heads(F.linear(key, wk, bk), bax)
-        v = self._split_heads(F.linear(value, wv, bv), bax)
+        k, v = F.linear(key, wk, bk), F.linear(value, wv, bv)
+        if self.bias_k is not None:  # one more source position: the learned bias key and value
+            shape = (n, 1, self.embed_dim) if bax == 0 else (1, n, self.embed_dim)
+            k = concatenate([k, self.bias_k.expand(shape)], axis=1 - bax)
+            v = concatenate([v, self.bias_v.expand(shape)], axis=1 - bax)
+            am, kpm, S = _pad_source(am), _pad_source(kpm), S + 1
+        k, v = self._split_heads(k, bax), self._split_heads(v, bax)
+        if self.add_zero_attn:  # one more source position: a zero key and value in every head
+            k = concatenate([k, np.zeros(k.shape[:2] + (1, self.head_dim), k.dtype)], axis=2)
+            v = concatenate([v, np.zeros(v.shape[:2] + (1, self.head_dim), v.dtype)], axis=2)
+            am, kpm, S = _pad_source(am), _pad_source(kpm), S + 1
         mask = self._merged_mask(am, kpm, n, L, S, q.dtype)
         p = self.dropout if self.training else 0.0
         out, weights = attention(q, k, v, mask, p, need_weights=need_weights, op=_NAME)
@@ -211,4 +234,4 @@ class MultiheadAttention(Module):
 
     def extra_repr(self) -> str:
         return (f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, dropout={self.dropout}, "
-                f"batch_first={self.batch_first}")
+                f"add_zero_attn={self.add_zero_attn}, batch_first={self.batch_first}")
