@@ -181,12 +181,11 @@ class MultiheadAttention(Module):
             raise ValueError(f"{_NAME}: is_causal=True needs attn_mask (the causal mask), as in PyTorch; "
                              "e.g. a bool mask np.triu(np.ones((L, L), bool), 1)")
         batched, n, L, S = self._check(query, key, value, kpm, am)
+        bax = 0 if self.batch_first else 1  # the batch axis of query, key and value
         if not batched:  # unbatched (L, E): a batch of one on the batch axis
-            bax = 0 if self.batch_first else 1
             query, key, value = (t.unsqueeze(bax) for t in (query, key, value))
             if kpm is not None:
                 kpm = kpm[None]
-        bax = 0 if self.batch_first else 1
         (wq, wk, wv), (bq, bk, bv) = self._projection_weights()
         q = self._split_heads(F.linear(query, wq, bq), bax)
         k, v = F.linear(key, wk, bk), F.linear(value, wv, bv)
