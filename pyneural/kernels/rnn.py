@@ -81,7 +81,7 @@ def recurrence_forward(mode: str, xg, w_hh, b_hh=None, h0=None, c0=None, reverse
     xg = np.ascontiguousarray(xg)
     steps, batch, hidden = _check(op, mode, xg, np.asarray(w_hh), b_hh, h0, c0)
     dtype = xg.dtype
-    w_t = np.asarray(w_hh, dtype).T  # a transposed view: the GEMM packs it, no copy
+    w_t = np.ascontiguousarray(np.asarray(w_hh, dtype).T)  # (H, G) once: every step's GEMM reads it row-major
     bias = None if b_hh is None else np.ascontiguousarray(b_hh, dtype)
     lstm = mode == "LSTM"
     states = np.empty((2 if lstm else 1, steps + 1, batch, hidden), dtype)
@@ -117,7 +117,7 @@ def recurrence_backward(mode: str, grad_states, states, gates, w_hh, has_bias: b
                         need_h0: bool = True, need_c0: bool = True) -> tuple:
     """Gradients ``(dxg, dh0, dc0, dw_hh, db_hh)`` of :func:`recurrence_forward` (run with ``save=True``)
     for the gradient ``grad_states`` of its states array (any slot may carry gradient: the outputs, the
-    final state; the initial-state slot is ignored). dh0/dc0 are None unless needed (dc0: LSTM only),
+    final states, the copy of the initial states). dh0/dc0 are None unless needed (dc0: LSTM only),
     db_hh is None without a hidden bias.
     """
     op = "recurrence_backward"
@@ -136,13 +136,12 @@ def recurrence_backward(mode: str, grad_states, states, gates, w_hh, has_bias: b
     dtype = states.dtype
     dxg = np.empty((steps, batch, gate_rows), dtype)
     dhg = np.empty_like(dxg) if gru else dxg  # the GEMM operand; differs from dxg only for the GRU
-    dh = np.zeros((batch, hidden), dtype)      # gradient reaching h from the later steps
+    dh = None                                  # gradient reaching h from the later steps (none yet)
     rec = np.empty((batch, hidden), dtype)
+    spare = np.empty((batch, hidden), dtype)
     direct = np.empty((batch, hidden), dtype) if gru else None
-    dc = dc_prev = None
-    if lstm:
-        dc = grad_states[1, layout(steps, reverse)[1]].copy()
-        dc_prev = np.empty((batch, hidden), dtype)
+    dc = None                                  # gradient reaching c from the later steps (LSTM)
+    dc_buffers = [np.empty((batch, hidden), dtype) for _ in range(2)] if lstm else None
     hs, gy_all = states[0], grad_states[0]
     act = "relu" if mode == "RNN_RELU" else "tanh"
     cell = backend.kernel("lstm_cell_backward" if lstm else "gru_cell_backward" if gru else "rnn_cell_backward")
@@ -150,8 +149,10 @@ def recurrence_backward(mode: str, grad_states, states, gates, w_hh, has_bias: b
         t = k if reverse else steps - 1 - k
         prev, nxt = (t + 1, t) if reverse else (t, t + 1)
         if lstm:
-            cell(gy_all[nxt], dh, dc, gates[t], states[1, prev], states[1, nxt], dxg[t], dc_prev)
-            dc, dc_prev = dc_prev, dc
+            # the cell slot's own gradient (c_n's, or any other slot's) joins the one from the later steps
+            dc_in = grad_states[1, nxt] if dc is None else np.add(dc, grad_states[1, nxt], out=dc)
+            dc = dc_buffers[k % 2]
+            cell(gy_all[nxt], dh, dc_in, gates[t], states[1, prev], states[1, nxt], dxg[t], dc)
         elif gru:
             cell(gy_all[nxt], dh, gates[t], hs[prev], dxg[t], dhg[t], direct)
         else:
@@ -159,11 +160,11 @@ def recurrence_backward(mode: str, grad_states, states, gates, w_hh, has_bias: b
         if k < steps - 1 or need_h0:
             matmul(dhg[t], w_hh, out=rec)
             if gru:
-                np.add(rec, direct, out=dh)
-            else:
-                dh, rec = rec, dh
-    dh0 = dh if need_h0 else None
-    dc0 = dc if lstm and need_c0 else None
+                np.add(rec, direct, out=rec)
+            dh, rec = rec, (spare if dh is None else dh)
+    first = steps if reverse else 0  # the initial-state slot holds a copy of h0 (c0): its gradient is theirs
+    dh0 = dh + gy_all[first] if need_h0 else None
+    dc0 = dc + grad_states[1, first] if lstm and need_c0 else None
     # every step's h_prev, in time order: states[0, :T] forward, states[0, 1:] reverse
     h_prev = hs[1:] if reverse else hs[:steps]
     dw_hh = matmul(dhg.reshape(-1, gate_rows).T, h_prev.reshape(-1, hidden))

@@ -1,0 +1,466 @@
+"""Recurrent layers: fused gate kernels against float64 references on every implementation, PyTorch parity
+of RNN/LSTM/GRU (outputs, final states, every gradient), gradchecks, dropout and bad-input errors."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import pyneural as pn
+from pyneural import backend
+from pyneural.kernels import rnn as K
+from pyneural.ops.rnn import recurrence
+
+TOL = {np.float32: 3e-6, np.float64: 1e-13}
+
+
+def sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def assert_close(got, want, dtype, scale=1.0):
+    tol = TOL[dtype] * scale
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+
+
+# ------------------------------------------------------------------------------------------ references
+
+def cell_reference(mode, xg, hg, bias, h_prev, c_prev):
+    """One step in float64: (h, c, saved gates) as the kernels define them (None inputs are zeros)."""
+    xg, hg = xg.astype(np.float64), hg.astype(np.float64)
+    rows, width = xg.shape
+    b = np.zeros(width) if bias is None else bias.astype(np.float64)
+    hidden = {"LSTM": width // 4, "GRU": width // 3}.get(mode, width)
+    hp = np.zeros((rows, hidden)) if h_prev is None else h_prev.astype(np.float64)
+    cp = np.zeros((rows, hidden)) if c_prev is None else c_prev.astype(np.float64)
+    if mode in ("RNN_TANH", "RNN_RELU"):
+        pre = xg + hg + b
+        return (np.tanh(pre) if mode == "RNN_TANH" else np.maximum(pre, 0)), None, None
+    if mode == "LSTM":
+        i, f, g, o = np.split(xg + hg + b, 4, axis=1)
+        i, f, g, o = sigmoid(i), sigmoid(f), np.tanh(g), sigmoid(o)
+        c = f * cp + i * g
+        return o * np.tanh(c), c, np.concatenate([i, f, g, o], axis=1)
+    xr, xz, xn = np.split(xg, 3, axis=1)
+    yr, yz, yn = np.split(hg + b, 3, axis=1)
+    r, z = sigmoid(xr + yr), sigmoid(xz + yz)
+    n = np.tanh(xn + r * yn)
+    return (1 - z) * n + z * hp, None, np.concatenate([r, z, n, yn], axis=1)
+
+
+def cell_backward_reference(mode, dht, dc, xg, hg, bias, h_prev, c_prev):
+    """Chain rule of cell_reference in float64: (d pre-activation for xg, for hg, dh_prev direct, dc_prev)."""
+    h, c, _ = cell_reference(mode, xg, hg, bias, h_prev, c_prev)
+    xg, hg = xg.astype(np.float64), hg.astype(np.float64)
+    b = np.zeros(xg.shape[1]) if bias is None else bias.astype(np.float64)
+    if mode in ("RNN_TANH", "RNN_RELU"):
+        d = dht * ((1 - h * h) if mode == "RNN_TANH" else (h > 0))
+        return d, d, None, None
+    if mode == "LSTM":
+        i, f, g, o = np.split(xg + hg + b, 4, axis=1)
+        i, f, g, o = sigmoid(i), sigmoid(f), np.tanh(g), sigmoid(o)
+        cp = np.zeros_like(c) if c_prev is None else c_prev.astype(np.float64)
+        dct = dc + dht * o * (1 - np.tanh(c) ** 2)
+        d = np.concatenate([dct * g * i * (1 - i), dct * cp * f * (1 - f), dct * i * (1 - g * g),
+                            dht * np.tanh(c) * o * (1 - o)], axis=1)
+        return d, d, None, dct * f
+    xr, xz, xn = np.split(xg, 3, axis=1)
+    yr, yz, yn = np.split(hg + b, 3, axis=1)
+    r, z = sigmoid(xr + yr), sigmoid(xz + yz)
+    n = np.tanh(xn + r * yn)
+    hp = np.zeros_like(n) if h_prev is None else h_prev.astype(np.float64)
+    dn = dht * (1 - z) * (1 - n * n)
+    dz = dht * (hp - n) * z * (1 - z)
+    dr = dn * yn * r * (1 - r)
+    return (np.concatenate([dr, dz, dn], axis=1), np.concatenate([dr, dz, dn * r], axis=1), dht * z, None)
+
+
+# ------------------------------------------------------------------------------------------ gate kernels
+
+MODES = ["RNN_TANH", "RNN_RELU", "LSTM", "GRU"]
+GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("rows,hidden,optional", [(5, 37, True), (3, 19, False), (1, 1, True)])
+def test_gate_kernels_match_reference(kernel_impl, rng, dtype, mode, rows, hidden, optional):
+    """Forward and backward of one step on odd sizes (vector bodies and tails), with and without the
+    optional arrays (bias, previous states, incoming gradients)."""
+    width = GATES[mode] * hidden
+    xg = (rng.standard_normal((rows, width)) * 2).astype(dtype)
+    hg = rng.standard_normal((rows, width)).astype(dtype)
+    bias = rng.standard_normal(width).astype(dtype) if optional else None
+    h_prev = rng.standard_normal((rows, hidden)).astype(dtype) if optional else None
+    c_prev = rng.standard_normal((rows, hidden)).astype(dtype) if optional else None
+    gy = rng.standard_normal((rows, hidden)).astype(dtype)
+    dh = rng.standard_normal((rows, hidden)).astype(dtype) if optional else None
+    dc = rng.standard_normal((rows, hidden)).astype(dtype) if optional else None
+    h_ref, c_ref, gates_ref = cell_reference(mode, xg, hg, bias, h_prev, c_prev)
+    dht = gy.astype(np.float64) + (0 if dh is None else dh)
+    dx_ref, dy_ref, dhp_ref, dcp_ref = cell_backward_reference(mode, dht, 0 if dc is None else dc, xg, hg, bias,
+                                                               h_prev, c_prev)
+    h = np.empty((rows, hidden), dtype)
+    if mode in ("RNN_TANH", "RNN_RELU"):
+        act = "tanh" if mode == "RNN_TANH" else "relu"
+        backend.kernel("rnn_cell_forward")(act, xg, hg, bias, h)
+        assert_close(h, h_ref, dtype)
+        dpre = np.empty((rows, hidden), dtype)
+        backend.kernel("rnn_cell_backward")(act, gy, dh, h, dpre)
+        # the derivative is taken at the kernel's own h (float32 rounding of h enters through 1 - h^2)
+        hd = h.astype(np.float64)
+        want = dht * ((1 - hd * hd) if act == "tanh" else (hd > 0))
+        assert_close(dpre, want, dtype, scale=4)
+        assert_close(dpre, dx_ref, dtype, scale=20)
+    elif mode == "LSTM":
+        gates, c = np.empty((rows, width), dtype), np.empty((rows, hidden), dtype)
+        backend.kernel("lstm_cell_forward")(xg, hg, bias, c_prev, gates, c, h)
+        assert_close(gates, gates_ref, dtype)
+        assert_close(c, c_ref, dtype, scale=4)
+        assert_close(h, h_ref, dtype, scale=4)
+        dpre, dcp = np.empty((rows, width), dtype), np.empty((rows, hidden), dtype)
+        backend.kernel("lstm_cell_backward")(gy, dh, dc, gates, c_prev, c, dpre, dcp)
+        assert_close(dpre, dx_ref, dtype, scale=20)
+        assert_close(dcp, dcp_ref, dtype, scale=20)
+        backend.kernel("lstm_cell_backward")(gy, dh, dc, gates, c_prev, c, dpre, None)  # grad_c_prev not wanted
+        assert_close(dpre, dx_ref, dtype, scale=20)
+    else:
+        gates = np.empty((rows, 4 * hidden), dtype)
+        backend.kernel("gru_cell_forward")(xg, hg, bias, h_prev, gates, h)
+        assert_close(gates, gates_ref, dtype, scale=4)
+        assert_close(h, h_ref, dtype, scale=4)
+        dxg, dhg, dhp = (np.empty((rows, width), dtype), np.empty((rows, width), dtype),
+                         np.empty((rows, hidden), dtype))
+        backend.kernel("gru_cell_backward")(gy, dh, gates, h_prev, dxg, dhg, dhp)
+        assert_close(dxg, dx_ref, dtype, scale=20)
+        assert_close(dhg, dy_ref, dtype, scale=20)
+        assert_close(dhp, dhp_ref, dtype, scale=4)
+
+
+def test_gate_kernels_saturate_without_nan(kernel_impl):
+    """Huge pre-activations saturate the gates (no overflow to NaN); NaN input propagates."""
+    xg = np.array([[1e4, -1e4, 1e4, -1e4, 50.0, -50.0, 0.0, np.nan]], np.float32).reshape(2, 4)
+    gates, c, h = np.empty((2, 4), np.float32), np.empty((2, 1), np.float32), np.empty((2, 1), np.float32)
+    backend.kernel("lstm_cell_forward")(xg, np.zeros_like(xg), None, None, gates, c, h)
+    np.testing.assert_array_equal(gates[0], [1, 0, 1, 0])
+    assert np.isfinite(h[0]).all() and np.isnan(h[1]).all()
+
+
+@pytest.mark.parametrize("name", ["lstm_cell_forward", "gru_cell_forward", "rnn_cell_forward"])
+def test_gate_kernels_reject_bad_arrays(kernel_impl, name):
+    """Wrong shapes, dtypes, layouts and overlapping outputs raise errors naming the kernel."""
+    rows, hidden = 3, 5
+    width = {"lstm_cell_forward": 4, "gru_cell_forward": 3, "rnn_cell_forward": 1}[name] * hidden
+    xg, hg = np.zeros((rows, width)), np.zeros((rows, width))
+    h = np.empty((rows, hidden))
+    kernel = backend.kernel(name)
+
+    def call(xg=xg, hg=hg, h=h, out=None):
+        if name == "lstm_cell_forward":
+            kernel(xg, hg, None, None, np.empty((rows, 4 * hidden)) if out is None else out, np.empty((rows, hidden)), h)
+        elif name == "gru_cell_forward":
+            kernel(xg, hg, None, None, np.empty((rows, 4 * hidden)) if out is None else out, h)
+        else:
+            kernel("tanh", xg, hg, None, h)
+
+    call()  # the valid call works
+    with pytest.raises(ValueError, match=name):
+        call(xg=np.zeros((rows, width + 1)))
+    with pytest.raises((TypeError, ValueError), match=name):
+        call(hg=np.zeros((rows, width), np.float32))
+    with pytest.raises(ValueError, match=name):
+        call(xg=np.zeros((width, rows)).T)  # not C-contiguous
+    with pytest.raises(ValueError, match=name):
+        call(h=np.zeros((rows, hidden, 1)))
+    if name == "rnn_cell_forward":
+        with pytest.raises(ValueError, match=name):
+            call(h=xg)  # the output overlaps an input
+        with pytest.raises(ValueError, match=name):
+            kernel("sigmoid", xg, hg, None, h)
+    else:
+        gates = np.empty((rows, 4 * hidden))
+        with pytest.raises(ValueError, match=name):
+            call(h=gates.reshape(-1)[:rows * hidden].reshape(rows, hidden), out=gates)  # two outputs overlap
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_gate_kernels_threaded(kernel_impl, threads, rng, mode):
+    """A step big enough to be split over threads gives the single-thread reference."""
+    rows, hidden = 256, 301
+    width = GATES[mode] * hidden
+    xg, hg = rng.standard_normal((rows, width)), rng.standard_normal((rows, width))
+    h_prev, gy = rng.standard_normal((rows, hidden)), rng.standard_normal((rows, hidden))
+    h_ref, c_ref, _ = cell_reference(mode, xg, hg, None, h_prev, h_prev)
+    dx_ref, dy_ref, dhp_ref, dcp_ref = cell_backward_reference(mode, gy, 0, xg, hg, None, h_prev, h_prev)
+    h = np.empty((rows, hidden))
+    if mode in ("RNN_TANH", "RNN_RELU"):
+        act = "tanh" if mode == "RNN_TANH" else "relu"
+        backend.kernel("rnn_cell_forward")(act, xg, hg, None, h)
+        dpre = np.empty_like(h)
+        backend.kernel("rnn_cell_backward")(act, gy, None, h, dpre)
+        assert_close(dpre, dx_ref, np.float64)
+    elif mode == "LSTM":
+        gates, c, dpre, dcp = np.empty_like(xg), np.empty_like(h), np.empty_like(xg), np.empty_like(h)
+        backend.kernel("lstm_cell_forward")(xg, hg, None, h_prev, gates, c, h)
+        backend.kernel("lstm_cell_backward")(gy, None, None, gates, h_prev, c, dpre, dcp)
+        assert_close(c, c_ref, np.float64)
+        assert_close(dpre, dx_ref, np.float64, scale=10)
+        assert_close(dcp, dcp_ref, np.float64, scale=10)
+    else:
+        gates, dxg, dhg, dhp = np.empty((rows, 4 * hidden)), np.empty_like(xg), np.empty_like(xg), np.empty_like(h)
+        backend.kernel("gru_cell_forward")(xg, hg, None, h_prev, gates, h)
+        backend.kernel("gru_cell_backward")(gy, None, gates, h_prev, dxg, dhg, dhp)
+        assert_close(dxg, dx_ref, np.float64, scale=10)
+        assert_close(dhg, dy_ref, np.float64, scale=10)
+        assert_close(dhp, dhp_ref, np.float64, scale=10)
+    assert_close(h, h_ref, np.float64)
+
+
+# ------------------------------------------------------------------------------------------ layers vs PyTorch
+
+LAYERS = {"RNN_TANH": ("RNN", {}), "RNN_RELU": ("RNN", {"nonlinearity": "relu"}), "LSTM": ("LSTM", {}),
+          "GRU": ("GRU", {})}
+
+# (num_layers, bias, batch_first, bidirectional, initial states, unbatched input, dropout): lean coverage of
+# every option, each in combination with a few others.
+CONFIGS = [
+    (1, True, False, False, False, False, 0.0),
+    (2, True, True, True, True, False, 0.0),
+    (2, False, False, True, False, False, 0.0),
+    (1, True, False, True, True, True, 0.0),
+    (2, True, True, False, True, False, 0.4),  # dropout > 0, compared in eval mode
+]
+
+
+def make_pair(mode, num_layers, bias, batch_first, bidirectional, dropout, dtype):
+    """A torch layer and a pyneural layer with the torch state dict loaded into it."""
+    torch = pytest.importorskip("torch")
+    name, kwargs = LAYERS[mode]
+    args = dict(num_layers=num_layers, bias=bias, batch_first=batch_first, bidirectional=bidirectional,
+                dropout=dropout, **kwargs)
+    tm = getattr(torch.nn, name)(5, 6, **args).to(torch.float64 if dtype == np.float64 else torch.float32)
+    pm = getattr(pn.nn, name)(5, 6, dtype=dtype, **args)
+    result = pm.load_state_dict({k: v.detach().numpy() for k, v in tm.state_dict().items()})
+    assert not result.missing_keys and not result.unexpected_keys
+    return torch, tm, pm
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: "L{}-bias{}-bf{}-bi{}-h0{}-unb{}-p{}".format(*c))
+@pytest.mark.parametrize("mode", MODES)
+def test_layers_match_torch(backend, rng, mode, config):
+    num_layers, bias, batch_first, bidirectional, initial, unbatched, dropout = config
+    dtype = np.float64
+    torch, tm, pm = make_pair(mode, num_layers, bias, batch_first, bidirectional, dropout, dtype)
+    if dropout:
+        tm.eval()
+        pm.eval()
+    steps, batch, d = 4, 3, 2 if bidirectional else 1
+    shape = (steps, 5) if unbatched else (batch, steps, 5) if batch_first else (steps, batch, 5)
+    state_shape = (num_layers * d, 6) if unbatched else (num_layers * d, batch, 6)
+    x = rng.standard_normal(shape)
+    states = [rng.standard_normal(state_shape) for _ in range(2 if mode == "LSTM" else 1)] if initial else []
+    tx = torch.tensor(x, requires_grad=True)
+    px = pn.tensor(x, requires_grad=True)
+    ts = [torch.tensor(s, requires_grad=True) for s in states]
+    ps = [pn.tensor(s, requires_grad=True) for s in states]
+    if mode == "LSTM":
+        t_out, (t_h, t_c) = tm(tx, tuple(ts) if ts else None)
+        p_out, (p_h, p_c) = pm(px, tuple(ps) if ps else None)
+        finals = [(t_h, p_h), (t_c, p_c)]
+    else:
+        t_out, t_h = tm(tx, ts[0] if ts else None)
+        p_out, p_h = pm(px, ps[0] if ps else None)
+        finals = [(t_h, p_h)]
+    assert p_out.shape == tuple(t_out.shape)
+    np.testing.assert_allclose(p_out.numpy(), t_out.detach().numpy(), rtol=1e-12, atol=1e-12)
+    for t_s, p_s in finals:
+        assert p_s.shape == tuple(t_s.shape)
+        np.testing.assert_allclose(p_s.numpy(), t_s.detach().numpy(), rtol=1e-12, atol=1e-12)
+    # a loss on the output and every final state, with different weights so no gradient hides another
+    weights = [rng.standard_normal(tuple(t.shape)) for t in [t_out] + [f[0] for f in finals]]
+    t_loss = sum((t * torch.tensor(w)).sum() for t, w in zip([t_out] + [f[0] for f in finals], weights))
+    p_loss = sum((p * w).sum() for p, w in zip([p_out] + [f[1] for f in finals], weights))
+    t_loss.backward()
+    p_loss.backward()
+    np.testing.assert_allclose(px.grad.numpy(), tx.grad.numpy(), rtol=1e-11, atol=1e-11)
+    for t_s, p_s in zip(ts, ps):
+        np.testing.assert_allclose(p_s.grad.numpy(), t_s.grad.numpy(), rtol=1e-11, atol=1e-11)
+    t_params = dict(tm.named_parameters())
+    for name, p in pm.named_parameters():
+        np.testing.assert_allclose(p.grad.numpy(), t_params[name].grad.numpy(), rtol=1e-11, atol=1e-11,
+                                   err_msg=name)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_layers_match_torch_float32(backend, rng, mode):
+    """The default dtype: float32 outputs and gradients within float32 rounding of PyTorch's."""
+    torch, tm, pm = make_pair(mode, 2, True, False, True, 0.0, np.float32)
+    x = rng.standard_normal((7, 4, 5)).astype(np.float32)
+    tx, px = torch.tensor(x, requires_grad=True), pn.tensor(x, requires_grad=True)
+    t_out, p_out = tm(tx)[0], pm(px)[0]
+    np.testing.assert_allclose(p_out.numpy(), t_out.detach().numpy(), rtol=1e-5, atol=1e-6)
+    (t_out ** 2).sum().backward()
+    (p_out ** 2).sum().backward()
+    np.testing.assert_allclose(px.grad.numpy(), tx.grad.numpy(), rtol=1e-4, atol=1e-5)
+    t_params = dict(tm.named_parameters())
+    for name, p in pm.named_parameters():
+        np.testing.assert_allclose(p.grad.numpy(), t_params[name].grad.numpy(), rtol=1e-4, atol=1e-5,
+                                   err_msg=name)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_parameters_named_shaped_and_initialised_like_torch(mode):
+    torch = pytest.importorskip("torch")
+    name, kwargs = LAYERS[mode]
+    tm = getattr(torch.nn, name)(5, 16, num_layers=2, bidirectional=True, **kwargs)
+    pm = getattr(pn.nn, name)(5, 16, num_layers=2, bidirectional=True, **kwargs)
+    t_state, p_state = tm.state_dict(), pm.state_dict()
+    assert list(p_state) == list(t_state)
+    for key, value in t_state.items():
+        assert tuple(p_state[key].shape) == tuple(value.shape), key
+        data = np.asarray(p_state[key])
+        assert data.dtype == np.float32 and np.abs(data).max() <= 0.25 and data.std() > 0.06, key  # U(+-1/4): std 0.144
+    assert pm.mode == mode
+
+
+# ------------------------------------------------------------------------------------------ gradchecks
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("mode", MODES)
+def test_recurrence_gradcheck(backend, rng, mode, reverse):
+    """Finite differences through the whole recurrence node (every state slot, both directions)."""
+    steps, batch, hidden = 3, 2, 3
+    width = GATES[mode] * hidden
+    xg = pn.tensor(rng.standard_normal((steps, batch, width)), requires_grad=True)
+    w = pn.tensor(rng.standard_normal((width, hidden)) * 0.5, requires_grad=True)
+    b = pn.tensor(rng.standard_normal(width), requires_grad=True)
+    h0 = pn.tensor(rng.standard_normal((batch, hidden)), requires_grad=True)
+    if mode == "RNN_RELU":  # keep the pre-activations away from the kink at 0
+        xg = pn.tensor(np.abs(xg.numpy()) + 0.5, requires_grad=True)
+        w = pn.tensor(np.abs(w.numpy()), requires_grad=True)
+        h0 = pn.tensor(np.abs(h0.numpy()), requires_grad=True)
+    inputs = [xg, w, b, h0]
+    if mode == "LSTM":
+        inputs.append(pn.tensor(rng.standard_normal((batch, hidden)), requires_grad=True))
+    assert pn.autograd.gradcheck(lambda *a: recurrence(mode, *a, reverse=reverse), inputs)
+    assert pn.autograd.gradcheck(lambda x, w: recurrence(mode, x, w, reverse=reverse), (xg, w))  # no bias, zeros
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_layer_gradcheck(backend, rng, mode):
+    """A tiny 2-layer bidirectional layer end to end, through the input and the initial state."""
+    name, kwargs = LAYERS[mode]
+    layer = getattr(pn.nn, name)(2, 2, num_layers=2, bidirectional=True, dtype=pn.float64, **kwargs)
+    x = pn.tensor(rng.standard_normal((3, 2, 2)) + (1.0 if mode == "RNN_RELU" else 0.0), requires_grad=True)
+    h0 = pn.tensor(rng.standard_normal((4, 2, 2)), requires_grad=True)
+    if mode == "LSTM":
+        c0 = pn.tensor(rng.standard_normal((4, 2, 2)), requires_grad=True)
+        assert pn.autograd.gradcheck(lambda x, h, c: layer(x, (h, c))[0], (x, h0, c0))
+    else:
+        assert pn.autograd.gradcheck(lambda x, h: layer(x, h)[0], (x, h0))
+
+
+# ------------------------------------------------------------------------------------------ behaviour
+
+@pytest.mark.parametrize("mode", MODES)
+def test_no_grad_forward_matches(backend, rng, mode):
+    """Without autograd the forward keeps one step of gates (no saved activations) and gives the same result."""
+    name, kwargs = LAYERS[mode]
+    layer = getattr(pn.nn, name)(5, 7, **kwargs)
+    x = rng.standard_normal((6, 2, 5)).astype(np.float32)
+    with_grad = layer(pn.tensor(x))[0].numpy()
+    with pn.no_grad():
+        without = layer(pn.tensor(x))[0].numpy()
+    np.testing.assert_array_equal(with_grad, without)
+
+
+def test_dropout_between_layers(rng):
+    """Dropout acts on every layer's output but the last, only in training, reproducibly under manual_seed."""
+    layer = pn.nn.LSTM(4, 8, num_layers=2, dropout=0.5)
+    x = pn.tensor(rng.standard_normal((5, 3, 4)).astype(np.float32))
+    layer.eval()
+    reference = layer(x)[0].numpy()
+    layer.train()
+    pn.manual_seed(7)
+    first = layer(x)[0].numpy()
+    pn.manual_seed(7)
+    again = layer(x)[0].numpy()
+    np.testing.assert_array_equal(first, again)
+    assert not np.allclose(first, reference)
+    single = pn.nn.GRU(4, 8, num_layers=1, dropout=0.5)  # one layer: nothing to drop
+    single.eval()
+    evaluated = single(x)[0].numpy()
+    single.train()
+    np.testing.assert_array_equal(single(x)[0].numpy(), evaluated)
+
+
+def test_lstm_trains(rng):
+    """A few Adam steps fit a small sequence target (the gradients point downhill)."""
+    pn.manual_seed(0)
+    layer = pn.nn.LSTM(3, 8, batch_first=True)
+    head = pn.nn.Linear(8, 1)
+    x = pn.tensor(rng.standard_normal((16, 10, 3)).astype(np.float32))
+    y = pn.tensor(np.cumsum(x.numpy()[..., :1], axis=1) * 0.3)
+    opt = pn.optim.Adam(list(layer.parameters()) + list(head.parameters()), lr=0.02)
+    losses = []
+    for _ in range(60):
+        opt.zero_grad()
+        loss = pn.nn.functional.mse_loss(head(layer(x)[0]), y)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.2 * losses[0]
+
+
+# ------------------------------------------------------------------------------------------ bad input
+
+@pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU"])
+def test_bad_input_raises(name):
+    layer = getattr(pn.nn, name)(4, 3, num_layers=2)
+    good = np.zeros((5, 2, 4), np.float32)
+    with pytest.raises(ValueError, match=rf"{name}.*\(5, 2, 6\).*input_size=4"):
+        layer(np.zeros((5, 2, 6), np.float32))
+    with pytest.raises(ValueError, match=rf"{name}.*\(5, 2, 4, 1\)"):
+        layer(np.zeros((5, 2, 4, 1), np.float32))
+    with pytest.raises(ValueError, match=rf"{name}.*\(4,\)"):
+        layer(np.zeros(4, np.float32))
+    with pytest.raises(ValueError, match=rf"{name}.*at least one step"):
+        layer(np.zeros((0, 2, 4), np.float32))
+    bad_state = np.zeros((1, 2, 3), np.float32)  # num_layers=2 needs 2 states
+    good_state = np.zeros((2, 2, 3), np.float32)
+    if name == "LSTM":
+        with pytest.raises(ValueError, match=r"LSTM: h0 has shape \(1, 2, 3\); expected \(2, 2, 3\)"):
+            layer(good, (bad_state, good_state))
+        with pytest.raises(ValueError, match=r"LSTM: c0 has shape \(2, 2, 4\); expected \(2, 2, 3\)"):
+            layer(good, (good_state, np.zeros((2, 2, 4), np.float32)))
+        with pytest.raises(TypeError, match="LSTM"):
+            layer(good, good_state)
+    else:
+        with pytest.raises(ValueError, match=rf"{name}: hx has shape \(1, 2, 3\); expected \(2, 2, 3\)"):
+            layer(good, bad_state)
+        with pytest.raises(ValueError, match=rf"{name}: hx has shape \(2, 3\)"):
+            layer(good, good_state[0])
+    cls = getattr(pn.nn, name)
+    for bad in ({"dropout": 1.5}, {"dropout": -0.1}, {"num_layers": 0}):
+        with pytest.raises(ValueError, match=name):
+            cls(4, 3, **bad)
+    with pytest.raises(ValueError, match=rf"{name}: hidden_size"):
+        cls(4, 0)
+    with pytest.raises(ValueError, match=rf"{name}: input_size"):
+        cls(-1, 3)
+
+
+def test_rnn_rejects_unknown_nonlinearity():
+    with pytest.raises(ValueError, match="RNN: unknown nonlinearity 'sigmoid'"):
+        pn.nn.RNN(4, 3, nonlinearity="sigmoid")
+
+
+def test_recurrence_kernel_rejects_bad_shapes():
+    xg = np.zeros((3, 2, 8))
+    with pytest.raises(ValueError, match=r"recurrence_forward: w_hh has shape \(8, 3\)"):
+        K.recurrence_forward("LSTM", xg, np.zeros((8, 3)))
+    with pytest.raises(ValueError, match=r"recurrence_forward: xg has shape \(3, 2, 8\)"):
+        K.recurrence_forward("GRU", xg, np.zeros((6, 2)))
+    with pytest.raises(ValueError, match=r"recurrence_forward: h0 has shape \(3, 2\)"):
+        K.recurrence_forward("LSTM", xg, np.zeros((8, 2)), h0=np.zeros((3, 2)))
+    with pytest.raises(ValueError, match="unknown mode"):
+        K.recurrence_forward("ELMAN", xg, np.zeros((8, 8)))
