@@ -164,7 +164,7 @@ def test_sdpa_matches_torch(backend, rng, case):
         assert np.all(out.numpy()[..., [1, 4], :] == 0) and np.all(tq.grad.numpy()[..., [1, 4], :] == 0)
 
 
-def test_sdpa_float32_matches_torch(rng):
+def test_sdpa_float32_matches_torch(threads, rng):
     torch = pytest.importorskip("torch")
     (q, k, v), (tq, tk, tv) = leaves(rng, np.float32, (4, 2, 33, 16), (4, 2, 17, 16), (4, 2, 17, 16))
     xq, xk, xv = _torch_leaves(torch, (q, k, v))
