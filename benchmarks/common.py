@@ -49,22 +49,9 @@ def load_torch(args: argparse.Namespace):
 
 
 def time_calls(fns: dict[str, Callable[[], object]], min_time: float = 0.3, min_rounds: int = 5) -> dict[str, float]:
-    """Best seconds per call of each function, timed in interleaved rounds (one call of each per round).
-
-    Interleaving exposes every peer to the same background noise, and the minimum is the run least
-    disturbed by it: on these shared 2-core machines a descheduled thread can add a whole time slice.
-    """
-    for fn in fns.values():
-        fn()  # warm-up: caches, JIT, thread pools
-    best = {name: float("inf") for name in fns}
-    start, rounds = time.perf_counter(), 0
-    while rounds < min_rounds or (time.perf_counter() - start < min_time * len(fns) and rounds < 10000):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            best[name] = min(best[name], time.perf_counter() - t0)
-        rounds += 1
-    return best
+    """``pyneural.profiler.time_calls``, imported on first use: NumPy must not load before ``parse_args``."""
+    from pyneural.profiler import time_calls as timer
+    return timer(fns, min_time, min_rounds)
 
 
 def copy_bandwidth(dtype: str, min_time: float = 0.3, elements: int = 1 << 24) -> float:

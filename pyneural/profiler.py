@@ -1,7 +1,8 @@
 """Kernel profiler: ``with pn.profiler.profile() as prof: ...; print(prof.table())``.
 
 While a profile is active, every kernel the backend table hands out is timed: calls, total time,
-GFLOP/s (for kernels whose work is known from their arguments), backend and ISA.
+GFLOP/s (for kernels whose work is known from their arguments), backend and ISA. ``time_calls`` is
+the side-by-side timer of the benchmarks and of ``python -m pyneural bench``.
 """
 from __future__ import annotations
 
@@ -83,6 +84,25 @@ def timed(name: str, fn: Callable) -> Callable:
         return out
 
     return wrapper
+
+
+def time_calls(fns: dict[str, Callable[[], object]], min_time: float = 0.3, min_rounds: int = 5) -> dict[str, float]:
+    """Best seconds per call of each function, timed in interleaved rounds (one call of each per round).
+
+    Interleaving exposes every peer to the same background noise, and the minimum is the run least
+    disturbed by it: on shared machines a descheduled thread can add a whole time slice.
+    """
+    for fn in fns.values():
+        fn()  # warm-up: caches, JIT, thread pools
+    best = {name: float("inf") for name in fns}
+    start, rounds = time.perf_counter(), 0
+    while rounds < min_rounds or (time.perf_counter() - start < min_time * len(fns) and rounds < 10000):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - t0)
+        rounds += 1
+    return best
 
 
 @contextmanager

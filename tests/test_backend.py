@@ -107,6 +107,17 @@ def test_show_config_and_cli_report_choices(capsys):
     assert "backend" in result.stdout and "cpu variant" in result.stdout
 
 
+def test_bench_command_times_kernels_against_numpy():
+    result = run_python("-m", "pyneural", "bench", "--threads", "1")
+    assert result.returncode == 0, result.stderr
+    assert "1 threads" in result.stdout
+    rows = [line.split() for line in result.stdout.splitlines() if line.startswith(("matmul", "softmax"))]
+    assert len(rows) == 4
+    for row in rows:  # every rate printed is a positive number, and so is the ratio to NumPy
+        numbers = [float(x.rstrip("%x")) for x in row if x.rstrip("%x").replace(".", "", 1).isdigit()]
+        assert len(numbers) >= 3 and all(v > 0 for v in numbers), row
+
+
 def test_cuda_status_is_consistent():
     assert pn.cuda.is_available() == (pn.cuda.device_count() > 0)
     assert isinstance(pn.cuda.status(), str) and pn.cuda.status()
