@@ -15,8 +15,9 @@ import numpy as np
 
 from .. import kernels
 from ..kernels.activation import activation_backward as _activation_backward
+from ..kernels.loss import dropout as _dropout
+from ..kernels.loss import dropout_backward as _dropout_backward
 from ..kernels.softmax import softmax_backward as _softmax_backward
-from ..random import generator
 from .core import Tensor, need, result, tensor_arg, unbroadcast, xp
 
 __all__ = ["scaled_dot_product_attention", "attention", "linear_relu"]
@@ -65,8 +66,8 @@ def _mask_array(op: str, mask: Any, scores_shape: tuple) -> np.ndarray:
 
 def _forward(op: str, qd: np.ndarray, kd: np.ndarray, vd: np.ndarray, mask: np.ndarray | None,
              dropout_p: float, is_causal: bool, scale: float | None) -> tuple:
-    """Forward on checked arrays -> (out, P (softmax), P after dropout, dropout keep mask or None, dropout scale,
-    q * scale, k, v (in the common dtype), scale)."""
+    """Forward on checked arrays -> (out, P (softmax), P after dropout, dropout mask or None, q * scale,
+    k, v (in the common dtype), scale)."""
     dtype = np.result_type(qd.dtype, kd.dtype, vd.dtype)
     if dtype.kind != "f":
         raise TypeError(f"{op}: query, key and value must be floating point, got dtypes "
@@ -98,17 +99,9 @@ def _forward(op: str, qd: np.ndarray, kd: np.ndarray, vd: np.ndarray, mask: np.n
     p = kernels.softmax(scores, -1)
     if dead is not None and dead.any():  # fully masked rows: zeros (PyTorch's safe softmax), not NaN
         np.copyto(p, 0, where=dead[..., None])
-    drop, dscale = None, 1.0
-    pd = p
-    if dropout_p > 0.0:
-        if dropout_p == 1.0:
-            drop, dscale = np.zeros(p.shape, bool), 0.0
-        else:
-            drop, dscale = generator().random(p.shape, dtype=dtype) >= dropout_p, 1.0 / (1.0 - dropout_p)
-        pd = p * drop
-        pd *= dtype.type(dscale)
+    pd, drop = (p, None) if dropout_p == 0.0 else _dropout(p, dropout_p)  # the library's seeded dropout kernel
     out = kernels.matmul(pd, vd)
-    return out, p, pd, drop, dscale, qs, kd, vd, scale
+    return out, p, pd, drop, qs, kd, vd, scale
 
 
 def attention(query: Any, key: Any, value: Any, attn_mask: Any = None, dropout_p: float = 0.0,
@@ -128,16 +121,15 @@ def attention(query: Any, key: Any, value: Any, attn_mask: Any = None, dropout_p
         mask = _mask_array(op, attn_mask, batch + (qd.shape[-2], kd.shape[-2]))
         if isinstance(attn_mask, Tensor) and mask.dtype != np.bool_:
             tm = attn_mask  # a float mask is added to the scores: it has a gradient
-    out, p, pd, drop, dscale, qs, kd, vd, scale = _forward(op, qd, kd, vd, mask, float(dropout_p),
-                                                           bool(is_causal), scale)
+    dropout_p = float(dropout_p)
+    out, p, pd, drop, qs, kd, vd, scale = _forward(op, qd, kd, vd, mask, dropout_p, bool(is_causal), scale)
     qshape, kshape, vshape = qd.shape, kd.shape, vd.shape
 
     def scores_backward(gpd: np.ndarray) -> tuple:
         """Gradients of q, k and a float mask from the gradient of P after dropout."""
         gpd = unbroadcast(gpd, p.shape)
         if drop is not None:
-            gpd = gpd * drop
-            gpd *= gpd.dtype.type(dscale)
+            gpd = _dropout_backward(gpd, drop, dropout_p)
         gs = _softmax_backward(gpd, p, -1)
         gq = gk = None
         if need(tq):
@@ -171,7 +163,7 @@ def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: An
     ``attn_mask`` broadcasts to (..., L, S): bool, True = the position takes part; float, added to the
     scores. ``is_causal`` masks with the top-left lower triangle (not together with ``attn_mask``).
     ``scale`` defaults to ``1 / sqrt(E)``. A fully masked row gives zeros and zero gradients, as PyTorch.
-    ``dropout_p`` > 0 drops attention weights with the library's seeded generator (``pn.manual_seed``);
+    ``dropout_p`` > 0 drops attention weights with the library's dropout kernel (seeded by ``pn.manual_seed``);
     like PyTorch's function it applies whenever ``dropout_p`` > 0, so pass 0 outside training.
     """
     return attention(query, key, value, attn_mask, dropout_p, is_causal, scale)[0]
