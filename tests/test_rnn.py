@@ -322,6 +322,61 @@ def test_parameters_named_shaped_and_initialised_like_torch(mode):
     assert pm.mode == mode
 
 
+CELLS = {"RNN_TANH": ("RNNCell", {}), "RNN_RELU": ("RNNCell", {"nonlinearity": "relu"}), "LSTM": ("LSTMCell", {}),
+         "GRU": ("GRUCell", {})}
+
+
+@pytest.mark.parametrize("bias,initial,unbatched", [(True, True, False), (False, False, False), (True, True, True)])
+@pytest.mark.parametrize("mode", MODES)
+def test_cells_match_torch(backend, rng, mode, bias, initial, unbatched):
+    torch = pytest.importorskip("torch")
+    name, kwargs = CELLS[mode]
+    tm = getattr(torch.nn, name)(5, 6, bias=bias, **kwargs).double()
+    pm = getattr(pn.nn, name)(5, 6, bias=bias, dtype=pn.float64, **kwargs)
+    pm.load_state_dict({k: v.detach().numpy() for k, v in tm.state_dict().items()})
+    assert list(pm.state_dict()) == list(tm.state_dict())
+    x = rng.standard_normal((5,) if unbatched else (3, 5))
+    state_shape = (6,) if unbatched else (3, 6)
+    states = [rng.standard_normal(state_shape) for _ in range(2 if mode == "LSTM" else 1)] if initial else []
+    tx, px = torch.tensor(x, requires_grad=True), pn.tensor(x, requires_grad=True)
+    ts = [torch.tensor(s, requires_grad=True) for s in states]
+    ps = [pn.tensor(s, requires_grad=True) for s in states]
+    hx_t = (tuple(ts) if mode == "LSTM" else ts[0]) if ts else None
+    hx_p = (tuple(ps) if mode == "LSTM" else ps[0]) if ps else None
+    t_out, p_out = tm(tx, hx_t), pm(px, hx_p)
+    t_out = list(t_out) if mode == "LSTM" else [t_out]
+    p_out = list(p_out) if mode == "LSTM" else [p_out]
+    weights = [rng.standard_normal(tuple(t.shape)) for t in t_out]
+    for t, p in zip(t_out, p_out):
+        assert p.shape == tuple(t.shape)
+        np.testing.assert_allclose(p.numpy(), t.detach().numpy(), rtol=1e-12, atol=1e-12)
+    sum((t * torch.tensor(w)).sum() for t, w in zip(t_out, weights)).backward()
+    sum((p * w).sum() for p, w in zip(p_out, weights)).backward()
+    np.testing.assert_allclose(px.grad.numpy(), tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+    for t_s, p_s in zip(ts, ps):
+        np.testing.assert_allclose(p_s.grad.numpy(), t_s.grad.numpy(), rtol=1e-12, atol=1e-12)
+    t_params = dict(tm.named_parameters())
+    for pname, p in pm.named_parameters():
+        np.testing.assert_allclose(p.grad.numpy(), t_params[pname].grad.numpy(), rtol=1e-12, atol=1e-12,
+                                   err_msg=pname)
+
+
+def test_cells_reject_bad_input():
+    cell = pn.nn.LSTMCell(4, 3)
+    with pytest.raises(ValueError, match=r"LSTMCell: expected input of shape \(batch, 4\)"):
+        cell(np.zeros((2, 5), np.float32))
+    with pytest.raises(ValueError, match=r"LSTMCell: h has shape \(3, 3\); expected \(2, 3\)"):
+        cell(np.zeros((2, 4), np.float32), (np.zeros((3, 3), np.float32), np.zeros((2, 3), np.float32)))
+    with pytest.raises(TypeError, match="LSTMCell"):
+        cell(np.zeros((2, 4), np.float32), np.zeros((2, 3), np.float32))
+    with pytest.raises(ValueError, match=r"GRUCell: hx has shape \(2, 4\); expected \(2, 3\)"):
+        pn.nn.GRUCell(4, 3)(np.zeros((2, 4), np.float32), np.zeros((2, 4), np.float32))
+    with pytest.raises(ValueError, match="RNNCell: hidden_size"):
+        pn.nn.RNNCell(4, 0)
+    with pytest.raises(ValueError, match="RNNCell: unknown nonlinearity"):
+        pn.nn.RNNCell(4, 3, nonlinearity="gelu")
+
+
 # ------------------------------------------------------------------------------------------ gradchecks
 
 @pytest.mark.parametrize("reverse", [False, True])

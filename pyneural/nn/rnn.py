@@ -21,7 +21,7 @@ from . import init
 from .linear import empty_parameter
 from .module import Module
 
-__all__ = ["RNNBase", "RNN", "LSTM", "GRU"]
+__all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
 
 
 def _check_size(layer: str, name: str, value: Any) -> int:
@@ -211,3 +211,111 @@ class GRU(RNNBase):
     def forward(self, input: Any, hx: Any = None) -> tuple[Tensor, Tensor]:
         output, h_n, _ = self._run(input, hx, None)
         return output, h_n
+
+
+class RNNCellBase(Module):
+    """Shared machinery of the one-step cells: parameters ``weight_ih`` (G*H, in), ``weight_hh`` (G*H, H),
+    ``bias_ih``, ``bias_hh`` (G*H,), drawn from U(-1/sqrt(H), 1/sqrt(H)). A step is the layers' recurrence
+    node run over a sequence of one step (one GEMM per projection, one fused gate kernel)."""
+
+    def __init__(self, mode: str, input_size: int, hidden_size: int, bias: bool = True, device: Any = None,
+                 dtype: Any = None) -> None:
+        super().__init__()
+        name = type(self).__name__
+        self.mode = mode
+        self.input_size = _check_size(name, "input_size", input_size)
+        self.hidden_size = _check_size(name, "hidden_size", hidden_size)
+        self.bias = bool(bias)
+        gates = gate_count(mode) * self.hidden_size
+        self.weight_ih = empty_parameter((gates, self.input_size), dtype, device)
+        self.weight_hh = empty_parameter((gates, self.hidden_size), dtype, device)
+        if self.bias:
+            self.bias_ih = empty_parameter((gates,), dtype, device)
+            self.bias_hh = empty_parameter((gates,), dtype, device)
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+        self.reset_parameters()
+
+    reset_parameters = RNNBase.reset_parameters
+
+    def _state(self, state: Any, what: str, batch: int, batched: bool) -> Tensor | None:
+        if state is None:
+            return None
+        state = tensor_arg(state, type(self).__name__)
+        expected = ((batch,) if batched else ()) + (self.hidden_size,)
+        if tuple(state.shape) != expected:
+            raise ValueError(f"{type(self).__name__}: {what} has shape {tuple(state.shape)}; expected {expected}")
+        return state if batched else state.unsqueeze(0)
+
+    def _step(self, x: Any, h: Any, c: Any) -> tuple[Tensor, Tensor | None]:
+        """(h', c') for input x (B, in) or (in,) and the optional states (c: LSTMCell only)."""
+        name = type(self).__name__
+        x = tensor_arg(x, name)
+        if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
+            raise ValueError(f"{name}: expected input of shape (batch, {self.input_size}) or ({self.input_size},), "
+                             f"got {tuple(x.shape)}")
+        batched = x.ndim == 2
+        if not batched:
+            x = x.unsqueeze(0)
+        batch = x.shape[0]
+        h = self._state(h, "hx" if self.mode != "LSTM" else "h", batch, batched)
+        c = self._state(c, "c", batch, batched)
+        xg = F.linear(x, self.weight_ih, self.bias_ih).unsqueeze(0)  # a sequence of one step
+        states = recurrence(self.mode, xg, self.weight_hh, self.bias_hh, h, c)
+        h_new = states[0, 1] if batched else states[0, 1, 0]
+        c_new = None
+        if self.mode == "LSTM":
+            c_new = states[1, 1] if batched else states[1, 1, 0]
+        return h_new, c_new
+
+    def extra_repr(self) -> str:
+        text = f"{self.input_size}, {self.hidden_size}"
+        if not self.bias:
+            text += ", bias=False"
+        if self.mode == "RNN_RELU":
+            text += ", nonlinearity='relu'"
+        return text
+
+
+class RNNCell(RNNCellBase):
+    """One Elman RNN step: ``h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh)``; input (B, in) or (in,), hx (B, H) or
+    (H,) (zeros when None). Returns h'."""
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh",
+                 device: Any = None, dtype: Any = None) -> None:
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNNCell: unknown nonlinearity {nonlinearity!r}; expected 'tanh' or 'relu'")
+        super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size, hidden_size, bias, device,
+                         dtype)
+        self.nonlinearity = nonlinearity
+
+    def forward(self, input: Any, hx: Any = None) -> Tensor:
+        return self._step(input, hx, None)[0]
+
+
+class LSTMCell(RNNCellBase):
+    """One LSTM step (gates i, f, g, o); ``hx = (h, c)`` or None (zeros). Returns ``(h', c')``."""
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device: Any = None,
+                 dtype: Any = None) -> None:
+        super().__init__("LSTM", input_size, hidden_size, bias, device, dtype)
+
+    def forward(self, input: Any, hx: Any = None) -> tuple[Tensor, Tensor]:
+        h = c = None
+        if hx is not None:
+            if not isinstance(hx, (tuple, list)) or len(hx) != 2 or hx[0] is None or hx[1] is None:
+                raise TypeError(f"LSTMCell: hx must be a tuple (h, c), got {type(hx).__name__}")
+            h, c = hx
+        return self._step(input, h, c)
+
+
+class GRUCell(RNNCellBase):
+    """One GRU step (gates r, z, n; PyTorch's form); hx (B, H) or (H,) or None (zeros). Returns h'."""
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device: Any = None,
+                 dtype: Any = None) -> None:
+        super().__init__("GRU", input_size, hidden_size, bias, device, dtype)
+
+    def forward(self, input: Any, hx: Any = None) -> Tensor:
+        return self._step(input, hx, None)[0]
