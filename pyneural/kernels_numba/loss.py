@@ -17,12 +17,6 @@ _BCE_EPS = float(np.float32(1e-12))  # PyTorch's EPSILON, a float32 constant
 
 
 @njit(cache=True, inline="always")
-def _softplus_neg(x):
-    """log(1 + exp(-x)) without overflow."""
-    return math.log1p(math.exp(-abs(x))) + (-x if x < 0 else 0.0)
-
-
-@njit(cache=True, inline="always")
 def _value(kind, x, y, pw, beta):
     d = x - y
     if kind == 0:
@@ -38,7 +32,9 @@ def _value(kind, x, y, pw, beta):
         lx = -100.0 if lx < -100.0 else lx  # PyTorch's clamp; NaN stays NaN
         l1x = -100.0 if l1x < -100.0 else l1x
         return -(y * lx + (1.0 - y) * l1x)
-    return (1.0 - y) * x + (1.0 + (pw - 1.0) * y) * _softplus_neg(x)
+    # (1 - y) x + lw log(1 + e^-x), the linear terms combined (x < 0: -pw y x) so no large terms cancel
+    linear = -(pw * y) * x if x < 0 else (1.0 - y) * x
+    return linear + (1.0 + (pw - 1.0) * y) * math.log1p(math.exp(-abs(x)))
 
 
 @njit(cache=True, inline="always")

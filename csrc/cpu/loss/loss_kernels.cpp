@@ -46,12 +46,6 @@ __attribute__((always_inline)) inline VecT<T> sign(VecT<T> d) {  // 0 for NaN, a
     return select<T>(d > T(0), splat<T>(T(1)), select<T>(d < T(0), splat<T>(T(-1)), VecT<T>{}));
 }
 
-// log(1 + exp(-x)) without overflow: log1p(exp(-|x|)) + max(-x, 0).
-template <class T>
-__attribute__((always_inline)) inline VecT<T> softplus_neg(VecT<T> x) {
-    return vlog1p<T>(vexp<T>(-vabs<T>(x))) + select<T>(x < T(0), -x, VecT<T>{});
-}
-
 // The per-element loss (before the weight).
 template <LossKind K, class T>
 __attribute__((always_inline)) inline VecT<T> value(VecT<T> x, VecT<T> y, VecT<T> pw, const Params<T>& p) {
@@ -69,7 +63,11 @@ __attribute__((always_inline)) inline VecT<T> value(VecT<T> x, VecT<T> y, VecT<T
         l1x = select<T>(l1x < T(-100), splat<T>(T(-100)), l1x);
         return -(y * lx + (T(1) - y) * l1x);
     } else {
-        return (T(1) - y) * x + (T(1) + (pw - T(1)) * y) * softplus_neg<T>(x);
+        // (1 - y) x + lw (log1p(e^-|x|) + max(-x, 0)), lw = 1 + (pw - 1) y, with the linear terms combined
+        // (x < 0: -pw y x) so that no large terms cancel
+        const VecT<T> lw = T(1) + (pw - T(1)) * y;
+        const VecT<T> linear = select<T>(x < T(0), -(pw * y) * x, (T(1) - y) * x);
+        return linear + lw * vlog1p<T>(vexp<T>(-vabs<T>(x)));
     }
 }
 
@@ -248,14 +246,14 @@ void nll_forward(const T* x, const index_t* target, const T* w, T* loss, index_t
         double s = 0.0, sw = 0.0;
         for (index_t r = start; r < end; ++r) {
             const index_t tr = target[r];
-            T l = T(0);
+            double l = 0.0;  // the product in double: exact for float, so the sum has no rounding per term
             if (tr != ignore_index) {
-                const T wt = w ? w[tr] : T(1);
-                l = -wt * x[(o * classes + tr) * inner + i];
-                sw += double(wt);
+                const double wt = w ? double(w[tr]) : 1.0;
+                l = -wt * double(x[(o * classes + tr) * inner + i]);
+                sw += wt;
             }
-            if (loss) loss[r] = l;
-            s += double(l);
+            if (loss) loss[r] = T(l);
+            s += l;
             if (++i == inner) i = 0, ++o;
         }
         out2[0] = s;
