@@ -91,6 +91,11 @@ CASES = [
     ((2, 4, 6, 16), (9, 4, 3, 3), 1, 1, 1, 1),
     ((1, 6, 5, 8), (17, 6, 3, 3), 1, 1, 1, 1),
     ((2, 3, 5, 16), (5, 3, 3, 3), 1, 1, 1, 1),
+    # few input channels, unit column stride: the direct weight gradient (5-tap rows, 24-pixel rows in
+    # half-width vectors, 7 taps in blocks of 4, 2 taps padded to a block, row tails masked)
+    ((3, 1, 12, 28), (6, 1, 5, 5), 1, 0, 1, 1),
+    ((2, 1, 9, 13), (7, 1, 2, 7), 1, (1, 3), (2, 1), 1),
+    ((2, 2, 6, 11), (3, 2, 4, 2), (2, 1), (0, 1), (1, 2), 1),
     # unit stride, dilation, more padding on one axis: the data gradient as a flipped-kernel convolution
     ((1, 16, 7, 32), (4, 16, 3, 3), 1, (1, 2), (2, 2), 1),
     ((2, 16, 5, 16), (3, 16, 3, 3), 1, 1, 1, 1),
@@ -176,6 +181,27 @@ def test_conv2d_empty_batch_nan_and_partial_gradients(kernel_impl, rng):
     gx, gw, gb = pn.kernels.conv2d_backward(np.ones_like(y), x, w, padding=1, bias=False, need_input=False)
     assert gx is None and gb is None
     assert np.isnan(gw[:, 1, :2, :2]).all() and not np.isnan(gw[:, 1, 2]).any() and not np.isnan(gw[:, 0]).any()  # taps that read the NaN pixel
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("x_shape, w_shape, padding", [((2, 1, 7, 13), (5, 1, 3, 5), 0),
+                                                      ((1, 3, 6, 11), (4, 3, 3, 3), 1),
+                                                      ((2, 2, 5, 30), (9, 2, 2, 3), 0)])
+def test_conv2d_weight_gradient_nan_and_inf_only_where_read(kernel_impl, x_shape, w_shape, padding, dtype, rng):
+    """NaN and Inf pixels at row ends and starts reach exactly the weight-gradient taps that read them (the
+    vector lanes past an output row must not multiply them by zero)."""
+    x, w, _ = _data(rng, x_shape, w_shape, dtype)
+    x[0, 0, 1, -1] = np.nan
+    x[-1, -1, 2, -1] = np.inf
+    x[0, -1, 0, 0] = -np.inf
+    geometry = ((1, 1), (padding, padding), (1, 1), 1)
+    dy = rng.standard_normal(reference_conv2d(np.zeros(x_shape), w, None, *geometry).shape).astype(dtype)
+    with np.errstate(invalid="ignore"):
+        want = reference_backward(x.astype(np.float64), w.astype(np.float64), dy.astype(np.float64), *geometry)[1]
+    _, gw, _ = pn.kernels.conv2d_backward(dy, x, w, padding=padding, need_input=False)
+    np.testing.assert_array_equal(np.isnan(gw), np.isnan(want))
+    assert np.isnan(want).any() and not np.isnan(want).all()
+    np.testing.assert_allclose(gw[~np.isnan(want)], want[~np.isnan(want)], **TOL[dtype])
 
 
 def test_conv2d_backward_without_weight_gradient(kernel_impl, rng):

@@ -8,11 +8,18 @@
 // A 1x1 convolution with stride 1 and no padding needs no im2col: each input plane block is the matrix.
 #include <math.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
+
+#include <type_traits>
 
 #include "../gemm/gemm.h"
 #include "conv_variants.h"
 #include "pyneural/parallel.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 namespace pyneural::cpu::PN_ISA {
 namespace {
@@ -371,20 +378,179 @@ bool backward_data(const ConvShape& s, const T* dy, const T* weight, T* dx) {
     return true;
 }
 
+// Sum of count values in vector lanes (two vectors in flight; a scalar chain would wait on every add).
+template <class T>
+T plane_sum(const T* p, index_t count) {
+    constexpr index_t VL = kVL<T>;
+    Vec<T> a0 = Vec<T>{}, a1 = Vec<T>{};
+    index_t e = 0;
+    for (; e + 2 * VL <= count; e += 2 * VL) {
+        a0 += load_vec(p + e);
+        a1 += load_vec(p + e + VL);
+    }
+    if (e + VL <= count) {
+        a0 += load_vec(p + e);
+        e += VL;
+    }
+    a0 += a1;
+    T total = 0;
+    for (index_t l = 0; l < VL; ++l) total += a0[l];
+    for (; e < count; ++e) total += p[e];
+    return total;
+}
+
 template <class T>
 void bias_gradient(const ConvShape& s, const Geometry& g, const T* dy, T* dbias) {
     const int t = threads_for(double(s.n) * double(s.k) * double(g.ohw));
 #pragma omp parallel for num_threads(t) if (t > 1)
     for (index_t kk = 0; kk < s.k; ++kk) {
         double total = 0;  // summed in double: many terms
-        for (index_t i = 0; i < s.n; ++i) {
-            const T* plane = dy + (i * s.k + kk) * g.ohw;
-            T partial = 0;
-            for (index_t p = 0; p < g.ohw; ++p) partial += plane[p];
-            total += double(partial);
-        }
+        for (index_t i = 0; i < s.n; ++i) total += double(plane_sum(dy + (i * s.k + kk) * g.ohw, g.ohw));
         dbias[kk] = T(total);
     }
+}
+
+// ---- backward weight for few input channels (first layers): im2col + GEMM sums over the output pixels
+// with only c * kh * kw < 32 columns per weight row, so its tiles get too few FMAs to hide their loads.
+// Instead, per image, dW[k, c, i, j] += sum over (oy, ox) of dy[k, oy, ox] * x[c, oy sh + i dh, ox + j dw]
+// runs in vector registers along ox: a block of KB output channels x JB taps of one kernel row, each
+// accumulator fed one dy row vector (reused JB times) times one shifted x row vector (reused KB times).
+// The block sums are added into per-thread vector accumulators, reduced across lanes and threads at the
+// end. Zero-padded copies of each image's x and dy (channels padded to whole blocks, rows to whole vectors)
+// make every load in bounds; x lanes past the output row are masked to zero, so Inf/NaN pixels that no
+// output reads stay out of the sums. ----
+template <class T>
+bool direct_weight_applies(const ConvShape& s) {
+    return s.groups == 1 && s.sw == 1 && s.kh * s.kw > 1 && s.c * s.kh * s.kw <= kDirectMaxDepth &&
+           s.ow >= 16 / index_t(sizeof(T));
+}
+
+template <class T, int N>
+struct WeightLanes {
+    typedef T V __attribute__((vector_size(N * sizeof(T))));
+    using I = typename std::conditional<sizeof(T) == 4, int32_t, int64_t>::type;  // a lane mask's type
+    typedef I VI __attribute__((vector_size(N * sizeof(T))));
+
+    static V load(const T* p) {
+        V v;
+        memcpy(&v, p, sizeof v);  // an unaligned vector load once inlined
+        return v;
+    }
+
+    // One vector of output pixels (at) of one dy row per channel (kstride apart) and one x row.
+    template <int KB, int JB, bool MASK>
+    static void pixels(const T* dy_row, index_t kstride, const T* x_row, index_t dw, index_t at, VI keep,
+                       V (&acc)[KB][JB]) {
+        V d[KB];
+        for (int b = 0; b < KB; ++b) d[b] = load(dy_row + b * kstride + at);
+        for (int j = 0; j < JB; ++j) {
+            V xv = load(x_row + j * dw + at);
+            if (MASK) xv = keep ? xv : V{};
+            for (int b = 0; b < KB; ++b) acc[b][j] += d[b] * xv;
+        }
+    }
+
+    // One image: xp (c, hp, wp) and dyp (kp, oh, owp) padded copies; sums (k, c, kh, kw) of N-lane vectors.
+    template <int KB, int JB>
+    static void image(const ConvShape& s, const T* xp, index_t hp, index_t wp, const T* dyp, index_t owp, T* sums) {
+        const index_t full = s.ow / N, kstride = s.oh * owp;
+        VI keep;
+        for (int l = 0; l < N; ++l) keep[l] = full * N + l < s.ow ? I(-1) : I(0);
+        for (index_t c = 0; c < s.c; ++c) {
+            for (index_t i = 0; i < s.kh; ++i) {
+                for (index_t k0 = 0; k0 < s.k; k0 += KB) {
+                    for (index_t j0 = 0; j0 < s.kw; j0 += JB) {
+                        V acc[KB][JB];
+                        for (int b = 0; b < KB; ++b)
+                            for (int j = 0; j < JB; ++j) acc[b][j] = V{};
+                        for (index_t oy = 0; oy < s.oh; ++oy) {
+                            const T* dy_row = dyp + k0 * kstride + oy * owp;
+                            const T* x_row = xp + (c * hp + oy * s.sh + i * s.dh) * wp + j0 * s.dw;
+                            for (index_t v = 0; v < full; ++v)
+                                pixels<KB, JB, false>(dy_row, kstride, x_row, s.dw, v * N, keep, acc);
+                            if (full * N < s.ow)
+                                pixels<KB, JB, true>(dy_row, kstride, x_row, s.dw, full * N, keep, acc);
+                        }
+                        // channels and taps past the ends were computed on padding: dropped
+                        for (index_t b = 0; b < min_i(KB, s.k - k0); ++b) {
+                            for (index_t j = 0; j < min_i(JB, s.kw - j0); ++j) {
+                                T* slot = sums + (((k0 + b) * s.c + c) * s.kh * s.kw + i * s.kw + j0 + j) * N;
+                                const V total = load(slot) + acc[b][j];
+                                memcpy(slot, &total, sizeof total);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    template <int JB>
+    static bool run(const ConvShape& s, const T* x, const T* dy, T* dweight) {
+        constexpr int registers = kVectorBytes == 64 ? 32 : 16;
+        constexpr int KB = (registers - 3) / (JB + 1) < 8 ? (registers - 3) / (JB + 1) : 8;
+        const index_t weights = s.k * s.c * s.kh * s.kw;
+        const index_t owp = round_up(s.ow, N), kp = round_up(s.k, KB), kwp = round_up(s.kw, JB);
+        const index_t hp = s.h + 2 * s.ph, wp = max_i(s.w + 2 * s.pw, owp + (kwp - 1) * s.dw);
+        const index_t x_size = s.c * hp * wp, dy_size = kp * s.oh * owp;
+        const int t = threads_for(2.0 * double(s.n) * double(s.k) * double(s.oh * s.ow) * double(weights / s.k));
+        Buffer<T> sums(index_t(t) * weights * N);
+        if (!sums.data) return false;
+        memset(sums.data, 0, size_t(t) * size_t(weights * N) * sizeof(T));
+        bool failed = false;
+#pragma omp parallel num_threads(t) if (t > 1)
+        {
+#ifdef _OPENMP
+            const int tid = omp_get_thread_num();
+#else
+            const int tid = 0;
+#endif
+            T* xp = scratch<T, 0>(x_size + dy_size);
+            T* dyp = xp ? xp + x_size : nullptr;
+            if (xp) memset(xp, 0, size_t(x_size + dy_size) * sizeof(T));  // the padding stays zero
+#pragma omp for schedule(static)
+            for (index_t n = 0; n < s.n; ++n) {
+                if (!xp) {
+#pragma omp atomic write
+                    failed = true;
+                    continue;
+                }
+                for (index_t c = 0; c < s.c; ++c)
+                    for (index_t iy = 0; iy < s.h; ++iy)
+                        memcpy(xp + (c * hp + iy + s.ph) * wp + s.pw, x + ((n * s.c + c) * s.h + iy) * s.w,
+                               size_t(s.w) * sizeof(T));
+                for (index_t kk = 0; kk < s.k; ++kk)
+                    for (index_t oy = 0; oy < s.oh; ++oy)
+                        memcpy(dyp + (kk * s.oh + oy) * owp, dy + ((n * s.k + kk) * s.oh + oy) * s.ow,
+                               size_t(s.ow) * sizeof(T));
+                image<KB, JB>(s, xp, hp, wp, dyp, owp, sums.data + index_t(tid) * weights * N);
+            }
+        }
+        if (failed) return false;
+        for (index_t e = 0; e < weights; ++e) {
+            T total = 0;
+            for (int tid = 0; tid < t; ++tid)
+                for (int l = 0; l < N; ++l) total += sums.data[(index_t(tid) * weights + e) * N + l];
+            dweight[e] = total;
+        }
+        return true;
+    }
+
+    static bool run(const ConvShape& s, const T* x, const T* dy, T* dweight) {
+        switch (s.kw) {  // whole kernel rows per block for the common widths; others in blocks of 4 taps
+            case 3: return run<3>(s, x, dy, dweight);
+            case 5: return run<5>(s, x, dy, dweight);
+            default: return run<4>(s, x, dy, dweight);
+        }
+    }
+};
+
+template <class T>
+bool backward_weight_direct(const ConvShape& s, const T* x, const T* dy, T* dweight) {
+    constexpr int VL = kVL<T>, HALF = VL / 2 >= 16 / int(sizeof(T)) ? VL / 2 : VL;
+    // half-width vectors when they leave fewer lanes empty at the end of a row (24 pixels: 3 x 8, not 2 x 16)
+    if (HALF < VL && round_up(s.ow, HALF) < round_up(s.ow, VL)) return WeightLanes<T, HALF>::run(s, x, dy, dweight);
+    return WeightLanes<T, VL>::run(s, x, dy, dweight);
 }
 
 template <class T>
@@ -397,6 +563,7 @@ bool backward_weight(const ConvShape& s, const T* x, const T* dy, T* dweight, T*
         memset(dweight, 0, size_t(weights) * sizeof(T));
         return true;
     }
+    if (direct_weight_applies<T>(s)) return backward_weight_direct(s, x, dy, dweight);
     // Two ways to sum over images: one GEMM per image into partial sums, or dy regrouped as
     // (k, images, ohw) so one long GEMM spans all images of a chunk. The long GEMM runs faster; the
     // partial sums skip copying dy, which wins when the column rows are far fewer than the output
