@@ -156,7 +156,8 @@ def test_gate_kernels_reject_bad_arrays(kernel_impl, name):
 
     def call(xg=xg, hg=hg, h=h, out=None):
         if name == "lstm_cell_forward":
-            kernel(xg, hg, None, None, np.empty((rows, 4 * hidden)) if out is None else out, np.empty((rows, hidden)), h)
+            gates = np.empty((rows, 4 * hidden)) if out is None else out
+            kernel(xg, hg, None, None, gates, np.empty((rows, hidden)), h)
         elif name == "gru_cell_forward":
             kernel(xg, hg, None, None, np.empty((rows, 4 * hidden)) if out is None else out, h)
         else:

@@ -19,6 +19,18 @@ from .norm import _check, _check_disjoint
 _PARALLEL_WORK = 1 << 18  # hidden units x rough flops per unit below which one thread does the step
 
 
+@njit(cache=True, inline="always")
+def _tanh(v, precise):
+    """tanh through exp, in float64 (libm's tanh is several times slower than its exp); ``precise`` (float64
+    data) takes expm1 near 0, where 1 - exp(-2|v|) would cancel."""
+    a = abs(v) * 1.0  # float64 arithmetic from here
+    if precise and a < 0.55:
+        e = math.expm1(-2.0 * a)
+        return math.copysign(-e / (2.0 + e), v)
+    e = math.exp(-2.0 * a)
+    return math.copysign((1.0 - e) / (1.0 + e), v)
+
+
 def _nonlinearity(op: str, name: str) -> bool:
     if name not in ("tanh", "relu"):
         raise ValueError(f"{op}: unknown nonlinearity {name!r}; expected 'tanh' or 'relu'")
@@ -48,7 +60,7 @@ def _run(serial, parallel, rows: int, work: float, *args) -> None:
 # ------------------------------------------------------------------------------------------ RNN
 
 @njit(cache=True)
-def _rnn_forward_rows(relu, xg, hg, bias, has_bias, h, r0, r1):
+def _rnn_forward_rows(relu, precise, xg, hg, bias, has_bias, h, r0, r1):
     hidden = h.shape[1]
     for r in range(r0, r1):
         for j in range(hidden):
@@ -58,14 +70,14 @@ def _rnn_forward_rows(relu, xg, hg, bias, has_bias, h, r0, r1):
             if relu:
                 h[r, j] = 0.0 if pre < 0 else pre  # NaN passes through
             else:
-                h[r, j] = math.tanh(pre)
+                h[r, j] = _tanh(pre, precise)
 
 
 @njit(cache=True, parallel=True)
-def _rnn_forward_par(relu, xg, hg, bias, has_bias, h, chunks):
+def _rnn_forward_par(relu, precise, xg, hg, bias, has_bias, h, chunks):
     rows = h.shape[0]
     for k in prange(chunks):
-        _rnn_forward_rows(relu, xg, hg, bias, has_bias, h, rows * k // chunks, rows * (k + 1) // chunks)
+        _rnn_forward_rows(relu, precise, xg, hg, bias, has_bias, h, rows * k // chunks, rows * (k + 1) // chunks)
 
 
 def rnn_cell_forward(nonlinearity: str, xg, hg, bias, h) -> None:
@@ -79,7 +91,7 @@ def rnn_cell_forward(nonlinearity: str, xg, hg, bias, h) -> None:
         return
     _check_disjoint(op, (h,), (xg, hg, bias))
     b, has_b = _optional(bias, h[0])
-    _run(_rnn_forward_rows, _rnn_forward_par, rows, 30.0 * h.size, relu, xg, hg, b, has_b, h)
+    _run(_rnn_forward_rows, _rnn_forward_par, rows, 30.0 * h.size, relu, h.dtype == np.float64, xg, hg, b, has_b, h)
 
 
 @njit(cache=True)
@@ -124,7 +136,7 @@ def rnn_cell_backward(nonlinearity: str, grad_output, grad_h, h, grad_pre) -> No
 # ------------------------------------------------------------------------------------------ LSTM
 
 @njit(cache=True)
-def _lstm_forward_rows(xg, hg, bias, has_bias, c_prev, has_c, gates, c, h, r0, r1):
+def _lstm_forward_rows(precise, xg, hg, bias, has_bias, c_prev, has_c, gates, c, h, r0, r1):
     hidden = h.shape[1]
     for r in range(r0, r1):
         for j in range(hidden):
@@ -137,7 +149,7 @@ def _lstm_forward_rows(xg, hg, bias, has_bias, c_prev, has_c, gates, c, h, r0, r
                 pf += bias[hidden + j]
                 pg += bias[2 * hidden + j]
                 po += bias[3 * hidden + j]
-            i, f, g, o = _sigmoid(pi), _sigmoid(pf), math.tanh(pg), _sigmoid(po)
+            i, f, g, o = _sigmoid(pi), _sigmoid(pf), _tanh(pg, precise), _sigmoid(po)
             gates[r, j] = i
             gates[r, hidden + j] = f
             gates[r, 2 * hidden + j] = g
@@ -146,14 +158,14 @@ def _lstm_forward_rows(xg, hg, bias, has_bias, c_prev, has_c, gates, c, h, r0, r
             if has_c:
                 cn += f * c_prev[r, j]
             c[r, j] = cn
-            h[r, j] = o * math.tanh(cn)
+            h[r, j] = o * _tanh(cn, precise)
 
 
 @njit(cache=True, parallel=True)
-def _lstm_forward_par(xg, hg, bias, has_bias, c_prev, has_c, gates, c, h, chunks):
+def _lstm_forward_par(precise, xg, hg, bias, has_bias, c_prev, has_c, gates, c, h, chunks):
     rows = h.shape[0]
     for k in prange(chunks):
-        _lstm_forward_rows(xg, hg, bias, has_bias, c_prev, has_c, gates, c, h, rows * k // chunks,
+        _lstm_forward_rows(precise, xg, hg, bias, has_bias, c_prev, has_c, gates, c, h, rows * k // chunks,
                            rows * (k + 1) // chunks)
 
 
@@ -170,12 +182,13 @@ def lstm_cell_forward(xg, hg, bias, c_prev, gates, c, h) -> None:
     _check_disjoint(op, (gates, c, h), (xg, hg, bias, c_prev))
     b, has_b = _optional(bias, h[0])
     cp, has_c = _optional(c_prev, h)
-    _run(_lstm_forward_rows, _lstm_forward_par, rows, 130.0 * h.size, xg, hg, b, has_b, cp, has_c, gates, c, h)
+    _run(_lstm_forward_rows, _lstm_forward_par, rows, 130.0 * h.size, h.dtype == np.float64, xg, hg, b, has_b, cp,
+         has_c, gates, c, h)
 
 
 @njit(cache=True)
-def _lstm_backward_rows(gy, has_gy, dh, has_dh, dc, has_dc, gates, c_prev, has_cp, c, dpre, dc_prev, has_dcp,
-                        r0, r1):
+def _lstm_backward_rows(precise, gy, has_gy, dh, has_dh, dc, has_dc, gates, c_prev, has_cp, c, dpre, dc_prev,
+                        has_dcp, r0, r1):
     hidden = c.shape[1]
     for r in range(r0, r1):
         for j in range(hidden):
@@ -188,7 +201,7 @@ def _lstm_backward_rows(gy, has_gy, dh, has_dh, dc, has_dc, gates, c_prev, has_c
                 dht += gy[r, j]
             if has_dh:
                 dht += dh[r, j]
-            tc = math.tanh(c[r, j])
+            tc = _tanh(c[r, j], precise)
             dct = dht * o * (1.0 - tc * tc)
             if has_dc:
                 dct += dc[r, j]
@@ -202,12 +215,12 @@ def _lstm_backward_rows(gy, has_gy, dh, has_dh, dc, has_dc, gates, c_prev, has_c
 
 
 @njit(cache=True, parallel=True)
-def _lstm_backward_par(gy, has_gy, dh, has_dh, dc, has_dc, gates, c_prev, has_cp, c, dpre, dc_prev, has_dcp,
-                       chunks):
+def _lstm_backward_par(precise, gy, has_gy, dh, has_dh, dc, has_dc, gates, c_prev, has_cp, c, dpre, dc_prev,
+                       has_dcp, chunks):
     rows = c.shape[0]
     for k in prange(chunks):
-        _lstm_backward_rows(gy, has_gy, dh, has_dh, dc, has_dc, gates, c_prev, has_cp, c, dpre, dc_prev, has_dcp,
-                            rows * k // chunks, rows * (k + 1) // chunks)
+        _lstm_backward_rows(precise, gy, has_gy, dh, has_dh, dc, has_dc, gates, c_prev, has_cp, c, dpre, dc_prev,
+                            has_dcp, rows * k // chunks, rows * (k + 1) // chunks)
 
 
 def lstm_cell_backward(grad_output, grad_h, grad_c, gates, c_prev, c, grad_pre, grad_c_prev) -> None:
@@ -226,14 +239,14 @@ def lstm_cell_backward(grad_output, grad_h, grad_c, gates, c_prev, c, grad_pre, 
     dc, has_dc = _optional(grad_c, c)
     cp, has_cp = _optional(c_prev, c)
     dcp, has_dcp = _optional(grad_c_prev, c)
-    _run(_lstm_backward_rows, _lstm_backward_par, rows, 65.0 * c.size, gy, has_gy, dh, has_dh, dc, has_dc, gates,
-         cp, has_cp, c, grad_pre, dcp, has_dcp)
+    _run(_lstm_backward_rows, _lstm_backward_par, rows, 65.0 * c.size, c.dtype == np.float64, gy, has_gy, dh, has_dh,
+         dc, has_dc, gates, cp, has_cp, c, grad_pre, dcp, has_dcp)
 
 
 # ------------------------------------------------------------------------------------------ GRU
 
 @njit(cache=True)
-def _gru_forward_rows(xg, hg, bias, has_bias, h_prev, has_h, gates, h, r0, r1):
+def _gru_forward_rows(precise, xg, hg, bias, has_bias, h_prev, has_h, gates, h, r0, r1):
     hidden = h.shape[1]
     for r in range(r0, r1):
         for j in range(hidden):
@@ -245,7 +258,7 @@ def _gru_forward_rows(xg, hg, bias, has_bias, h_prev, has_h, gates, h, r0, r1):
                 pz += bias[hidden + j]
                 hn += bias[2 * hidden + j]
             rg, z = _sigmoid(pr), _sigmoid(pz)
-            n = math.tanh(xg[r, 2 * hidden + j] + rg * hn)
+            n = _tanh(xg[r, 2 * hidden + j] + rg * hn, precise)
             hp = h_prev[r, j] if has_h else 0.0
             gates[r, j] = rg
             gates[r, hidden + j] = z
@@ -255,10 +268,10 @@ def _gru_forward_rows(xg, hg, bias, has_bias, h_prev, has_h, gates, h, r0, r1):
 
 
 @njit(cache=True, parallel=True)
-def _gru_forward_par(xg, hg, bias, has_bias, h_prev, has_h, gates, h, chunks):
+def _gru_forward_par(precise, xg, hg, bias, has_bias, h_prev, has_h, gates, h, chunks):
     rows = h.shape[0]
     for k in prange(chunks):
-        _gru_forward_rows(xg, hg, bias, has_bias, h_prev, has_h, gates, h, rows * k // chunks,
+        _gru_forward_rows(precise, xg, hg, bias, has_bias, h_prev, has_h, gates, h, rows * k // chunks,
                           rows * (k + 1) // chunks)
 
 
@@ -275,7 +288,8 @@ def gru_cell_forward(xg, hg, bias, h_prev, gates, h) -> None:
     _check_disjoint(op, (gates, h), (xg, hg, bias, h_prev))
     b, has_b = _optional(bias, h[0])
     hp, has_h = _optional(h_prev, h)
-    _run(_gru_forward_rows, _gru_forward_par, rows, 90.0 * h.size, xg, hg, b, has_b, hp, has_h, gates, h)
+    _run(_gru_forward_rows, _gru_forward_par, rows, 90.0 * h.size, h.dtype == np.float64, xg, hg, b, has_b, hp, has_h,
+         gates, h)
 
 
 @njit(cache=True)
