@@ -77,6 +77,98 @@ def test_dropout_bad_probability(p):
         F.dropout(pn.ones(3), p)
 
 
+def splitmix64_reference(seed: int, n: int) -> np.ndarray:
+    """The first n outputs of SplitMix64 started at seed, in Python integers (the mask's definition)."""
+    mask64 = (1 << 64) - 1
+    out = []
+    for i in range(n):
+        z = (seed + (i + 1) * 0x9E3779B97F4A7C15) & mask64
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask64
+        out.append(z ^ (z >> 31))
+    return np.array(out, dtype=np.uint64)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.77])
+def test_dropout_kernel_matches_the_hash_definition(kernel_impl, threads, rng, p, dtype):
+    n = 1001
+    seed = 0xDEADBEEF12345678
+    x = rng.standard_normal(n).astype(dtype)
+    out, mask = pn.kernels.dropout(x, p, seed=seed)
+    u = splitmix64_reference(seed, n) >> np.uint64(11)
+    keep = u >= np.uint64(int(np.ceil(p * 2.0**53)))
+    assert mask.dtype == np.uint8 and np.array_equal(mask, keep.astype(np.uint8))
+    assert out.dtype == dtype
+    np.testing.assert_array_equal(out, x * np.where(keep, dtype(1 / (1 - p)), dtype(0)))
+    g = rng.standard_normal(n).astype(dtype)
+    np.testing.assert_array_equal(pn.kernels.dropout_backward(g, mask, p), g * np.where(keep, dtype(1 / (1 - p)), dtype(0)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dropout_masks_identical_across_backends_and_threads(rng, dtype):
+    x = rng.standard_normal((371, 1999)).astype(dtype)  # many kernel blocks (enough work for 2 threads), odd size
+    results = []
+    for name in pn.backend.available():
+        previous = pn.backend.name()
+        pn.backend.use(name)
+        try:
+            for t in (1, 2):
+                before = pn.get_num_threads()
+                pn.set_num_threads(t)
+                try:
+                    results.append(pn.kernels.dropout(x, 0.3, seed=987654321))
+                finally:
+                    pn.set_num_threads(before)
+        finally:
+            pn.backend.use(previous)
+    assert len(results) == 2 * len(pn.backend.available())
+    for out, mask in results[1:]:
+        assert np.array_equal(mask, results[0][1])
+        assert np.array_equal(out, results[0][0])
+
+
+@pytest.mark.parametrize("p", [0.05, 0.5, 0.9])
+def test_dropout_keep_rate(kernel_impl, p):
+    n = 1_000_003
+    _, mask = pn.kernels.dropout(np.ones(n, np.float32), p, seed=2024)
+    sd = np.sqrt(p * (1 - p) / n)
+    assert abs(mask.mean() - (1 - p)) < 5 * sd
+    # neighbouring elements are independent: the kept fraction among the neighbours of kept ones is 1 - p too
+    pair = mask[1:][mask[:-1] == 1].mean()
+    assert abs(pair - (1 - p)) < 5 * np.sqrt(p * (1 - p) / (n * (1 - p)))
+
+
+def test_dropout_nan_stays_nan_where_dropped(kernel_impl):
+    out, mask = pn.kernels.dropout(np.full(200, np.nan), 0.5, seed=1)
+    assert 0 < mask.sum() < 200 and np.isnan(out).all()  # x * 0 = NaN, as PyTorch
+
+
+def test_dropout_kernel_gradcheck_through_the_mask(kernel_impl, rng):
+    x = pn.tensor(rng.standard_normal((5, 7)), dtype=pn.float64, requires_grad=True)
+
+    def fn(v):
+        pn.manual_seed(11)
+        return F.dropout(v, 0.35) * 2.0
+
+    assert pn.autograd.gradcheck(fn, (x,))
+
+
+def test_dropout_kernel_bad_input(kernel_impl):
+    with pytest.raises(ValueError, match=r"dropout: probability p must be in \[0, 1\]"):
+        pn.kernels.dropout(np.ones(3), 1.2)
+    fwd = pn.backend.kernel("dropout_forward")
+    x = np.ones(4)
+    with pytest.raises(ValueError, match=r"dropout: probability p must be in \[0, 1\)"):
+        fwd(x, np.empty(4), np.empty(4, np.uint8), 1.0, 1)
+    with pytest.raises(ValueError, match=r"mask has shape \(3,\), expected \(4,\)"):
+        fwd(x, np.empty(4), np.empty(3, np.uint8), 0.5, 1)
+    with pytest.raises(ValueError, match="mask has dtype bool"):
+        fwd(x, np.empty(4), np.empty(4, bool), 0.5, 1)
+    with pytest.raises(ValueError, match=r"dropout_backward: mask of shape \(2,\)"):
+        pn.kernels.dropout_backward(np.ones(3), np.ones(2, np.uint8), 0.5)
+
+
 # ------------------------------------------------------------------------------------------ embedding
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
