@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import pyneural as pn
-from pyneural.ops.attention import attention, linear_relu
+from pyneural.ops.attention import attention
 
 F = pn.nn.functional
 TOL = {np.float32: 2e-5, np.float64: 1e-12}
@@ -109,19 +109,6 @@ def test_sdpa_custom_scale_and_float_mask_gradient(kernel_impl, rng):
     pr = np.exp(s - s.max(-1, keepdims=True))
     pr /= pr.sum(-1, keepdims=True)
     assert_close(tm.grad.numpy(), (pr * (gp - (gp * pr).sum(-1, keepdims=True))).sum(0), np.float64)
-
-
-def test_linear_relu_matches_reference(kernel_impl, rng):
-    (x, w, b), (tx, tw, tb) = leaves(rng, np.float32, (3, 5, 7), (9, 7), (9,))
-    out = linear_relu(tx, tw, tb)
-    z = x.astype(np.float64) @ w.T.astype(np.float64) + b
-    assert_close(out.numpy(), np.maximum(z, 0), np.float32, scale=5)
-    g = rng.standard_normal(out.shape).astype(np.float32)
-    out.backward(g)
-    gz = g * (z > 0)
-    assert_close(tx.grad.numpy(), gz @ w, np.float32, scale=5)
-    assert_close(tw.grad.numpy(), gz.reshape(-1, 9).T @ x.reshape(-1, 7), np.float32, scale=5)
-    assert_close(tb.grad.numpy(), gz.reshape(-1, 9).sum(0), np.float32, scale=5)
 
 
 # -------------------------------------------------------------------------------- sdpa against PyTorch

@@ -120,3 +120,19 @@ def test_functional_linear_torch_parity(backend, rng):
     np.testing.assert_allclose(out.numpy(), want.detach().numpy(), rtol=1e-5, atol=1e-5)
     for mine, theirs in [(px, tx), (pw, tw), (pb, tb)]:
         np.testing.assert_allclose(mine.grad.numpy(), theirs.grad.numpy(), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh"])
+def test_linear_op_with_fused_activation_gradients(backend, rng, activation):
+    """The op's backward takes the activation's derivative from the output: float64 finite differences."""
+    from pyneural.ops.linear import linear
+    x, w, b = (pn.tensor(rng.standard_normal(s), requires_grad=True) for s in [(3, 4, 7), (5, 7), (5,)])
+    assert pn.autograd.gradcheck(lambda *t: linear(*t, activation=activation), (x, w, b))
+    out = linear(x, w, b, activation)
+    np.testing.assert_allclose(out.numpy(), reference(x.numpy(), w.numpy(), b.numpy(), activation), rtol=1e-12)
+
+
+def test_linear_op_rejects_activations_it_cannot_fuse():
+    from pyneural.ops.linear import linear
+    with pytest.raises(ValueError, match="linear: activation"):
+        linear(pn.ones((2, 3)), pn.ones((4, 3)), activation="gelu")

@@ -8,7 +8,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import dtypes as _dt
-from ..ops.attention import linear_relu
+from ..ops.linear import linear as fused_linear
 from ..tensor import Tensor
 from . import functional as F
 from .attention import MultiheadAttention
@@ -80,7 +80,7 @@ class TransformerEncoderLayer(Module):
 
     def _ff_block(self, x: Any) -> Tensor:
         if self.activation is F.relu:  # bias and relu in the GEMM's epilogue
-            h = linear_relu(x, self.linear1.weight, self.linear1.bias)
+            h = fused_linear(x, self.linear1.weight, self.linear1.bias, "relu")
         else:
             h = self.activation(self.linear1(x))
         return self.dropout2(self.linear2(self.dropout(h)))

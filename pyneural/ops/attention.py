@@ -14,13 +14,12 @@ from typing import Any
 import numpy as np
 
 from .. import kernels
-from ..kernels.activation import activation_backward as _activation_backward
 from ..kernels.loss import dropout as _dropout
 from ..kernels.loss import dropout_backward as _dropout_backward
 from ..kernels.softmax import softmax_backward as _softmax_backward
 from .core import Tensor, need, result, tensor_arg, unbroadcast, xp
 
-__all__ = ["scaled_dot_product_attention", "attention", "linear_relu"]
+__all__ = ["scaled_dot_product_attention", "attention"]
 
 _OP = "scaled_dot_product_attention"
 
@@ -167,24 +166,3 @@ def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: An
     like PyTorch's function it applies whenever ``dropout_p`` > 0, so pass 0 outside training.
     """
     return attention(query, key, value, attn_mask, dropout_p, is_causal, scale)[0]
-
-
-def linear_relu(x: Any, weight: Any, bias: Any = None) -> Tensor:
-    """``relu(x @ weight.T + bias)`` in one GEMM whose epilogue adds the bias and applies relu.
-
-    The backward needs only the output (relu' is ``out > 0``), so nothing else is kept. Used by the
-    Transformer's feed-forward block.
-    """
-    tx, tw = tensor_arg(x, "linear_relu"), tensor_arg(weight, "linear_relu")
-    tb = None if bias is None else tensor_arg(bias, "linear_relu")
-    xd, wd = tx.data, tw.data
-    out = kernels.linear(xd, wd, None if tb is None else tb.data, "relu")
-
-    def backward(g):
-        gz = _activation_backward("relu", g, out).reshape(-1, g.shape[-1])  # out > 0 exactly where z > 0
-        gx = kernels.matmul(gz, wd).reshape(xd.shape) if need(tx) else None
-        gw = kernels.matmul(gz.T, xd.reshape(-1, xd.shape[-1])) if need(tw) else None
-        gb = gz.sum(axis=0) if need(tb) else None
-        return gx, gw, gb
-
-    return result(out, backward, tx, tw, tb)
