@@ -520,3 +520,8 @@ def test_recurrence_kernel_rejects_bad_shapes():
         K.recurrence_forward("LSTM", xg, np.zeros((8, 2)), h0=np.zeros((3, 2)))
     with pytest.raises(ValueError, match="unknown mode"):
         K.recurrence_forward("ELMAN", xg, np.zeros((8, 8)))
+    states, gates = K.recurrence_forward("GRU", np.zeros((3, 2, 6)), np.zeros((6, 2)), save=False)
+    with pytest.raises(ValueError, match=r"recurrence_backward: gates has shape \(1, 2, 8\); expected \(3, 2, 8\)"):
+        K.recurrence_backward("GRU", np.zeros_like(states), states, gates, np.zeros((6, 2)))
+    with pytest.raises(ValueError, match=r"recurrence_backward: grad_states has shape"):
+        K.recurrence_backward("RNN_TANH", np.zeros((1, 2, 2, 2)), np.zeros((1, 4, 2, 2)), None, np.zeros((2, 2)))

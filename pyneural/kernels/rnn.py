@@ -132,6 +132,12 @@ def recurrence_backward(mode: str, grad_states, states, gates, w_hh, has_bias: b
     grad_states = np.ascontiguousarray(grad_states, states.dtype)
     if grad_states.shape != states.shape:
         raise ValueError(f"{op}: grad_states has shape {grad_states.shape}; expected {states.shape}")
+    saved = (steps, batch, _SAVED_GATES[mode] * hidden)
+    if _SAVED_GATES[mode] and (not isinstance(gates, np.ndarray) or gates.shape != saved):
+        raise ValueError(f"{op}: gates has shape {np.shape(gates)}; expected {saved}, the activations saved by "
+                         "recurrence_forward(..., save=True)")
+    if states.shape[0] != (2 if mode == "LSTM" else 1):
+        raise ValueError(f"{op}: states of shape {states.shape} do not belong to {mode}")
     lstm, gru = mode == "LSTM", mode == "GRU"
     dtype = states.dtype
     dxg = np.empty((steps, batch, gate_rows), dtype)
