@@ -318,8 +318,8 @@ def test_loss_bad_arguments():
         nn.MSELoss(reduction="avg")
     with pytest.raises(ValueError, match="label_smoothing must be in"):
         nn.CrossEntropyLoss(label_smoothing=1.5)
-    with pytest.raises(ValueError, match="per-class weights are not supported"):
-        nn.CrossEntropyLoss(weight=np.ones(3))
+    with pytest.raises(ValueError, match=r"weight of shape \(3,\) does not match 4 classes"):
+        nn.CrossEntropyLoss(weight=np.ones(3))(pn.tensor(np.zeros((2, 4))), pn.tensor(np.array([0, 1])))
     with pytest.raises(ValueError, match="beta must be non-negative"):
         nn.SmoothL1Loss(beta=-1.0)
 
