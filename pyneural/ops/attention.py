@@ -1,5 +1,4 @@
-"""Scaled dot-product attention as one autograd node on the GEMM and softmax kernels, and the fused
-``linear + relu`` the Transformer's feed-forward block uses.
+"""Scaled dot-product attention as one autograd node on the GEMM and softmax kernels.
 
 Forward: ``S = (Q * scale) K^T`` (batched GEMM on a transposed view of K, no copy), the mask applied to S in
 place, ``P = softmax(S)`` (softmax kernel), optional dropout on P, ``O = P V`` (batched GEMM). Backward:
