@@ -525,3 +525,14 @@ def test_recurrence_kernel_rejects_bad_shapes():
         K.recurrence_backward("GRU", np.zeros_like(states), states, gates, np.zeros((6, 2)))
     with pytest.raises(ValueError, match=r"recurrence_backward: grad_states has shape"):
         K.recurrence_backward("RNN_TANH", np.zeros((1, 2, 2, 2)), np.zeros((1, 4, 2, 2)), None, np.zeros((2, 2)))
+
+
+def test_checkpoint_round_trip(tmp_path, rng):
+    """A recurrent layer's state dict survives a safetensors checkpoint and gives the same outputs."""
+    layer = pn.nn.GRU(4, 5, num_layers=2, bidirectional=True)
+    path = tmp_path / "gru.safetensors"
+    pn.save(layer.state_dict(), path)
+    fresh = pn.nn.GRU(4, 5, num_layers=2, bidirectional=True)
+    fresh.load_state_dict(pn.load(path))
+    x = rng.standard_normal((3, 2, 4)).astype(np.float32)
+    np.testing.assert_array_equal(fresh(x)[0].numpy(), layer(x)[0].numpy())
