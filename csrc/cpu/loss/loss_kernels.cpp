@@ -15,11 +15,12 @@ namespace {
 
 constexpr index_t kBlock = 16384;  // elements per thread task (64-128 KiB per operand)
 
-// Double lanes for the running sums: float vectors are widened to twice the bytes.
-template <class T> struct Wide;
-template <> struct Wide<float> { typedef double type __attribute__((vector_size(2 * kVectorBytes))); };
-template <> struct Wide<double> { using type = VecD; };
-template <class T> using WideT = typename Wide<T>::type;
+// Running sums in double lanes: a float vector is split into halves, each widened to one double vector
+// (two native registers; a double-width vector type spills on AVX2).
+typedef float VecHalfF __attribute__((vector_size(kVectorBytes / 2)));
+struct Acc {
+    VecD a, b;
+};
 
 template <class T>
 __attribute__((always_inline)) inline VecT<T> load(const T* p) {
@@ -93,9 +94,16 @@ __attribute__((always_inline)) inline VecT<T> slope(VecT<T> x, VecT<T> y, VecT<T
 
 // acc += v, float lanes widened to double.
 template <class T>
-__attribute__((always_inline)) inline void accumulate(WideT<T>& acc, VecT<T> v) {
-    if constexpr (sizeof(T) == 4) acc += __builtin_convertvector(v, WideT<T>);
-    else acc += v;
+__attribute__((always_inline)) inline void accumulate(Acc& acc, VecT<T> v) {
+    if constexpr (sizeof(T) == 4) {
+        VecHalfF lo, hi;
+        memcpy(&lo, &v, sizeof(lo));
+        memcpy(&hi, reinterpret_cast<const char*>(&v) + sizeof(lo), sizeof(hi));
+        acc.a += __builtin_convertvector(lo, VecD);
+        acc.b += __builtin_convertvector(hi, VecD);
+    } else {
+        acc.a += v;
+    }
 }
 
 // Sum of the weighted losses of one block, written to out when it is not null.
@@ -103,7 +111,7 @@ template <LossKind K, class T>
 double forward_block(const T* x, const T* y, const T* w, const T* pw, T* out, index_t n, const Params<T>& p) {
     using V = VecT<T>;
     constexpr index_t L = kLanes<T>;
-    WideT<T> acc = WideT<T>{};
+    Acc acc = {VecD{}, VecD{}};
     const V one = splat<T>(T(1));
     index_t i = 0;
     for (; i + L <= n; i += L) {
@@ -124,7 +132,7 @@ double forward_block(const T* x, const T* y, const T* w, const T* pw, T* out, in
         accumulate<T>(acc, select<T>(keep, l, V{}));
     }
     double s = 0.0;
-    for (int j = 0; j < L; ++j) s += acc[j];
+    for (int j = 0; j < kLanes<double>; ++j) s += acc.a[j] + acc.b[j];
     return s;
 }
 
