@@ -96,6 +96,11 @@ CASES = [
     ((3, 1, 12, 28), (6, 1, 5, 5), 1, 0, 1, 1),
     ((2, 1, 9, 13), (7, 1, 2, 7), 1, (1, 3), (2, 1), 1),
     ((2, 2, 6, 11), (3, 2, 4, 2), (2, 1), (0, 1), (1, 2), 1),
+    # rows of 8, 4 and 2 pixels: half a vector in some variant and dtype (blocks of 4 rows; fewer rows: one)
+    ((2, 8, 7, 10), (5, 8, 3, 3), 1, (1, 0), 1, 1),
+    ((1, 6, 9, 6), (7, 6, 3, 3), 1, 0, 1, 1),
+    ((2, 5, 6, 4), (3, 5, 2, 3), (2, 1), 0, 1, 1),
+    ((1, 4, 3, 10), (9, 4, 2, 3), 1, 0, 1, 1),
     # unit stride, dilation, more padding on one axis: the data gradient as a flipped-kernel convolution
     ((1, 16, 7, 32), (4, 16, 3, 3), 1, (1, 2), (2, 2), 1),
     ((2, 16, 5, 16), (3, 16, 3, 3), 1, 1, 1, 1),
@@ -139,7 +144,8 @@ def test_conv2d_grid_matches_reference(kernel_impl, combo, rng):
         np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-11)
 
 
-@pytest.mark.parametrize("x_shape", [(2, 3, 6, 5), (2, 3, 6, 13)], ids=["im2col", "direct"])
+@pytest.mark.parametrize("x_shape", [(2, 3, 6, 5), (2, 3, 6, 13), (2, 3, 6, 8), (2, 3, 5, 4)],
+                         ids=["im2col", "direct", "direct8", "direct4"])
 @pytest.mark.parametrize("activation", [None, "relu", "gelu", "sigmoid", "tanh"])
 def test_conv2d_fused_activation(kernel_impl, activation, x_shape, rng):
     from scipy.special import erf

@@ -150,6 +150,7 @@ void fill_columns(const ConvShape& s, const Geometry& g, const T* x, index_t ima
 // each output row is computed in vector registers: kBlockK output channels x 2 vectors of pixels, every
 // kernel tap one broadcast weight times a shifted input row of a zero-padded copy of the image. ----
 constexpr int kBlockK = kVectorBytes == 64 ? 8 : 4;  // 16 accumulators of 32 zmm; 8 of 16 ymm/xmm
+constexpr int kRowBlock = 4;  // output rows per register block when a row is one (half-width) vector
 // Measured (one thread, AVX-512, float32, against im2col + GEMM): depth 18 and 27 (3x3 over 2 or 3 channels)
 // and 25 (5x5 over 1) win by 15-30%; depth 9 (3x3 over 1 channel, 32 outputs) loses by 15%. Deeper
 // kernels win too when output rows fill whole 2-vector blocks (3x3 over 64 channels on 32x32 images: 85
@@ -158,17 +159,30 @@ constexpr int kBlockK = kVectorBytes == 64 ? 8 : 4;  // 16 accumulators of 32 zm
 // leave blocks half empty lose (16x16 in 2-vector blocks: 44 against 64).
 constexpr index_t kDirectMinDepth = 12, kDirectMaxDepth = 32;
 
+// Lanes of a half-width vector when that still holds 16 bytes, else of a full one.
+template <class T>
+constexpr int half_lanes() {
+    return kVL<T> / 2 >= 16 / int(sizeof(T)) ? kVL<T> / 2 : kVL<T>;
+}
+
+// N-lane vectors (full or half width) for the direct kernels.
+template <class T, int N>
+struct Lanes {
+    typedef T V __attribute__((vector_size(N * sizeof(T))));
+};
+
 template <class T>
 bool direct_applies(const ConvShape& s) {
     const index_t depth = s.c * s.kh * s.kw;
     if (s.groups != 1 || s.sw != 1 || s.ow < 8 || depth < kDirectMinDepth) return false;
     if (depth <= kDirectMaxDepth) return true;  // few input channels
-    return s.kh * s.kw > 1 && (s.ow % (2 * kVL<T>) == 0 || s.ow == kVL<T>);  // 1x1 stays a plain GEMM
+    // 1x1 stays a plain GEMM; rows of half a vector (8x8 images in AVX-512 float) run in half-width vectors
+    return s.kh * s.kw > 1 && (s.ow % (2 * kVL<T>) == 0 || s.ow == kVL<T> || s.ow == half_lanes<T>());
 }
 
-template <class T>
-Vec<T> load_vec(const T* p) {
-    Vec<T> v;
+template <class T, class V = Vec<T>>
+V load_vec(const T* p) {
+    V v;
     memcpy(&v, p, sizeof v);  // an unaligned vector load once inlined
     return v;
 }
@@ -185,15 +199,16 @@ T activate_scalar(T v, Activation act) {
 }
 
 // One vector of output pixels (count of them valid): bias, activation, store.
-template <class T>
-void store_pixels(T* out, Vec<T> v, T bias, Activation act, index_t count) {
+template <class T, class V>
+void store_pixels(T* out, V v, T bias, Activation act, index_t count) {
+    constexpr index_t VL = index_t(sizeof(V) / sizeof(T));
     v += bias;
     if (act == Activation::relu) v = v < T(0) ? T(0) : v;  // NaN passes through
-    if (count == kVL<T> && (act == Activation::none || act == Activation::relu)) {
+    if (count == VL && (act == Activation::none || act == Activation::relu)) {
         memcpy(out, &v, sizeof v);  // a whole vector: one (inlined) unaligned store
         return;
     }
-    T lanes[kVL<T>];
+    T lanes[VL];
     memcpy(lanes, &v, sizeof v);
     if (act != Activation::none && act != Activation::relu)
         for (index_t l = 0; l < count; ++l) lanes[l] = activate_scalar(lanes[l], act);
@@ -203,10 +218,11 @@ void store_pixels(T* out, Vec<T> v, T bias, Activation act, index_t count) {
 // Output rows of one image from its padded copy xp (c, hp, wp): KB output channels x NV vectors of pixels
 // per register block. A last block that would end past the row is moved back to end at it (recomputing a
 // few pixels), so stores are whole vectors whenever the row holds one.
-template <class T, int NV, int KB>
+template <class T, int N, int NV, int KB>
 void direct_rows(const ConvShape& s, const T* xp, index_t hp, index_t wp, const T* weight, const T* bias,
                  T* y_image, Activation act) {
-    constexpr index_t VL = kVL<T>;
+    using V = typename Lanes<T, N>::V;
+    constexpr index_t VL = N;
     const index_t depth = s.c * s.kh * s.kw;
     for (index_t k0 = 0; k0 < s.k; k0 += KB) {
         const index_t kb = min_i(KB, s.k - k0);
@@ -222,16 +238,16 @@ void direct_rows(const ConvShape& s, const T* xp, index_t hp, index_t wp, const 
                     for (int v = 0; v < NV; ++v)
                         if (at[v] + VL > s.ow) at[v] = s.ow - VL;
                 }
-                Vec<T> acc[KB][NV];
+                V acc[KB][NV];
                 for (int b = 0; b < KB; ++b)
-                    for (int v = 0; v < NV; ++v) acc[b][v] = Vec<T>{};
+                    for (int v = 0; v < NV; ++v) acc[b][v] = V{};
                 index_t tap = 0;
                 for (index_t c = 0; c < s.c; ++c) {
                     for (index_t i = 0; i < s.kh; ++i) {
                         const T* row = xp + (c * hp + oy * s.sh + i * s.dh) * wp;
                         for (index_t j = 0; j < s.kw; ++j, ++tap) {
-                            Vec<T> a[NV];
-                            for (int v = 0; v < NV; ++v) a[v] = load_vec(row + j * s.dw + at[v]);
+                            V a[NV];
+                            for (int v = 0; v < NV; ++v) a[v] = load_vec<T, V>(row + j * s.dw + at[v]);
                             for (int b = 0; b < KB; ++b) {
                                 const T wv = w_rows[b][tap];
                                 for (int v = 0; v < NV; ++v) acc[b][v] += wv * a[v];
@@ -250,6 +266,46 @@ void direct_rows(const ConvShape& s, const T* xp, index_t hp, index_t wp, const 
     }
 }
 
+// Rows exactly one N-lane vector long: each register block takes NV consecutive output rows of KB channels,
+// so every broadcast weight feeds NV vectors (with one row per block it fed one). A last block that would
+// pass the bottom is moved up to end there (recomputing a few rows).
+template <class T, int N, int NV, int KB>
+void direct_row_blocks(const ConvShape& s, const T* xp, index_t hp, index_t wp, const T* weight, const T* bias,
+                       T* y_image, Activation act) {
+    using V = typename Lanes<T, N>::V;
+    const index_t depth = s.c * s.kh * s.kw;
+    for (index_t k0 = 0; k0 < s.k; k0 += KB) {
+        const index_t kb = min_i(KB, s.k - k0);
+        const T* w_rows[KB];  // channels past k repeat the last one; their results are dropped
+        for (int b = 0; b < KB; ++b) w_rows[b] = weight + (k0 + min_i(b, kb - 1)) * depth;
+        for (index_t oy0 = 0; oy0 < s.oh; oy0 += NV) {
+            const index_t oy = min_i(oy0, s.oh - NV);
+            V acc[KB][NV];
+            for (int b = 0; b < KB; ++b)
+                for (int v = 0; v < NV; ++v) acc[b][v] = V{};
+            index_t tap = 0;
+            for (index_t c = 0; c < s.c; ++c) {
+                for (index_t i = 0; i < s.kh; ++i) {
+                    const T* row = xp + (c * hp + oy * s.sh + i * s.dh) * wp;
+                    for (index_t j = 0; j < s.kw; ++j, ++tap) {
+                        V a[NV];
+                        for (int v = 0; v < NV; ++v) a[v] = load_vec<T, V>(row + v * s.sh * wp + j * s.dw);
+                        for (int b = 0; b < KB; ++b) {
+                            const T wv = w_rows[b][tap];
+                            for (int v = 0; v < NV; ++v) acc[b][v] += wv * a[v];
+                        }
+                    }
+                }
+            }
+            for (index_t b = 0; b < kb; ++b) {
+                T* out = y_image + ((k0 + b) * s.oh + oy) * s.ow;
+                const T bv = bias ? bias[k0 + b] : T(0);
+                for (int v = 0; v < NV; ++v) store_pixels(out + v * s.ow, acc[b][v], bv, act, index_t(N));
+            }
+        }
+    }
+}
+
 template <class T>
 bool forward_direct(const ConvShape& s, const T* x, const T* weight, const T* bias, T* y, Activation act) {
     constexpr index_t VL = kVL<T>;
@@ -258,7 +314,7 @@ bool forward_direct(const ConvShape& s, const T* x, const T* weight, const T* bi
     // padded rows are wide enough for the whole vectors read past the last output pixel
     const index_t wp = max_i(s.w + 2 * s.pw, round_up(s.ow, 2 * VL) + (s.kw - 1) * s.dw);
     // rows of exactly one vector: one vector per block and twice the channels, not half-empty blocks
-    const bool one_vector = s.ow == VL;
+    const bool one_vector = s.ow == VL, half_vector = !one_vector && s.ow == half_lanes<T>();
     const double flops = 2.0 * double(s.n) * double(s.k) * double(s.oh * s.ow) * double(depth);
     const int t = threads_for(flops);
     bool failed = false;
@@ -277,9 +333,14 @@ bool forward_direct(const ConvShape& s, const T* x, const T* weight, const T* bi
                        size_t(s.w) * sizeof(T));
         T* y_image = y + n * s.k * s.oh * s.ow;
         if (one_vector) {
-            direct_rows<T, 1, 2 * kBlockK>(s, xp, hp, wp, weight, bias, y_image, act);
+            direct_rows<T, kVL<T>, 1, 2 * kBlockK>(s, xp, hp, wp, weight, bias, y_image, act);
+        } else if (half_vector && s.oh >= kRowBlock) {
+            direct_row_blocks<T, half_lanes<T>(), kRowBlock, 2 * kBlockK / kRowBlock>(s, xp, hp, wp, weight, bias,
+                                                                                 y_image, act);
+        } else if (half_vector) {
+            direct_rows<T, half_lanes<T>(), 1, 2 * kBlockK>(s, xp, hp, wp, weight, bias, y_image, act);
         } else {
-            direct_rows<T, 2, kBlockK>(s, xp, hp, wp, weight, bias, y_image, act);
+            direct_rows<T, kVL<T>, 2, kBlockK>(s, xp, hp, wp, weight, bias, y_image, act);
         }
     }
     return !failed;
