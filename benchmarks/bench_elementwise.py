@@ -1,10 +1,13 @@
-"""Activations and softmax: pyneural vs the NumPy expression vs PyTorch, forward and forward+backward,
-in GB/s and as a fraction of the copy bandwidth measured in the same run.
+"""Activations, softmax, the element-wise losses and dropout: pyneural vs the NumPy expression vs PyTorch,
+forward and forward+backward, in GB/s and as a fraction of the copy bandwidth measured in the same run.
 
     python benchmarks/bench_elementwise.py [--threads 1] [--dtype float64] [--variant avx2] [--quick]
 
 Bytes counted: forward reads x and writes y (2 arrays); forward+backward adds reading g and the saved
 array and writing the gradient (5 arrays). The copy reads and writes one array (2 arrays).
+Losses (reduction 'mean'): forward reads input and target (2 arrays); forward+backward reads them twice and
+writes the input's gradient (5 arrays). Dropout: forward reads x, writes out and the one-byte mask;
+forward+backward adds reading g and the mask and writing the gradient.
 """
 from __future__ import annotations
 
@@ -61,10 +64,11 @@ def main() -> None:
 
     rows, table = [], []
 
-    def record(name: str, case: str, arrays: int, size: int, fns: dict) -> None:
+    def record(name: str, case: str, arrays: int, size: int, fns: dict, nbytes: int | None = None) -> None:
         fns = {k: v for k, v in fns.items() if v is not None}
         t = common.time_calls(fns, args.min_time)
-        gbs = {k: arrays * size * dtype.itemsize / v * 1e-9 for k, v in t.items()}
+        nbytes = arrays * size * dtype.itemsize if nbytes is None else nbytes
+        gbs = {k: nbytes / v * 1e-9 for k, v in t.items()}
         row = {"op": name, "case": case, "seconds": t, "gbs": gbs, "copy_gbs": copy_gbs,
                "frac_copy": gbs["pyneural"] / copy_gbs,
                "vs_numpy": t["numpy"] / t["pyneural"] if "numpy" in t else None,
@@ -159,6 +163,79 @@ def main() -> None:
     record("softmax", "fwd dim=1 (16,21,64,64)", 2, seg.size,
            {"pyneural": lambda: pn.kernels.softmax(seg, 1), "numpy": lambda: np_softmax_channels(seg),
             "torch": (lambda: torch.softmax(tseg, 1)) if torch else None})
+
+    # ---- element-wise losses, reduction 'mean' (the kernel sums in one pass; no per-element array) ----
+    from pyneural.kernels import loss as KL
+    target = rng.standard_normal(n).astype(dtype)
+    prob = rng.uniform(0.01, 0.99, n).astype(dtype)
+    label = rng.uniform(0, 1, n).astype(dtype)
+    beta = 1.0
+
+    def np_bce_logits(a, b):
+        return ((1 - b) * a + np.logaddexp(0, -a)).mean()
+
+    losses = {  # kind: (input, target, NumPy mean, NumPy gradient of the mean, torch function)
+        "mse": (x, target, lambda a, b: np.mean((a - b) ** 2), lambda a, b: 2 * (a - b) / a.size, "mse_loss"),
+        "l1": (x, target, lambda a, b: np.mean(np.abs(a - b)), lambda a, b: np.sign(a - b) / a.size, "l1_loss"),
+        "smooth_l1": (x, target,
+                      lambda a, b: np.mean((lambda d: np.where(d < beta, 0.5 * d * d / beta, d - 0.5 * beta))(
+                          np.abs(a - b))),
+                      lambda a, b: np.clip((a - b) / beta, -1, 1) / a.size, "smooth_l1_loss"),
+        "bce": (prob, label,
+                lambda a, b: -np.mean(b * np.maximum(np.log(a), -100) + (1 - b) * np.maximum(np.log1p(-a), -100)),
+                lambda a, b: (a - b) / np.maximum((1 - a) * a, 1e-12) / a.size, "binary_cross_entropy"),
+        "bce_with_logits": (x, label, np_bce_logits,
+                            lambda a, b: (1 / (1 + np.exp(-a)) - b) / a.size, "binary_cross_entropy_with_logits"),
+    }
+    for kind, (a, b, np_mean, np_grad, torch_name) in losses.items():
+        ta, tb = (torch.from_numpy(a), torch.from_numpy(b)) if torch else (None, None)
+        tfn = getattr(torch.nn.functional, torch_name) if torch else None
+        record(kind, "loss mean", 2, n, {"pyneural": lambda: KL.elementwise_loss(kind, a, b),
+                                          "numpy": lambda: np_mean(a, b),
+                                          "torch": (lambda: tfn(ta, tb)) if torch else None})
+
+        def pn_fb():
+            KL.elementwise_loss(kind, a, b)
+            return KL.elementwise_loss_backward(kind, a, b, 1.0)
+
+        def torch_fb():
+            ar = ta.detach().requires_grad_()
+            tfn(ar, tb).backward()
+            return ar.grad
+
+        record(kind, "loss mean fwd+bwd", 5, n, {"pyneural": pn_fb, "numpy": lambda: (np_mean(a, b), np_grad(a, b)),
+                                                  "torch": torch_fb if torch else None})
+
+    # ---- dropout (p = 0.5): mask of one byte per element ----
+    p_drop = 0.5
+    gen = np.random.default_rng(1)
+
+    def np_dropout():
+        keep = gen.random(n, dtype=dtype) >= p_drop
+        return x * keep * dtype.type(1 / (1 - p_drop)), keep
+
+    fwd_bytes = n * (2 * dtype.itemsize + 1)
+    record("dropout", "fwd", 2, n, {"pyneural": lambda: KL.dropout(x, p_drop),
+                                    "numpy": np_dropout,
+                                    "torch": (lambda: torch.nn.functional.dropout(tx, p_drop)) if torch else None},
+           nbytes=fwd_bytes)
+
+    def pn_drop_fb():
+        _, mask = KL.dropout(x, p_drop)
+        return KL.dropout_backward(g, mask, p_drop)
+
+    def np_drop_fb():
+        _, keep = np_dropout()
+        return g * keep * dtype.type(1 / (1 - p_drop))
+
+    def torch_drop_fb():
+        xr = tx.detach().requires_grad_()
+        torch.nn.functional.dropout(xr, p_drop).backward(tg)
+        return xr.grad
+
+    record("dropout", "fwd+bwd", 5, n, {"pyneural": pn_drop_fb, "numpy": np_drop_fb,
+                                        "torch": torch_drop_fb if torch else None},
+           nbytes=fwd_bytes + n * (2 * dtype.itemsize + 1))
 
     common.print_table(["op", "case", "pn ms", "pn GB/s", "% copy", "numpy ms", "x numpy", "torch ms", "x torch"],
                        table)
