@@ -102,7 +102,8 @@ def test_dropout_kernel_matches_the_hash_definition(kernel_impl, threads, rng, p
     assert out.dtype == dtype
     np.testing.assert_array_equal(out, x * np.where(keep, dtype(1 / (1 - p)), dtype(0)))
     g = rng.standard_normal(n).astype(dtype)
-    np.testing.assert_array_equal(pn.kernels.dropout_backward(g, mask, p), g * np.where(keep, dtype(1 / (1 - p)), dtype(0)))
+    np.testing.assert_array_equal(pn.kernels.dropout_backward(g, mask, p),
+                                  g * np.where(keep, dtype(1 / (1 - p)), dtype(0)))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -109,8 +109,8 @@ void init_loss(py::module_& m) {
           "out = d loss / d x times grad (reduction 'none') or the scalar scale (grad None).");
     m.def("nll_loss_forward", &nll_forward, py::arg("x"), py::arg("target"), py::arg("weight") = py::none(),
           py::arg("out") = py::none(), py::arg("ignore_index") = -100,
-          "-weight[t] x[o, t, i] for x (outer, classes, inner) and int64 targets (outer * inner,), into out when given;\n"
-          "returns (sum of losses, sum of weight[t] over non-ignored targets).");
+          "-weight[t] x[o, t, i] for x (outer, classes, inner) and int64 targets (outer * inner,), into out when\n"
+          "given; returns (sum of losses, sum of weight[t] over non-ignored targets).");
     m.def("nll_loss_backward", &nll_backward, py::arg("target"), py::arg("weight"), py::arg("grad"), py::arg("scale"),
           py::arg("out"), py::arg("ignore_index") = -100,
           "out (outer, classes, inner) = 0, then out[o, t, i] = -weight[t] * (grad[r] or scale).");

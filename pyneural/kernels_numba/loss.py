@@ -246,7 +246,8 @@ def nll_loss_forward(x: np.ndarray, target: np.ndarray, weight=None, out=None, i
     return float(s), float(sw)
 
 
-def nll_loss_backward(target: np.ndarray, weight, grad, scale: float, out: np.ndarray, ignore_index: int = -100) -> None:
+def nll_loss_backward(target: np.ndarray, weight, grad, scale: float, out: np.ndarray,
+                      ignore_index: int = -100) -> None:
     """out (outer, classes, inner) = 0, then out[o, t, i] = -weight[t] * (grad[r] or scale)."""
     op = "nll_loss_backward"
     if not isinstance(out, np.ndarray) or out.ndim != 3:

@@ -43,7 +43,8 @@ void forward(const T* x, T* out, std::uint8_t* mask, index_t n, double p, std::u
     if (n == 0) return;
     PN_CHECK(x && out && mask, "dropout: null pointer");
     const index_t bytes = n * index_t(sizeof(T));
-    PN_CHECK((out == x || !overlap(out, bytes, x, bytes)) && !overlap(mask, n, x, bytes) && !overlap(mask, n, out, bytes),
+    PN_CHECK((out == x || !overlap(out, bytes, x, bytes)) && !overlap(mask, n, x, bytes) &&
+                 !overlap(mask, n, out, bytes),
              "dropout: the outputs overlap the input or each other");
     const auto threshold = std::uint64_t(ceil(p * 9007199254740992.0));  // p 2^53 is exact
     fns<T>().forward(x, out, mask, n, threshold, 1.0 / (1.0 - p), seed);

@@ -45,7 +45,8 @@ template <class T>
 void check_common(const char* op, LossKind kind, const T* x, const T* y, const T* pos_weight, index_t n, double beta) {
     PN_CHECK(n >= 0, op, ": negative size n=", n);
     PN_CHECK(n == 0 || (x && y), op, ": null input pointer");
-    PN_CHECK(!pos_weight || kind == LossKind::bce_logits, op, ": pos_weight is only for binary_cross_entropy_with_logits");
+    PN_CHECK(!pos_weight || kind == LossKind::bce_logits, op,
+             ": pos_weight is only for binary_cross_entropy_with_logits");
     PN_CHECK(kind != LossKind::smooth_l1 || beta >= 0.0, op, ": beta must be >= 0, got ", beta);
 }
 
