@@ -3,6 +3,7 @@
 with PyTorch's reductions and per-class weights."""
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -102,6 +103,9 @@ def _elementwise(kind: str, input: Any, target: Any, reduction: str, weight: Any
     check_reduction(op, reduction)
     ti, tt = tensor_arg(input, op), tensor_arg(target, op)
     x, y, w, pw = loss_operands(kind, ti.data, tt.data, _data(weight), _data(pos_weight))
+    if kind in ("mse", "l1", "smooth_l1") and ti.data.shape != tt.data.shape:
+        warnings.warn(f"{op}: target of shape {tt.data.shape} differs from input of shape {ti.data.shape}; they are "
+                      "broadcast, which is likely not intended (PyTorch warns the same)", UserWarning, stacklevel=3)
     out = loss_forward(kind, x, y, w, pw, reduction, beta)
     xshape, yshape = ti.data.shape, tt.data.shape
 
