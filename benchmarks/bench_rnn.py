@@ -4,8 +4,8 @@
 
 Each case times one training step (forward, MSE loss on the output, backward, Adam step) with PyTorch's
 weights copied into the pyneural model, interleaved and best-of (``common.time_calls``), at 1 thread and at
---threads. Cases are rows of ``CASES``: add a model there (a Transformer-encoder case goes in the marked
-place) and it is timed, printed and saved like the others.
+--threads. Cases are rows of ``CASES`` (LSTM, GRU, a 2-layer Transformer encoder): add a model there and it
+is timed, printed and saved like the others.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from typing import Any, Callable
 import common
 
 BATCH, STEPS, INPUT, HIDDEN = 64, 50, 32, 128
+D_MODEL, HEADS, FF, SEQ, BATCH_TF = 128, 4, 512, 64, 32  # the encoder case; dropout 0 so both compute the same
 
 
 @dataclass
@@ -38,8 +39,10 @@ CASES: list[Case] = [
          (STEPS, BATCH, INPUT)),
     Case(f"GRU {INPUT}->{HIDDEN}, T={STEPS}, B={BATCH}", lambda nn: nn.GRU(INPUT, HIDDEN), first,
          (STEPS, BATCH, INPUT)),
-    # ---- Transformer-encoder case: to be added here (same Case fields), e.g.
-    # Case("TransformerEncoder ...", lambda nn: nn.TransformerEncoder(...), lambda m, x: m(x), (STEPS, BATCH, D)),
+    Case(f"TransformerEncoder 2 layers, d={D_MODEL}, {HEADS} heads, ff={FF}, T={SEQ}, B={BATCH_TF}",
+         lambda nn: nn.TransformerEncoder(nn.TransformerEncoderLayer(D_MODEL, HEADS, FF, dropout=0.0), 2,
+                                              enable_nested_tensor=False),
+         lambda model, x: model(x), (SEQ, BATCH_TF, D_MODEL)),
 ]
 
 
