@@ -477,13 +477,29 @@ void bias_gradient(const ConvShape& s, const Geometry& g, const T* dy, T* dbias)
 // runs in vector registers along ox: a block of KB output channels x JB taps of one kernel row, each
 // accumulator fed one dy row vector (reused JB times) times one shifted x row vector (reused KB times).
 // The block sums are added into per-thread vector accumulators, reduced across lanes and threads at the
-// end. Zero-padded copies of each image's x and dy (channels padded to whole blocks, rows to whole vectors)
-// make every load in bounds; x lanes past the output row are masked to zero, so Inf/NaN pixels that no
-// output reads stay out of the sums. ----
+// end. Where a load would leave its row, zero-padded copies of each image's x and dy (rows padded to whole
+// vectors, channels to a whole block) keep it in bounds; x lanes past the output row are masked to zero, so
+// Inf/NaN pixels that no output reads stay out of the sums. ----
+constexpr index_t kDirectWeightSumBytes = index_t(256) << 10;
+
 template <class T>
 bool direct_weight_applies(const ConvShape& s) {
-    return s.groups == 1 && s.sw == 1 && s.kh * s.kw > 1 && s.c * s.kh * s.kw <= kDirectMaxDepth &&
-           s.ow >= 16 / index_t(sizeof(T));
+    if (s.groups != 1 || s.sw != 1 || s.kh * s.kw == 1 || s.ow < 16 / index_t(sizeof(T))) return false;
+    if (s.c * s.kh * s.kw <= kDirectMaxDepth) return true;  // few input channels
+    // deeper kernels when rows fill whole vectors and the per-thread vector sums stay in L2 (measured, one
+    // thread, AVX-512 float: LeNet's 5x5 over 6 channels on 12x12 images 31 -> 42 GFLOP/s; 3x3 over 32 to
+    // 128 channels, whose sums take megabytes, lose against the GEMM by 30-60%)
+    const index_t lanes = s.ow % kVL<T> == 0 ? kVL<T> : half_lanes<T>();
+    return s.ow % lanes == 0 && s.k * s.c * s.kh * s.kw * lanes * index_t(sizeof(T)) <= kDirectWeightSumBytes;
+}
+
+// A short row copied in whole vectors (a memcpy call per row costs more than the copy).
+template <class T>
+void copy_row(T* to, const T* from, index_t count) {
+    constexpr index_t VL = kVL<T>;
+    index_t e = 0;
+    for (; e + VL <= count; e += VL) memcpy(to + e, from + e, VL * sizeof(T));
+    for (; e < count; ++e) to[e] = from[e];
 }
 
 template <class T, int N>
@@ -520,22 +536,25 @@ struct WeightLanes {
         for (index_t c = 0; c < s.c; ++c) {
             for (index_t i = 0; i < s.kh; ++i) {
                 for (index_t k0 = 0; k0 < s.k; k0 += KB) {
+                    // a last block past k moves back to end at k (its first channels are already done),
+                    // unless k < KB, when dyp holds zero channels up to KB
+                    const index_t kb0 = s.k >= KB ? min_i(k0, s.k - KB) : 0;
                     for (index_t j0 = 0; j0 < s.kw; j0 += JB) {
                         V acc[KB][JB];
                         for (int b = 0; b < KB; ++b)
                             for (int j = 0; j < JB; ++j) acc[b][j] = V{};
                         for (index_t oy = 0; oy < s.oh; ++oy) {
-                            const T* dy_row = dyp + k0 * kstride + oy * owp;
+                            const T* dy_row = dyp + kb0 * kstride + oy * owp;
                             const T* x_row = xp + (c * hp + oy * s.sh + i * s.dh) * wp + j0 * s.dw;
                             for (index_t v = 0; v < full; ++v)
                                 pixels<KB, JB, false>(dy_row, kstride, x_row, s.dw, v * N, keep, acc);
                             if (full * N < s.ow)
                                 pixels<KB, JB, true>(dy_row, kstride, x_row, s.dw, full * N, keep, acc);
                         }
-                        // channels and taps past the ends were computed on padding: dropped
-                        for (index_t b = 0; b < min_i(KB, s.k - k0); ++b) {
+                        // channels done before and channels and taps past the ends (padding): dropped
+                        for (index_t b = k0 - kb0; b < min_i(KB, s.k - kb0); ++b) {
                             for (index_t j = 0; j < min_i(JB, s.kw - j0); ++j) {
-                                T* slot = sums + (((k0 + b) * s.c + c) * s.kh * s.kw + i * s.kw + j0 + j) * N;
+                                T* slot = sums + (((kb0 + b) * s.c + c) * s.kh * s.kw + i * s.kw + j0 + j) * N;
                                 const V total = load(slot) + acc[b][j];
                                 memcpy(slot, &total, sizeof total);
                             }
@@ -549,11 +568,17 @@ struct WeightLanes {
     template <int JB>
     static bool run(const ConvShape& s, const T* x, const T* dy, T* dweight) {
         constexpr int registers = kVectorBytes == 64 ? 32 : 16;
-        constexpr int KB = (registers - 3) / (JB + 1) < 8 ? (registers - 3) / (JB + 1) : 8;
+        // as many channels as the registers hold next to the taps, but 4 x 3 taps with 32 registers (measured:
+        // 7 x 3 ran 5-10% slower, the compiler then reloading dy from memory for every tap)
+        constexpr int fit = (registers - 3) / (JB + 1) < 8 ? (registers - 3) / (JB + 1) : 8;
+        constexpr int KB = JB == 3 && fit > 4 ? 4 : fit;
         const index_t weights = s.k * s.c * s.kh * s.kw;
-        const index_t owp = round_up(s.ow, N), kp = round_up(s.k, KB), kwp = round_up(s.kw, JB);
-        const index_t hp = s.h + 2 * s.ph, wp = max_i(s.w + 2 * s.pw, owp + (kwp - 1) * s.dw);
-        const index_t x_size = s.c * hp * wp, dy_size = kp * s.oh * owp;
+        const index_t owp = round_up(s.ow, N), kwp = round_up(s.kw, JB);
+        // x and dy are read in place when every load stays inside their rows; else from padded copies
+        const bool copy_dy = s.ow != owp || s.k < KB;
+        const bool copy_x = s.ow != owp || s.kw != kwp || s.ph > 0 || s.pw > 0;
+        const index_t hp = s.h + 2 * s.ph, wp = copy_x ? max_i(s.w + 2 * s.pw, owp + (kwp - 1) * s.dw) : s.w;
+        const index_t x_size = copy_x ? s.c * hp * wp : 0, dy_size = copy_dy ? max_i(s.k, KB) * s.oh * owp : 0;
         const int t = threads_for(2.0 * double(s.n) * double(s.k) * double(s.oh * s.ow) * double(weights / s.k));
         Buffer<T> sums(index_t(t) * weights * N);
         if (!sums.data) return false;
@@ -566,25 +591,31 @@ struct WeightLanes {
 #else
             const int tid = 0;
 #endif
-            T* xp = scratch<T, 0>(x_size + dy_size);
-            T* dyp = xp ? xp + x_size : nullptr;
-            if (xp) memset(xp, 0, size_t(x_size + dy_size) * sizeof(T));  // the padding stays zero
+            T* copies = x_size + dy_size > 0 ? scratch<T, 0>(x_size + dy_size) : nullptr;
+            if (copies) memset(copies, 0, size_t(x_size + dy_size) * sizeof(T));  // the padding stays zero
 #pragma omp for schedule(static)
             for (index_t n = 0; n < s.n; ++n) {
-                if (!xp) {
+                if (x_size + dy_size > 0 && !copies) {
 #pragma omp atomic write
                     failed = true;
                     continue;
                 }
-                for (index_t c = 0; c < s.c; ++c)
-                    for (index_t iy = 0; iy < s.h; ++iy)
-                        memcpy(xp + (c * hp + iy + s.ph) * wp + s.pw, x + ((n * s.c + c) * s.h + iy) * s.w,
-                               size_t(s.w) * sizeof(T));
-                for (index_t kk = 0; kk < s.k; ++kk)
-                    for (index_t oy = 0; oy < s.oh; ++oy)
-                        memcpy(dyp + (kk * s.oh + oy) * owp, dy + ((n * s.k + kk) * s.oh + oy) * s.ow,
-                               size_t(s.ow) * sizeof(T));
-                image<KB, JB>(s, xp, hp, wp, dyp, owp, sums.data + index_t(tid) * weights * N);
+                const T* x_image = x + n * s.c * s.h * s.w;
+                const T* dy_image = dy + n * s.k * s.oh * s.ow;
+                if (copy_x) {
+                    for (index_t c = 0; c < s.c; ++c)
+                        for (index_t iy = 0; iy < s.h; ++iy)
+                            copy_row(copies + (c * hp + iy + s.ph) * wp + s.pw, x_image + (c * s.h + iy) * s.w, s.w);
+                    x_image = copies;
+                }
+                if (copy_dy) {
+                    T* dyp = copies + x_size;
+                    for (index_t kk = 0; kk < s.k; ++kk)
+                        for (index_t oy = 0; oy < s.oh; ++oy)
+                            copy_row(dyp + (kk * s.oh + oy) * owp, dy_image + (kk * s.oh + oy) * s.ow, s.ow);
+                    dy_image = dyp;
+                }
+                image<KB, JB>(s, x_image, hp, wp, dy_image, owp, sums.data + index_t(tid) * weights * N);
             }
         }
         if (failed) return false;
