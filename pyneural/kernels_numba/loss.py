@@ -17,6 +17,13 @@ _BCE_EPS = float(np.float32(1e-12))  # PyTorch's EPSILON, a float32 constant
 
 
 @njit(cache=True, inline="always")
+def _log1p(u):
+    """log(1 + u) for u >= -1 (Goldberg's correction of log(1 + u) rounded); faster than math.log1p here."""
+    w = 1.0 + u
+    return u if w == 1.0 else math.log(w) * u / (w - 1.0)
+
+
+@njit(cache=True, inline="always")
 def _value(kind, x, y, pw, beta):
     d = x - y
     if kind == 0:
@@ -28,13 +35,13 @@ def _value(kind, x, y, pw, beta):
         return 0.5 * d * d / beta if a < beta else a - 0.5 * beta
     if kind == 3:
         lx = math.log(x) if x > 0 else (-math.inf if x == 0 else math.nan)
-        l1x = math.log1p(-x) if x < 1 else (-math.inf if x == 1 else math.nan)
+        l1x = _log1p(-x) if x < 1 else (-math.inf if x == 1 else math.nan)
         lx = -100.0 if lx < -100.0 else lx  # PyTorch's clamp; NaN stays NaN
         l1x = -100.0 if l1x < -100.0 else l1x
         return -(y * lx + (1.0 - y) * l1x)
     # (1 - y) x + lw log(1 + e^-x), the linear terms combined (x < 0: -pw y x) so no large terms cancel
     linear = -(pw * y) * x if x < 0 else (1.0 - y) * x
-    return linear + (1.0 + (pw - 1.0) * y) * math.log1p(math.exp(-abs(x)))
+    return linear + (1.0 + (pw - 1.0) * y) * _log1p(math.exp(-abs(x)))
 
 
 @njit(cache=True, inline="always")
@@ -54,27 +61,55 @@ def _slope(kind, x, y, pw, beta):
     return (1.0 + (pw - 1.0) * y) * sig - pw * y
 
 
-@njit(parallel=True, cache=True)
+@njit(cache=True, inline="always")
+def _block_sum(kind, x, y, w, pw, out, has_w, has_pw, has_out, beta):
+    """Sum of one block's losses. Called with a literal ``kind``, so each kind gets its own loop (the cheap
+    ones vectorise); the blocks are slices, so the indices are known to be non-negative."""
+    acc = 0.0
+    for i in range(x.size):
+        v = _value(kind, x[i], y[i], pw[i] if has_pw else 1.0, beta)
+        if has_w:
+            v *= w[i]
+        if has_out:
+            out[i] = v
+        acc += v
+    return acc
+
+
+@njit(parallel=True, cache=True, fastmath={"reassoc"})  # reassociating the block sums lets them vectorise
 def _forward(kind, x, y, w, pw, out, has_w, has_pw, has_out, beta):
     n = x.size
     blocks = (n + _BLOCK - 1) // _BLOCK
     partial = np.zeros(blocks)
     for b in prange(blocks):
-        start = b * _BLOCK
-        end = min(n, start + _BLOCK)
-        acc = 0.0
-        for i in range(start, end):
-            v = _value(kind, x[i], y[i], pw[i] if has_pw else 1.0, beta)
-            if has_w:
-                v *= w[i]
-            if has_out:
-                out[i] = v
-            acc += v
-        partial[b] = acc
+        lo, hi = b * _BLOCK, min(n, (b + 1) * _BLOCK)
+        xs, ys = x[lo:hi], y[lo:hi]
+        ws = w[lo:hi] if has_w else w
+        pws = pw[lo:hi] if has_pw else pw
+        outs = out[lo:hi] if has_out else out
+        if kind == 0:
+            partial[b] = _block_sum(0, xs, ys, ws, pws, outs, has_w, has_pw, has_out, beta)
+        elif kind == 1:
+            partial[b] = _block_sum(1, xs, ys, ws, pws, outs, has_w, has_pw, has_out, beta)
+        elif kind == 2:
+            partial[b] = _block_sum(2, xs, ys, ws, pws, outs, has_w, has_pw, has_out, beta)
+        elif kind == 3:
+            partial[b] = _block_sum(3, xs, ys, ws, pws, outs, has_w, has_pw, has_out, beta)
+        else:
+            partial[b] = _block_sum(4, xs, ys, ws, pws, outs, has_w, has_pw, has_out, beta)
     total = 0.0
     for b in range(blocks):
         total += partial[b]
     return total
+
+
+@njit(cache=True, inline="always")
+def _block_grad(kind, x, y, w, pw, g, out, has_w, has_pw, has_g, scale, beta):
+    for i in range(x.size):
+        v = _slope(kind, x[i], y[i], pw[i] if has_pw else 1.0, beta)
+        if has_w:
+            v *= w[i]
+        out[i] = v * (g[i] if has_g else scale)
 
 
 @njit(parallel=True, cache=True)
@@ -82,13 +117,21 @@ def _backward(kind, x, y, w, pw, g, out, has_w, has_pw, has_g, scale, beta):
     n = x.size
     blocks = (n + _BLOCK - 1) // _BLOCK
     for b in prange(blocks):
-        start = b * _BLOCK
-        end = min(n, start + _BLOCK)
-        for i in range(start, end):
-            v = _slope(kind, x[i], y[i], pw[i] if has_pw else 1.0, beta)
-            if has_w:
-                v *= w[i]
-            out[i] = v * (g[i] if has_g else scale)
+        lo, hi = b * _BLOCK, min(n, (b + 1) * _BLOCK)
+        xs, ys, outs = x[lo:hi], y[lo:hi], out[lo:hi]
+        ws = w[lo:hi] if has_w else w
+        pws = pw[lo:hi] if has_pw else pw
+        gs = g[lo:hi] if has_g else g
+        if kind == 0:
+            _block_grad(0, xs, ys, ws, pws, gs, outs, has_w, has_pw, has_g, scale, beta)
+        elif kind == 1:
+            _block_grad(1, xs, ys, ws, pws, gs, outs, has_w, has_pw, has_g, scale, beta)
+        elif kind == 2:
+            _block_grad(2, xs, ys, ws, pws, gs, outs, has_w, has_pw, has_g, scale, beta)
+        elif kind == 3:
+            _block_grad(3, xs, ys, ws, pws, gs, outs, has_w, has_pw, has_g, scale, beta)
+        else:
+            _block_grad(4, xs, ys, ws, pws, gs, outs, has_w, has_pw, has_g, scale, beta)
 
 
 @njit(parallel=True, cache=True)
