@@ -183,6 +183,28 @@ def test_gate_kernels_reject_bad_arrays(kernel_impl, name):
             call(h=gates.reshape(-1)[:rows * hidden].reshape(rows, hidden), out=gates)  # two outputs overlap
 
 
+def test_backward_gate_kernels_reject_bad_arrays(kernel_impl):
+    """The backward kernels check shapes, dtypes and overlapping outputs too, naming the kernel."""
+    rows, hidden = 3, 5
+    g, h = np.zeros((rows, hidden)), np.zeros((rows, hidden))
+    rnn = backend.kernel("rnn_cell_backward")
+    rnn("tanh", g, None, h, np.empty((rows, hidden)))  # the valid call works
+    with pytest.raises(ValueError, match="rnn_cell_backward"):
+        rnn("tanh", g, None, h, np.empty((rows, hidden + 1)))
+    with pytest.raises((TypeError, ValueError), match="rnn_cell_backward"):
+        rnn("tanh", g.astype(np.float32), None, h, np.empty((rows, hidden)))
+    with pytest.raises(ValueError, match="rnn_cell_backward"):
+        rnn("tanh", g, None, h, h)  # writes what it reads
+    lstm = backend.kernel("lstm_cell_backward")
+    gates, c = np.full((rows, 4 * hidden), 0.5), np.zeros((rows, hidden))
+    lstm(g, None, None, gates, c, c, np.empty((rows, 4 * hidden)), np.empty((rows, hidden)))
+    with pytest.raises(ValueError, match="lstm_cell_backward"):
+        lstm(g, None, None, gates[:, :-1], c, c, np.empty((rows, 4 * hidden)), np.empty((rows, hidden)))
+    out = np.empty((rows, 5 * hidden))
+    with pytest.raises(ValueError, match="lstm_cell_backward"):  # the two outputs overlap
+        lstm(g, None, None, gates, c, c, out[:, :4 * hidden], out[:, 3 * hidden:4 * hidden])
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_gate_kernels_threaded(kernel_impl, threads, rng, mode):
     """A step big enough to be split over threads gives the single-thread reference."""
@@ -449,6 +471,28 @@ def test_dropout_between_layers(rng):
     np.testing.assert_array_equal(single(x)[0].numpy(), evaluated)
 
 
+def test_gradient_through_dropout_between_layers(rng):
+    """With the seed fixed the dropout masks are fixed, so the layer is a smooth function: float64 gradcheck."""
+    layer = pn.nn.GRU(3, 4, num_layers=2, dropout=0.4).to(pn.float64)
+    layer.train()
+    x = pn.tensor(rng.standard_normal((4, 2, 3)), requires_grad=True)
+
+    def run(inp):
+        pn.manual_seed(11)
+        return layer(inp)[0]
+
+    assert pn.autograd.gradcheck(run, (x,))  # x's gradient flows back through layer 0's dropped outputs
+    pn.manual_seed(11)
+    dropped = layer(x)[0]
+    pn.manual_seed(12)
+    assert not np.allclose(layer(x)[0].numpy(), dropped.numpy())  # the mask did change the output
+
+
+def test_flatten_parameters_is_accepted():
+    layer = pn.nn.LSTM(3, 4)
+    assert layer.flatten_parameters() is None
+
+
 def test_lstm_trains(rng):
     """A few Adam steps fit a small sequence target (the gradients point downhill)."""
     pn.manual_seed(0)
@@ -525,6 +569,10 @@ def test_recurrence_kernel_rejects_bad_shapes():
         K.recurrence_backward("GRU", np.zeros_like(states), states, gates, np.zeros((6, 2)))
     with pytest.raises(ValueError, match=r"recurrence_backward: grad_states has shape"):
         K.recurrence_backward("RNN_TANH", np.zeros((1, 2, 2, 2)), np.zeros((1, 4, 2, 2)), None, np.zeros((2, 2)))
+    with pytest.raises(ValueError, match=r"recurrence_backward: expected states .* got states of shape \(2, 3\)"):
+        K.recurrence_backward("GRU", np.zeros((2, 3)), np.zeros((2, 3)), None, np.zeros((6, 2)))
+    with pytest.raises(ValueError, match=r"recurrence_backward: .* w_hh of shape \(6,\)"):
+        K.recurrence_backward("GRU", states, states, gates, np.zeros(6))
 
 
 def test_checkpoint_round_trip(tmp_path, rng):

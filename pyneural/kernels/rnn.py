@@ -123,6 +123,10 @@ def recurrence_backward(mode: str, grad_states, states, gates, w_hh, has_bias: b
     op = "recurrence_backward"
     states = np.asarray(states)
     w_hh = np.asarray(w_hh, states.dtype)
+    expected = 2 if mode == "LSTM" else 1
+    if states.ndim != 4 or states.shape[0] != expected or states.shape[1] < 2 or w_hh.ndim != 2:
+        raise ValueError(f"{op}: expected states ({expected}, T + 1, B, H) with T >= 1 and a 2-D w_hh for {mode}, "
+                         f"got states of shape {states.shape} and w_hh of shape {w_hh.shape}")
     gate_rows = gate_count(mode) * w_hh.shape[1]
     _, slots, batch, hidden = states.shape
     steps = slots - 1

@@ -134,6 +134,10 @@ class RNNBase(Module):
             output = output.transpose(0, 1)
         return output, h_n, c_n
 
+    def flatten_parameters(self) -> None:
+        """A no-op kept for PyTorch scripts: the weights are already used in place (PyTorch compacts them
+        for cuDNN)."""
+
     def extra_repr(self) -> str:
         text = f"{self.input_size}, {self.hidden_size}"
         if self.num_layers != 1:

@@ -28,7 +28,7 @@ def recurrence(mode: str, xg: Any, weight_hh: Any, bias_hh: Any = None, h0: Any 
 
     mode ``"RNN_TANH" | "RNN_RELU" | "LSTM" | "GRU"``; weight_hh (G, H), bias_hh (G,) or None; h0, c0
     (B, H) or None (zeros; c0 for the LSTM only). The layout of the states (outputs, final hidden and cell
-    state) is that of :func:`pyneural._rnn.recurrence_forward`; :func:`pyneural.kernels.rnn.layout`
+    state) is that of :func:`pyneural.kernels.rnn.recurrence_forward`; :func:`pyneural.kernels.rnn.layout`
     gives the slots.
     """
     op = "recurrence"
