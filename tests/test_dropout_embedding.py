@@ -281,3 +281,9 @@ def test_embedding_empty_indices():
     assert out.shape == (0, 3, 2)
     out.sum().backward()
     assert np.array_equal(w.grad.numpy(), np.zeros((4, 2)))
+
+
+def test_dropout_of_a_scalar_keeps_its_shape(kernel_impl):
+    out, mask = pn.kernels.dropout(np.array(3.0), 0.5, seed=5)
+    assert out.shape == () and mask.shape == () and out in (0.0, 6.0)
+    assert pn.kernels.dropout_backward(np.array(1.0), mask, 0.5).shape == ()

@@ -466,3 +466,12 @@ def test_bad_weights_and_targets(kernel_impl):
     with pytest.raises(ValueError, match=r"weight of shape \(3,\) does not match logits of shape \(3, 4\)"):
         pn.backend.kernel("cross_entropy_forward")(x, np.zeros(3, np.int64), np.empty(3), np.empty(3), 0.0, -100,
                                                    np.ones(3))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_scalar_inputs_keep_their_shape(kernel_impl, kind):
+    x, y = np.array(0.3), np.array(0.6)
+    v = KL.elementwise_loss(kind, x, y, reduction="none")
+    assert v.shape == () and np.isclose(v, ref_value(kind, x, y))
+    gr = KL.elementwise_loss_backward(kind, x, y, np.array(2.0), reduction="none")
+    assert gr.shape == () and np.isclose(gr, 2 * ref_slope(kind, x, y))

@@ -63,7 +63,7 @@ def loss_operands(kind: str, input, target, weight=None, pos_weight=None) -> tup
     def full(a: np.ndarray) -> np.ndarray:
         if a.shape != shape:
             a = np.broadcast_to(a, shape)
-        return np.ascontiguousarray(a, dtype=dtype)
+        return np.asarray(a, dtype=dtype, order="C")  # keeps 0-d arrays 0-d (ascontiguousarray would not)
 
     w, pw = extra.get("weight"), extra.get("pos_weight")
     return full(x), full(y), None if w is None else full(w), None if pw is None else full(pw)
@@ -94,7 +94,7 @@ def loss_backward(kind: str, x: np.ndarray, y: np.ndarray, w, pw, grad, reductio
         g = np.asarray(grad)
         if g.shape != x.shape:
             raise ValueError(f"{op}: grad of shape {g.shape} does not match the loss of shape {x.shape}")
-        backend.kernel("loss_backward")(kind, x, y, w, pw, np.ascontiguousarray(g, x.dtype), 0.0, out, float(beta))
+        backend.kernel("loss_backward")(kind, x, y, w, pw, np.asarray(g, x.dtype, order="C"), 0.0, out, float(beta))
         return out
     g = float(np.asarray(grad).reshape(()))
     scale = g if reduction == "sum" else (g / x.size if x.size else math.nan)
@@ -203,7 +203,7 @@ def dropout(x, p: float = 0.5, seed: int | None = None) -> tuple[np.ndarray, np.
     thread count; ``seed`` (an int in [0, 2**64)) is drawn from ``pyneural.random.generator()`` when None."""
     p = _check_p("dropout", p)
     xa = as_numeric_array("dropout", x)
-    xa = np.ascontiguousarray(xa, dtype=xa.dtype if xa.dtype.kind == "f" and xa.itemsize >= 4 else _float_dtype(xa))
+    xa = np.asarray(xa, dtype=xa.dtype if xa.dtype.kind == "f" and xa.itemsize >= 4 else _float_dtype(xa), order="C")
     if seed is None:
         seed = int(generator().integers(0, 2**64, dtype=np.uint64))
     if p == 1.0:
@@ -217,7 +217,7 @@ def dropout_backward(grad, mask: np.ndarray, p: float) -> np.ndarray:
     """``grad * mask / (1 - p)`` (zeros when p == 1)."""
     p = _check_p("dropout_backward", p)
     g = as_numeric_array("dropout_backward", grad, "grad")
-    g = np.ascontiguousarray(g, dtype=g.dtype if g.dtype.kind == "f" and g.itemsize >= 4 else _float_dtype(g))
+    g = np.asarray(g, dtype=g.dtype if g.dtype.kind == "f" and g.itemsize >= 4 else _float_dtype(g), order="C")
     m = np.asarray(mask)
     if m.shape != g.shape or m.dtype != np.uint8:
         raise ValueError(f"dropout_backward: mask of shape {m.shape} and dtype {m.dtype} does not fit grad of "
@@ -225,5 +225,5 @@ def dropout_backward(grad, mask: np.ndarray, p: float) -> np.ndarray:
     if p == 1.0:
         return np.zeros_like(g)
     out = np.empty_like(g)
-    backend.kernel("dropout_backward")(g, np.ascontiguousarray(m), p, out)
+    backend.kernel("dropout_backward")(g, np.asarray(m, order="C"), p, out)
     return out
