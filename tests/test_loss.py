@@ -475,3 +475,17 @@ def test_scalar_inputs_keep_their_shape(kernel_impl, kind):
     assert v.shape == () and np.isclose(v, ref_value(kind, x, y))
     gr = KL.elementwise_loss_backward(kind, x, y, np.array(2.0), reduction="none")
     assert gr.shape == () and np.isclose(gr, 2 * ref_slope(kind, x, y))
+
+
+@pytest.mark.parametrize("dtype,lo", [(np.float32, -45), (np.float64, -323)])
+def test_bce_logs_over_the_whole_range(kernel_impl, dtype, lo):
+    """-log x (y = 1) and -log(1 - x) (y = 0) for x from the smallest subnormal to 1, clamped at 100."""
+    x = np.logspace(lo, 0, 20001).astype(dtype)
+    x = x[(x > 0) & (x <= 1)]
+    rtol = 1e-15 if dtype == np.float64 else 3e-7
+    x64 = x.astype(np.float64)
+    with np.errstate(divide="ignore"):
+        np.testing.assert_allclose(KL.elementwise_loss("bce", x, np.ones_like(x), reduction="none"),
+                                   np.minimum(-np.log(x64), 100), rtol=rtol, atol=0)
+        np.testing.assert_allclose(KL.elementwise_loss("bce", x, np.zeros_like(x), reduction="none"),
+                                   np.minimum(-np.log1p(-x64), 100), rtol=rtol * 2, atol=0)
