@@ -39,11 +39,13 @@ def stdlib_text(max_chars: int = 2_000_000) -> str:
 
 
 def encode(text: str) -> np.ndarray:
+    """Character ids (int64) of ``text``; characters outside the vocabulary become "?"."""
     unknown = INDEX["?"]
     return np.array([INDEX.get(c, unknown) for c in text], dtype=np.int64)
 
 
 def decode(ids: np.ndarray) -> str:
+    """The text of a sequence of character ids."""
     return "".join(VOCAB[i] for i in ids)
 
 
@@ -135,10 +137,11 @@ def train(steps: int = 1500, block: int = 64, batch_size: int = 32, d_model: int
             print(f"  step {step:5d}  train loss {loss.item():.3f}  validation loss {validate():.3f}")
     seconds = time.perf_counter() - start
     val = validate()
-    return {"val_loss": val, "bits_per_char": val / np.log(2), "ms_per_step": 1e3 * seconds / steps, "model": model}
+    return {"val_loss": val, "bits_per_char": val / np.log(2), "ms_per_step": 1e3 * seconds / max(steps, 1), "model": model}
 
 
 def main(argv: list[str] | None = None) -> dict:
+    """Train, print the validation loss and samples from three prompts."""
     parser = argparse.ArgumentParser(prog="python -m pyneural.examples.char_transformer",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=1500)
