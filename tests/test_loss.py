@@ -105,11 +105,17 @@ def test_bad_input():
         F.nll_loss(pn.tensor(np.zeros((2, 4))), pn.tensor(np.array([0, 5])))
     with pytest.raises(ValueError, match="beta"):
         F.smooth_l1_loss(pn.tensor(np.zeros(3)), pn.tensor(np.zeros(3)), beta=-1.0)
+    with pytest.raises(ValueError, match="probabilities"):  # NaN is not a probability either (as PyTorch)
+        F.binary_cross_entropy(pn.tensor(np.array([np.nan, 0.5])), pn.tensor(np.array([1.0, 0.0])))
+    for fn in (F.binary_cross_entropy, F.binary_cross_entropy_with_logits):  # no broadcasting, as PyTorch
+        with pytest.raises(ValueError, match=r"target of shape \(4,\) must have the shape of input \(4, 1\)"):
+            fn(pn.tensor(np.full((4, 1), 0.5)), pn.tensor(np.ones(4)))
 
 
 # ------------------------------------------------------------------- kernels against a NumPy float64 reference
 from pyneural import kernels as K  # noqa: E402
 from pyneural.kernels import loss as KL  # noqa: E402
+from pyneural.kernels.checks import class_weight  # noqa: E402
 from pyneural.kernels.softmax import cross_entropy_rows, cross_entropy_rows_backward  # noqa: E402
 
 KINDS = ["mse", "l1", "smooth_l1", "bce", "bce_with_logits"]
@@ -286,7 +292,7 @@ def test_nll_kernels_match_float64(kernel_impl, threads, rng, shape, weighted, d
     np.testing.assert_allclose(K.nll_loss(x, t, w, "mean", ignore_index=-1), loss.sum() / wt.sum(), rtol=rtol)
     # backward: scatter of -w[t] * g at the targets
     x3, tt, _ = KL.nll_layout("nll_loss", x, t)
-    wk = KL.class_weight("nll_loss", w, x3.shape[1], x3.dtype)
+    wk = class_weight("nll_loss", w, x3.shape[1], x3.dtype)
     g = rng.standard_normal(tt.size)
     expect = _scatter(x3.shape, tt, w, 1.0) * g.reshape(x3.shape[0], 1, x3.shape[2])
     got = KL.nll_backward(x3.shape, tt, wk, g.astype(dtype), "none", 0.0, x3.dtype, -1)

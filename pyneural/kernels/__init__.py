@@ -8,7 +8,8 @@ from __future__ import annotations
 from .activation import elu, gelu, leaky_relu, relu, sigmoid, silu, tanh
 from .conv import conv2d, conv2d_backward
 from .embedding import embedding, embedding_backward
-from .loss import dropout, dropout_backward, elementwise_loss, elementwise_loss_backward, nll_loss
+from .dropout import dropout, dropout_backward
+from .loss import elementwise_loss, elementwise_loss_backward, nll_loss
 from .matmul import linear, matmul
 from .norm import (batch_norm, batch_norm_backward, batch_norm_forward, layer_norm, layer_norm_backward,
                    layer_norm_forward)

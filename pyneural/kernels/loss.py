@@ -1,5 +1,5 @@
-"""Element-wise losses (mse, l1, smooth_l1, binary cross-entropy with and without logits), the negative
-log-likelihood gather and dropout, on NumPy arrays through the active backend.
+"""Element-wise losses (mse, l1, smooth_l1, binary cross-entropy with and without logits) and the negative
+log-likelihood gather, on NumPy arrays through the active backend.
 
 The kernels take C-contiguous operands of one shape and dtype: a target, weight or pos_weight that only
 broadcasts to the input is materialised at the broadcast shape first. ``mean`` and ``sum`` come straight from
@@ -12,14 +12,11 @@ import math
 import numpy as np
 
 from .. import backend
-from .. import dtypes as _dt
-from ..random import generator
-from .checks import as_numeric_array
+from .checks import as_numeric_array, class_weight, float_dtype
 from .softmax import check_reduction
 
 __all__ = ["LOSSES", "loss_operands", "loss_forward", "loss_backward", "elementwise_loss",
-           "elementwise_loss_backward", "nll_layout", "class_weight", "nll_forward", "nll_backward", "nll_loss",
-           "dropout", "dropout_backward"]
+           "elementwise_loss_backward", "nll_layout", "nll_forward", "nll_backward", "nll_loss"]
 
 # kernel kind -> the op name used in error messages
 LOSSES = {"mse": "mse_loss", "l1": "l1_loss", "smooth_l1": "smooth_l1_loss", "bce": "binary_cross_entropy",
@@ -30,12 +27,6 @@ def _kind(kind: str) -> str:
     if kind not in LOSSES:
         raise ValueError(f"loss: unknown loss {kind!r}; expected one of {tuple(LOSSES)}")
     return LOSSES[kind]
-
-
-def _float_dtype(*arrays: np.ndarray) -> np.dtype:
-    """The common float dtype (integers and bools compute in the default float dtype, float16 in float32)."""
-    dtype = np.result_type(*[a.dtype if a.dtype.kind == "f" else _dt.default_float for a in arrays])
-    return np.dtype(np.float32) if dtype.itemsize < 4 else dtype
 
 
 def loss_operands(kind: str, input, target, weight=None, pos_weight=None) -> tuple:
@@ -58,7 +49,7 @@ def loss_operands(kind: str, input, target, weight=None, pos_weight=None) -> tup
                 raise ValueError(f"{op}: {name} of shape {a.shape} cannot be broadcast to the loss shape "
                                  f"{shape} (input {x.shape}, target {y.shape})") from None
             extra[name] = a
-    dtype = _float_dtype(x, y)
+    dtype = float_dtype(x, y)
 
     def full(a: np.ndarray) -> np.ndarray:
         if a.shape != shape:
@@ -124,7 +115,7 @@ def nll_layout(op: str, log_probs, target) -> tuple[np.ndarray, np.ndarray, tupl
     view when the input is; int64 targets (outer * inner,); target shape)."""
     x = as_numeric_array(op, log_probs, "input")
     if x.dtype.kind != "f" or x.dtype.itemsize < 4:
-        x = x.astype(_float_dtype(x))
+        x = x.astype(float_dtype(x))
     t = np.asarray(target)
     if t.dtype.kind not in "iu":
         raise TypeError(f"{op}: target must hold integer class indices, got dtype {t.dtype} (shape {t.shape})")
@@ -138,17 +129,6 @@ def nll_layout(op: str, log_probs, target) -> tuple[np.ndarray, np.ndarray, tupl
     inner = math.prod(x.shape[2:])
     x3 = np.ascontiguousarray(x).reshape(outer, classes, inner)
     return x3, np.ascontiguousarray(t.reshape(-1), dtype=np.int64), t.shape
-
-
-def class_weight(op: str, weight, classes: int, dtype) -> np.ndarray | None:
-    """A per-class weight as a C-contiguous (classes,) array of ``dtype``; None stays None."""
-    if weight is None:
-        return None
-    w = as_numeric_array(op, weight, "weight")
-    if w.shape != (classes,):
-        raise ValueError(f"{op}: weight of shape {w.shape} does not match {classes} classes "
-                         f"(expected shape ({classes},))")
-    return np.ascontiguousarray(w, dtype=dtype)
 
 
 def nll_forward(x3: np.ndarray, t: np.ndarray, w, reduction: str, ignore_index: int = -100) -> tuple:
@@ -186,44 +166,3 @@ def nll_loss(log_probs, target, weight=None, reduction: str = "mean", ignore_ind
     x3, t, shape = nll_layout("nll_loss", log_probs, target)
     loss, _ = nll_forward(x3, t, class_weight("nll_loss", weight, x3.shape[1], x3.dtype), reduction, ignore_index)
     return loss.reshape(shape) if reduction == "none" else loss
-
-
-# ---- dropout ----
-
-def _check_p(op: str, p) -> float:
-    p = float(p)
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"{op}: probability p must be in [0, 1], got {p}")
-    return p
-
-
-def dropout(x, p: float = 0.5, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """``(out, mask)``: each element kept with probability ``1 - p`` and scaled by ``1 / (1 - p)``; mask is
-    uint8 (1 = kept). The mask is a hash of (seed, element index), so it is the same on every backend and
-    thread count; ``seed`` (an int in [0, 2**64)) is drawn from ``pyneural.random.generator()`` when None."""
-    p = _check_p("dropout", p)
-    xa = as_numeric_array("dropout", x)
-    xa = np.asarray(xa, dtype=xa.dtype if xa.dtype.kind == "f" and xa.itemsize >= 4 else _float_dtype(xa), order="C")
-    if seed is None:
-        seed = int(generator().integers(0, 2**64, dtype=np.uint64))
-    if p == 1.0:
-        return np.zeros_like(xa), np.zeros(xa.shape, np.uint8)
-    out, mask = np.empty_like(xa), np.empty(xa.shape, np.uint8)
-    backend.kernel("dropout_forward")(xa, out, mask, p, int(seed))
-    return out, mask
-
-
-def dropout_backward(grad, mask: np.ndarray, p: float) -> np.ndarray:
-    """``grad * mask / (1 - p)`` (zeros when p == 1)."""
-    p = _check_p("dropout_backward", p)
-    g = as_numeric_array("dropout_backward", grad, "grad")
-    g = np.asarray(g, dtype=g.dtype if g.dtype.kind == "f" and g.itemsize >= 4 else _float_dtype(g), order="C")
-    m = np.asarray(mask)
-    if m.shape != g.shape or m.dtype != np.uint8:
-        raise ValueError(f"dropout_backward: mask of shape {m.shape} and dtype {m.dtype} does not fit grad of "
-                         f"shape {g.shape} (expected uint8)")
-    if p == 1.0:
-        return np.zeros_like(g)
-    out = np.empty_like(g)
-    backend.kernel("dropout_backward")(g, np.asarray(m, order="C"), p, out)
-    return out

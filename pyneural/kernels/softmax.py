@@ -7,10 +7,10 @@ import numpy as np
 
 from .. import backend
 from .activation import _float_contiguous
-from .checks import as_numeric_array
+from .checks import as_numeric_array, class_weight
 
 __all__ = ["softmax", "log_softmax", "softmax_backward", "cross_entropy", "cross_entropy_rows",
-           "cross_entropy_rows_backward", "ce_layout", "ce_class_weight", "ce_divisor", "check_reduction"]
+           "cross_entropy_rows_backward", "ce_layout", "ce_divisor", "check_reduction"]
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -112,17 +112,6 @@ def cross_entropy_rows_backward(rows: np.ndarray, target: np.ndarray, lse: np.nd
     return out
 
 
-def ce_class_weight(weight, classes: int, dtype) -> np.ndarray | None:
-    """cross_entropy's per-class weight as a C-contiguous (classes,) array of the logits' dtype (None: none)."""
-    if weight is None:
-        return None
-    w = as_numeric_array("cross_entropy", weight, "weight")
-    if w.shape != (classes,):
-        raise ValueError(f"cross_entropy: weight of shape {w.shape} does not match {classes} classes "
-                         f"(expected shape ({classes},))")
-    return np.ascontiguousarray(w, dtype=dtype)
-
-
 def ce_divisor(target: np.ndarray, ignore_index: int, weight: np.ndarray | None) -> float:
     """The divisor of 'mean': the number of non-ignored targets, or the sum of their class weights."""
     keep = target != ignore_index
@@ -147,7 +136,7 @@ def cross_entropy(logits, target, weight=None, reduction: str = "mean", label_sm
     """
     check_reduction("cross_entropy", reduction)
     rows, t, shape = ce_layout(logits, target)
-    w = ce_class_weight(weight, rows.shape[1], rows.dtype)
+    w = class_weight("cross_entropy", weight, rows.shape[1], rows.dtype)
     loss, _ = cross_entropy_rows(rows, t, label_smoothing, ignore_index, w)
     if reduction == "none":
         return loss.reshape(shape)

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from .. import kernels
-from ..kernels.loss import dropout as _dropout
-from ..kernels.loss import dropout_backward as _dropout_backward
+from ..kernels.dropout import dropout as _dropout
+from ..kernels.dropout import dropout_backward as _dropout_backward
 from ..kernels.softmax import softmax_backward as _softmax_backward
 from .core import Tensor, need, result, tensor_arg, unbroadcast, xp
 

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..kernels.loss import dropout as _dropout
-from ..kernels.loss import dropout_backward as _dropout_backward
+from ..kernels.checks import check_probability
+from ..kernels.dropout import dropout as _dropout
+from ..kernels.dropout import dropout_backward as _dropout_backward
 from .core import Tensor, floating, result, tensor_arg
 
 __all__ = ["dropout"]
@@ -16,9 +17,7 @@ def dropout(x: Any, p: float = 0.5, training: bool = True) -> Tensor:
     mask, the seed drawn from ``pyneural.random.generator()`` (reproducible under ``pn.manual_seed``, and the
     same mask on every backend and thread count); backward reuses the mask. Eval mode and ``p == 0`` return x.
     """
-    p = float(p)
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout: probability p must be in [0, 1], got {p}")
+    p = check_probability("dropout", p)  # also in eval mode, as PyTorch
     tx = tensor_arg(x, "dropout")
     if not training or p == 0.0:
         return tx

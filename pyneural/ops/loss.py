@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from ..kernels.loss import (class_weight, loss_backward, loss_forward, loss_operands, nll_backward, nll_forward,
+from ..kernels.checks import class_weight
+from ..kernels.loss import (LOSSES, loss_backward, loss_forward, loss_operands, nll_backward, nll_forward,
                             nll_layout)
-from ..kernels.softmax import (ce_class_weight, ce_divisor, ce_layout, check_reduction, cross_entropy_rows,
-                               cross_entropy_rows_backward)
+from ..kernels.softmax import ce_divisor, ce_layout, check_reduction, cross_entropy_rows, cross_entropy_rows_backward
 from .core import Tensor, need, result, tensor_arg, unbroadcast, xp
 
 __all__ = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "binary_cross_entropy",
@@ -42,7 +42,7 @@ def cross_entropy(logits: Any, target: Any, weight: Any = None, reduction: str =
     check_reduction("cross_entropy", reduction)
     tx = tensor_arg(logits, "cross_entropy")
     rows, tr, shape = ce_layout(tx.data, _data(target))
-    w = ce_class_weight(_data(weight), rows.shape[1], rows.dtype)
+    w = class_weight("cross_entropy", _data(weight), rows.shape[1], rows.dtype)
     loss, lse = cross_entropy_rows(rows, tr, label_smoothing, ignore_index, w)
     divisor = ce_divisor(tr, ignore_index, w) if reduction == "mean" else 1.0
     if reduction == "none":
@@ -98,10 +98,11 @@ def _elementwise(kind: str, input: Any, target: Any, reduction: str, weight: Any
                  beta: float = 1.0, target_grad=None) -> Tensor:
     """One loss kernel forward, one backward for the input; ``target_grad(x, y, w, pw)`` gives the target's
     gradient per unit upstream gradient (None: minus the input's, for the difference losses)."""
-    op = {"mse": "mse_loss", "l1": "l1_loss", "smooth_l1": "smooth_l1_loss", "bce": "binary_cross_entropy",
-          "bce_with_logits": "binary_cross_entropy_with_logits"}[kind]
+    op = LOSSES[kind]
     check_reduction(op, reduction)
     ti, tt = tensor_arg(input, op), tensor_arg(target, op)
+    if kind in ("bce", "bce_with_logits") and ti.data.shape != tt.data.shape:  # PyTorch rejects, not broadcasts
+        raise ValueError(f"{op}: target of shape {tt.data.shape} must have the shape of input {ti.data.shape}")
     x, y, w, pw = loss_operands(kind, ti.data, tt.data, _data(weight), _data(pos_weight))
     if kind in ("mse", "l1", "smooth_l1") and ti.data.shape != tt.data.shape:
         warnings.warn(f"{op}: target of shape {tt.data.shape} differs from input of shape {ti.data.shape}; they are "
@@ -149,7 +150,7 @@ def binary_cross_entropy(input: Any, target: Any, weight: Any = None, reduction:
     """``-w (y log x + (1 - y) log(1 - x))`` of probabilities ``x``; each log clamped at -100 as PyTorch."""
     ti = tensor_arg(input, "binary_cross_entropy")
     d = ti.data
-    if d.size and (np.nanmin(d) < 0 or np.nanmax(d) > 1):
+    if d.size and not np.all((d >= 0) & (d <= 1)):  # NaN fails too, as in PyTorch
         raise ValueError(f"binary_cross_entropy: input (shape {d.shape}) must hold probabilities in [0, 1]")
 
     def target_grad(x, y, w, pw):  # unclamped, as PyTorch
