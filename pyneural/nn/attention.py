@@ -63,8 +63,6 @@ class MultiheadAttention(Module):
                  vdim: int | None = None, batch_first: bool = False, device: Any = None, dtype: Any = None) -> None:
         super().__init__()
         check_positive(_NAME, embed_dim=embed_dim, num_heads=num_heads)
-        if embed_dim <= 0 or num_heads <= 0:
-            raise ValueError(f"{_NAME}: embed_dim and num_heads must be positive, got {embed_dim} and {num_heads}")
         if embed_dim % num_heads:
             raise ValueError(f"{_NAME}: embed_dim ({embed_dim}) must be divisible by num_heads ({num_heads})")
         if not 0.0 <= dropout <= 1.0:

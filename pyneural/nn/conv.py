@@ -7,7 +7,7 @@ from typing import Any
 from ..tensor import Tensor
 from . import functional as F
 from . import init
-from .linear import check_positive, empty_parameter, fan_in_uniform_
+from .linear import check_non_negative, check_positive, empty_parameter, fan_in_uniform_
 from .module import Module
 
 __all__ = ["Conv1d", "Conv2d"]
@@ -28,8 +28,9 @@ class _ConvNd(Module):
                  dilation: Any, groups: int, bias: bool, padding_mode: str, device: Any, dtype: Any) -> None:
         super().__init__()
         layer, n = type(self).__name__, self._dims
-        check_positive(layer, in_channels=in_channels, out_channels=out_channels, groups=groups)
-        if groups == 0 or in_channels % groups or out_channels % groups:
+        check_non_negative(layer, in_channels=in_channels, out_channels=out_channels)
+        check_positive(layer, groups=groups)
+        if in_channels % groups or out_channels % groups:
             raise ValueError(f"{layer}: in_channels ({in_channels}) and out_channels ({out_channels}) must be "
                              f"divisible by groups ({groups})")
         if padding_mode != "zeros":

@@ -6,7 +6,7 @@ from typing import Any
 from ..tensor import Tensor
 from . import functional as F
 from . import init
-from .linear import check_positive, empty_parameter
+from .linear import check_non_negative, empty_parameter
 from .module import Module
 
 __all__ = ["Embedding"]
@@ -19,7 +19,7 @@ class Embedding(Module):
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
                  device: Any = None, dtype: Any = None) -> None:
         super().__init__()
-        check_positive("Embedding", num_embeddings=num_embeddings, embedding_dim=embedding_dim)
+        check_non_negative("Embedding", num_embeddings=num_embeddings, embedding_dim=embedding_dim)
         if padding_idx is not None:
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise ValueError(f"Embedding: padding_idx {padding_idx} is out of range for num_embeddings="

@@ -24,11 +24,18 @@ def empty_parameter(shape: tuple, dtype: Any = None, device: Any = None) -> Para
     return Parameter(np.empty(shape, dtype))
 
 
-def check_positive(layer: str, **sizes: Any) -> None:
-    """Layer sizes must be positive ints (zero allowed where PyTorch allows empty layers)."""
+def check_non_negative(layer: str, **sizes: Any) -> None:
+    """Sizes that may be zero (PyTorch allows empty Linear, Conv, Embedding and norm layers) must be ints >= 0."""
     for name, value in sizes.items():
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
             raise ValueError(f"{layer}: {name} must be a non-negative int, got {value!r}")
+
+
+def check_positive(layer: str, **sizes: Any) -> None:
+    """Sizes that must be at least 1 (heads, layers, groups, hidden sizes) must be ints > 0."""
+    for name, value in sizes.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+            raise ValueError(f"{layer}: {name} must be a positive int, got {value!r}")
 
 
 def fan_in_uniform_(bias: Parameter, fan_in: int) -> None:
@@ -57,7 +64,7 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True, device: Any = None,
                  dtype: Any = None) -> None:
         super().__init__()
-        check_positive("Linear", in_features=in_features, out_features=out_features)
+        check_non_negative("Linear", in_features=in_features, out_features=out_features)
         self.in_features, self.out_features = int(in_features), int(out_features)
         self.weight = empty_parameter((self.out_features, self.in_features), dtype, device)
         if bias:

@@ -8,7 +8,7 @@ import numpy as np
 from ..tensor import Tensor
 from . import functional as F
 from . import init
-from .linear import check_positive, empty_parameter
+from .linear import check_non_negative, empty_parameter
 from .module import Module
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm"]
@@ -21,7 +21,7 @@ class _BatchNorm(Module):
                  track_running_stats: bool = True, device: Any = None, dtype: Any = None, *,
                  bias: bool = True) -> None:
         super().__init__()
-        check_positive(type(self).__name__, num_features=num_features)
+        check_non_negative(type(self).__name__, num_features=num_features)
         if momentum is not None and not 0.0 <= momentum <= 1.0:
             raise ValueError(f"{type(self).__name__}: momentum must be in [0, 1] or None, got {momentum}")
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
@@ -105,7 +105,7 @@ class LayerNorm(Module):
         super().__init__()
         shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
         for size in shape:
-            check_positive("LayerNorm", normalized_shape=size)
+            check_non_negative("LayerNorm", normalized_shape=size)
         self.normalized_shape, self.eps, self.elementwise_affine = tuple(int(s) for s in shape), eps, elementwise_affine
         if elementwise_affine:
             self.weight = empty_parameter(self.normalized_shape, dtype, device)

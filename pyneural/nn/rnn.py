@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
 
 from .. import ops
 from ..kernels.rnn import gate_count, layout
@@ -18,16 +17,16 @@ from ..ops.rnn import recurrence
 from ..tensor import Tensor
 from . import functional as F
 from . import init
-from .linear import empty_parameter
+from .linear import check_positive, empty_parameter
 from .module import Module
 
+
+def _size(layer: str, **size: Any) -> int:
+    """The one size given, checked positive, as an int."""
+    check_positive(layer, **size)
+    return int(next(iter(size.values())))
+
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
-
-
-def _check_size(layer: str, name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{layer}: {name} must be a positive int, got {value!r}")
-    return int(value)
 
 
 class RNNBase(Module):
@@ -42,9 +41,9 @@ class RNNBase(Module):
         super().__init__()
         name = type(self).__name__
         self.mode = mode
-        self.input_size = _check_size(name, "input_size", input_size)
-        self.hidden_size = _check_size(name, "hidden_size", hidden_size)
-        self.num_layers = _check_size(name, "num_layers", num_layers)
+        self.input_size = _size(name, input_size=input_size)
+        self.hidden_size = _size(name, hidden_size=hidden_size)
+        self.num_layers = _size(name, num_layers=num_layers)
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1:
             raise ValueError(f"{name}: dropout must be a number in [0, 1], got {dropout!r}")
         self.bias, self.batch_first, self.bidirectional = bool(bias), bool(batch_first), bool(bidirectional)
@@ -227,8 +226,8 @@ class RNNCellBase(Module):
         super().__init__()
         name = type(self).__name__
         self.mode = mode
-        self.input_size = _check_size(name, "input_size", input_size)
-        self.hidden_size = _check_size(name, "hidden_size", hidden_size)
+        self.input_size = _size(name, input_size=input_size)
+        self.hidden_size = _size(name, hidden_size=hidden_size)
         self.bias = bool(bias)
         gates = gate_count(mode) * self.hidden_size
         self.weight_ih = empty_parameter((gates, self.input_size), dtype, device)
