@@ -137,7 +137,8 @@ def train(steps: int = 1500, block: int = 64, batch_size: int = 32, d_model: int
             print(f"  step {step:5d}  train loss {loss.item():.3f}  validation loss {validate():.3f}")
     seconds = time.perf_counter() - start
     val = validate()
-    return {"val_loss": val, "bits_per_char": val / np.log(2), "ms_per_step": 1e3 * seconds / max(steps, 1), "model": model}
+    return {"val_loss": val, "bits_per_char": val / np.log(2), "ms_per_step": 1e3 * seconds / max(steps, 1),
+            "model": model}
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -54,7 +54,8 @@ class Adam(Optimizer):
         backend.kernel("adam_update")(param, grad, state["exp_avg"].data, state["exp_avg_sq"].data,
                                       state["max_exp_avg_sq"].data if amsgrad else None, lr=group["lr"],
                                       beta1=beta1, beta2=beta2, eps=group["eps"], weight_decay=group["weight_decay"],
-                                      l1_weight_decay=group["l1_weight_decay"], step=state["step"], decoupled=self._decoupled)
+                                      l1_weight_decay=group["l1_weight_decay"], step=state["step"],
+                                      decoupled=self._decoupled)
 
 
 class AdamW(Adam):

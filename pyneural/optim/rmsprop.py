@@ -16,7 +16,8 @@ __all__ = ["RMSprop"]
 class RMSprop(Optimizer):
     """``torch.optim.RMSprop``: ``v = alpha * v + (1 - alpha) * g^2``; the step divides by
     ``sqrt(v) + eps`` (``sqrt(v - mean(g)^2) + eps`` when centered), through a momentum buffer when
-    ``momentum > 0``. ``maximize=True`` ascends. Beyond PyTorch, ``l1_weight_decay`` adds ``l1_weight_decay * sign(p)`` to the gradient (an L1 penalty on the loss)."""
+    ``momentum > 0``. ``maximize=True`` ascends. Beyond PyTorch, ``l1_weight_decay`` adds
+    ``l1_weight_decay * sign(p)`` to the gradient (an L1 penalty on the loss)."""
 
     def __init__(self, params: Iterable[Tensor] | Iterable[dict], lr: float = 1e-2, alpha: float = 0.99,
                  eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False,

@@ -16,8 +16,8 @@ __all__ = ["SGD"]
 class SGD(Optimizer):
     """``torch.optim.SGD``: ``d = g + weight_decay * p``; with momentum, ``buf = momentum * buf +
     (1 - dampening) * d`` (``buf = d`` on the first step) and ``d = d + momentum * buf`` (nesterov) or
-    ``buf``; ``p -= lr * d``. ``maximize=True`` ascends. Beyond PyTorch, ``l1_weight_decay`` adds ``l1_weight_decay * sign(p)`` to the gradient (an L1 penalty on the loss)
-    before the L2 term."""
+    ``buf``; ``p -= lr * d``. ``maximize=True`` ascends. Beyond PyTorch, ``l1_weight_decay`` adds
+    ``l1_weight_decay * sign(p)`` to the gradient (an L1 penalty on the loss) before the L2 term."""
 
     def __init__(self, params: Iterable[Tensor] | Iterable[dict], lr: float, momentum: float = 0.0,
                  dampening: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0,
