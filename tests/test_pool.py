@@ -132,6 +132,16 @@ def test_max_pool2d_vector_paths_ties_and_nan(kernel_impl, case, dtype, rng):
     np.testing.assert_array_equal(idx, want_idx)
 
 
+def test_max_pool2d_batch_on_threads(kernel_impl, threads, rng):
+    """A LeNet-sized batch, enough planes for two threads: every plane matches the reference."""
+    x = rng.integers(-3, 3, (16, 6, 24, 24)).astype(np.float32)
+    x[3, 2, 5, 7] = np.nan
+    want, want_idx = reference_max_pool(x.astype(np.float64), (2, 2), (2, 2), (0, 0), (1, 1), False)
+    got, idx = pn.kernels.max_pool2d(x, 2, return_indices=True)
+    np.testing.assert_array_equal(got, want.astype(np.float32))
+    np.testing.assert_array_equal(idx, want_idx)
+
+
 AVG_CASES = [  # kernel, stride, padding, ceil_mode, count_include_pad
     ((2, 2), None, (0, 0), False, True),
     ((3, 3), (2, 2), (1, 1), False, True),

@@ -177,7 +177,9 @@ void max_forward(const PoolShape& s, const T* x, T* y, index_t* indices) {
     // widest vector the output rows fill; strides past 2 and planes past int32 offsets stay scalar
     const bool vector = s.sw <= 2 && s.ow >= NARROW && (sizeof(T) == 8 || s.h * s.w < (index_t(1) << 31));
     const int lanes = !vector ? 0 : s.ow >= VL ? VL : s.ow >= VL / 2 ? VL / 2 : s.ow >= VL / 4 ? VL / 4 : NARROW;
-    const int t = plane_threads(s, s.oh * s.ow * s.kh * s.kw);
+    // work in flop-equivalents of the time taken (measured: 4 ns per output of a 2x2 window, 8x8 to 24x24
+    // planes, about 32 per input pixel and tap), so that batches taking 100 us and more get both threads
+    const int t = plane_threads(s, 32 * (s.h * s.w + s.oh * s.ow * s.kh * s.kw));
 #pragma omp parallel for num_threads(t) if (t > 1)
     for (index_t plane = 0; plane < s.planes; ++plane) {
         const T* in = x + plane * s.h * s.w;
