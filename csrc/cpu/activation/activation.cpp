@@ -2,6 +2,7 @@
 
 #include "activation_variants.h"
 #include "pyneural/cpu_features.h"
+#include "pyneural/checks.h"
 #include "pyneural/error.h"
 
 namespace pyneural::cpu {
@@ -22,7 +23,7 @@ ActivationVariant variant() {
 // Element-wise kernels may write in place, but a partial overlap would read already-written values.
 template <class T>
 bool overlaps_partially(const T* a, const T* b, index_t n) {
-    return a != b && a < b + n && b < a + n;
+    return a != b && overlaps(a, n, b, n);
 }
 
 template <class T>

@@ -4,6 +4,7 @@
 
 #include "dropout_variants.h"
 #include "pyneural/cpu_features.h"
+#include "pyneural/checks.h"
 #include "pyneural/error.h"
 
 namespace pyneural::cpu {
@@ -27,11 +28,6 @@ DropoutFns<T> fns() {
     else return variant().f64;
 }
 
-bool overlap(const void* a, index_t a_bytes, const void* b, index_t b_bytes) {
-    const char *a0 = static_cast<const char*>(a), *b0 = static_cast<const char*>(b);
-    return a && b && a_bytes > 0 && b_bytes > 0 && a0 < b0 + b_bytes && b0 < a0 + a_bytes;
-}
-
 void check(const char* op, index_t n, double p) {
     PN_CHECK(n >= 0, op, ": negative size n=", n);
     PN_CHECK(p >= 0.0 && p < 1.0, op, ": probability p must be in [0, 1), got ", p);
@@ -42,9 +38,7 @@ void forward(const T* x, T* out, std::uint8_t* mask, index_t n, double p, std::u
     check("dropout", n, p);
     if (n == 0) return;
     PN_CHECK(x && out && mask, "dropout: null pointer");
-    const index_t bytes = n * index_t(sizeof(T));
-    PN_CHECK((out == x || !overlap(out, bytes, x, bytes)) && !overlap(mask, n, x, bytes) &&
-                 !overlap(mask, n, out, bytes),
+    PN_CHECK((out == x || !overlaps(out, n, x, n)) && !overlaps(mask, n, x, n) && !overlaps(mask, n, out, n),
              "dropout: the outputs overlap the input or each other");
     const auto threshold = std::uint64_t(ceil(p * 9007199254740992.0));  // p 2^53 is exact
     fns<T>().forward(x, out, mask, n, threshold, 1.0 / (1.0 - p), seed);
@@ -55,8 +49,7 @@ void backward(const T* g, const std::uint8_t* mask, T* gx, index_t n, double p) 
     check("dropout_backward", n, p);
     if (n == 0) return;
     PN_CHECK(g && mask && gx, "dropout_backward: null pointer");
-    const index_t bytes = n * index_t(sizeof(T));
-    PN_CHECK((gx == g || !overlap(gx, bytes, g, bytes)) && !overlap(gx, bytes, mask, n),
+    PN_CHECK((gx == g || !overlaps(gx, n, g, n)) && !overlaps(gx, n, mask, n),
              "dropout_backward: grad_x overlaps an input");
     fns<T>().backward(g, mask, gx, n, 1.0 / (1.0 - p));
 }

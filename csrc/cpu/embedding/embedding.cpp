@@ -2,6 +2,7 @@
 
 #include "embedding_variants.h"
 #include "pyneural/cpu_features.h"
+#include "pyneural/checks.h"
 #include "pyneural/error.h"
 
 namespace pyneural::cpu {
@@ -34,11 +35,6 @@ void check_indices(const char* op, const std::int64_t* indices, index_t count, i
                  ") is out of range for a weight of shape (", rows, ", ", dim, ")");
 }
 
-bool overlap(const void* a, index_t a_bytes, const void* b, index_t b_bytes) {
-    const char *a0 = static_cast<const char*>(a), *b0 = static_cast<const char*>(b);
-    return a_bytes > 0 && b_bytes > 0 && a0 < b0 + b_bytes && b0 < a0 + a_bytes;
-}
-
 }  // namespace
 
 template <class T>
@@ -47,9 +43,7 @@ void embedding_forward(const T* weight, index_t rows, index_t dim, const std::in
     check_indices("embedding", indices, count, rows, dim);
     if (count == 0 || dim == 0) return;
     PN_CHECK(weight && out, "embedding: null array pointer");
-    const index_t out_bytes = count * dim * index_t(sizeof(T));
-    PN_CHECK(!overlap(out, out_bytes, weight, rows * dim * index_t(sizeof(T))) &&
-                 !overlap(out, out_bytes, indices, count * index_t(sizeof(std::int64_t))),
+    PN_CHECK(!overlaps(out, count * dim, weight, rows * dim) && !overlaps(out, count * dim, indices, count),
              "embedding: the output overlaps an input");
     kernels<T>().forward(weight, rows, dim, indices, count, out);
 }
@@ -62,9 +56,7 @@ void embedding_backward(const T* grad, const std::int64_t* indices, index_t coun
              " is out of range for ", rows, " rows (-1 for none)");
     if (rows == 0 || dim == 0) return;
     PN_CHECK(grad_weight && (grad || count == 0), "embedding_backward: null array pointer");
-    const index_t gw_bytes = rows * dim * index_t(sizeof(T));
-    PN_CHECK(!overlap(grad_weight, gw_bytes, grad, count * dim * index_t(sizeof(T))) &&
-                 !overlap(grad_weight, gw_bytes, indices, count * index_t(sizeof(std::int64_t))),
+    PN_CHECK(!overlaps(grad_weight, rows * dim, grad, count * dim) && !overlaps(grad_weight, rows * dim, indices, count),
              "embedding_backward: grad_weight overlaps an input");
     kernels<T>().backward(grad, indices, count, dim, padding_idx, grad_weight, rows);
 }

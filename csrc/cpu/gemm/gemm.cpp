@@ -7,6 +7,7 @@
 #include <new>
 #include <utility>
 
+#include "pyneural/checks.h"
 #include "pyneural/error.h"
 
 namespace pyneural::cpu {
@@ -59,16 +60,17 @@ void validate(const GemmProblem<T>& p) {
           ", ", p.c.rs, ", ", p.c.cs, ") make elements alias each other");
     const char *clo, *chi, *lo, *hi;
     extent(p.c, p.batch, p.m, p.n, clo, chi);
+    const Span c{clo, chi - clo};
     if (p.bias) {
         extent(StridedBatch<const T>{p.bias, 0, 0, p.bias_stride}, 1, 1, p.bias_on_rows ? p.m : p.n, lo, hi);
-        PN_CHECK(hi <= clo || chi <= lo, "gemm: output overlaps the bias");
+        PN_CHECK(!overlap(c, {lo, hi - lo}), "gemm: output overlaps the bias");
     }
     if (p.k == 0) return;
     PN_CHECK(p.a.data != nullptr && p.b.data != nullptr, "gemm: null input pointer");
     extent(p.a, p.batch, p.m, p.k, lo, hi);
-    PN_CHECK(hi <= clo || chi <= lo, "gemm: output overlaps input a");
+    PN_CHECK(!overlap(c, {lo, hi - lo}), "gemm: output overlaps input a");
     extent(p.b, p.batch, p.k, p.n, lo, hi);
-    PN_CHECK(hi <= clo || chi <= lo, "gemm: output overlaps input b");
+    PN_CHECK(!overlap(c, {lo, hi - lo}), "gemm: output overlaps input b");
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include "loss_variants.h"
 #include "pyneural/cpu_features.h"
+#include "pyneural/checks.h"
 #include "pyneural/error.h"
 
 namespace pyneural::cpu {
@@ -36,11 +37,6 @@ const char* kind_name(LossKind kind) {
     throw Error(message("loss: unknown loss kind ", int(kind)));
 }
 
-bool overlap(const void* a, index_t a_bytes, const void* b, index_t b_bytes) {
-    const char *a0 = static_cast<const char*>(a), *b0 = static_cast<const char*>(b);
-    return a && b && a_bytes > 0 && b_bytes > 0 && a0 < b0 + b_bytes && b0 < a0 + a_bytes;
-}
-
 template <class T>
 void check_common(const char* op, LossKind kind, const T* x, const T* y, const T* pos_weight, index_t n, double beta) {
     PN_CHECK(n >= 0, op, ": negative size n=", n);
@@ -55,9 +51,8 @@ double forward(LossKind kind, const T* x, const T* y, const T* w, const T* pw, T
     const char* op = kind_name(kind);
     check_common(op, kind, x, y, pw, n, beta);
     if (n == 0) return 0.0;
-    const index_t bytes = n * index_t(sizeof(T));
-    PN_CHECK(!overlap(loss, bytes, x, bytes) && !overlap(loss, bytes, y, bytes) && !overlap(loss, bytes, w, bytes) &&
-                 !overlap(loss, bytes, pw, bytes),
+    PN_CHECK(!overlaps(loss, n, x, n) && !overlaps(loss, n, y, n) && !overlaps(loss, n, w, n) &&
+                 !overlaps(loss, n, pw, n),
              op, ": the loss output overlaps an input");
     return fns<T>().forward(kind, x, y, w, pw, loss, n, beta);
 }
@@ -69,9 +64,8 @@ void backward(LossKind kind, const T* x, const T* y, const T* w, const T* pw, co
     check_common(op, kind, x, y, pw, n, beta);
     if (n == 0) return;
     PN_CHECK(gx, op, ": null grad_x pointer");
-    const index_t bytes = n * index_t(sizeof(T));
-    PN_CHECK(!overlap(gx, bytes, x, bytes) && !overlap(gx, bytes, y, bytes) && !overlap(gx, bytes, w, bytes) &&
-                 !overlap(gx, bytes, pw, bytes) && (gx == g || !overlap(gx, bytes, g, bytes)),
+    PN_CHECK(!overlaps(gx, n, x, n) && !overlaps(gx, n, y, n) && !overlaps(gx, n, w, n) && !overlaps(gx, n, pw, n) &&
+                 (gx == g || !overlaps(gx, n, g, n)),
              op, ": grad_x overlaps an input");
     fns<T>().backward(kind, x, y, w, pw, g, scale, gx, n, beta);
 }
@@ -100,10 +94,8 @@ void nll_fwd(const T* x, const index_t* target, const T* w, T* loss, index_t out
     const index_t rows = outer * inner;
     if (rows == 0) return;
     PN_CHECK(x || classes == 0, op, ": null input pointer");
-    const index_t bytes = rows * index_t(sizeof(T));
-    PN_CHECK(!overlap(loss, bytes, x, outer * classes * inner * index_t(sizeof(T))) &&
-                 !overlap(loss, bytes, target, rows * index_t(sizeof(index_t))) &&
-                 !overlap(loss, bytes, w, classes * index_t(sizeof(T))),
+    PN_CHECK(!overlaps(loss, rows, x, outer * classes * inner) && !overlaps(loss, rows, target, rows) &&
+                 !overlaps(loss, rows, w, classes),
              op, ": the loss output overlaps an input");
     fns<T>().nll_forward(x, target, w, loss, outer, classes, inner, ignore_index, sums);
 }
@@ -116,10 +108,8 @@ void nll_bwd(const index_t* target, const T* w, const T* g, double scale, T* gx,
     const index_t n = outer * classes * inner;
     if (n == 0) return;
     PN_CHECK(gx, op, ": null grad_x pointer");
-    const index_t bytes = n * index_t(sizeof(T));
-    PN_CHECK(!overlap(gx, bytes, target, outer * inner * index_t(sizeof(index_t))) &&
-                 !overlap(gx, bytes, w, classes * index_t(sizeof(T))) &&
-                 !overlap(gx, bytes, g, outer * inner * index_t(sizeof(T))),
+    PN_CHECK(!overlaps(gx, n, target, outer * inner) && !overlaps(gx, n, w, classes) &&
+                 !overlaps(gx, n, g, outer * inner),
              op, ": grad_x overlaps an input");
     fns<T>().nll_backward(target, w, g, scale, gx, outer, classes, inner, ignore_index);
 }

@@ -6,6 +6,7 @@
 
 #include "norm_variants.h"
 #include "pyneural/cpu_features.h"
+#include "pyneural/checks.h"
 #include "pyneural/error.h"
 
 namespace pyneural::cpu {
@@ -27,35 +28,6 @@ template <class T>
 NormKernels<T> kernels() {
     if constexpr (sizeof(T) == 4) return variant().f32;
     else return variant().f64;
-}
-
-// An array of `count` elements at `data`, for the overlap checks.
-struct Span {
-    const void* data;
-    index_t bytes;
-};
-
-template <class T>
-Span span(const T* data, index_t count) {
-    return {data, data ? count * index_t(sizeof(T)) : 0};
-}
-
-bool overlap(Span a, Span b) {
-    if (a.bytes == 0 || b.bytes == 0) return false;
-    const char *a0 = static_cast<const char*>(a.data), *b0 = static_cast<const char*>(b.data);
-    return a0 < b0 + b.bytes && b0 < a0 + a.bytes;
-}
-
-// Outputs must not overlap the inputs nor each other (a kernel reads inputs after writing some outputs).
-void check_disjoint(const char* op, std::initializer_list<Span> outputs, std::initializer_list<Span> inputs) {
-    int i = 0;
-    for (Span out : outputs) {
-        for (Span in : inputs) PN_CHECK(!overlap(out, in), op, ": an output array overlaps an input array");
-        int j = 0;
-        for (Span other : outputs)
-            PN_CHECK(j++ <= i || !overlap(out, other), op, ": two output arrays overlap each other");
-        ++i;
-    }
 }
 
 void check_sizes(const char* op, std::initializer_list<index_t> sizes) {

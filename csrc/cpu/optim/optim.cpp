@@ -7,6 +7,7 @@
 
 #include "optim_variants.h"
 #include "pyneural/cpu_features.h"
+#include "pyneural/checks.h"
 #include "pyneural/error.h"
 
 namespace pyneural::cpu {
@@ -35,14 +36,11 @@ template <class T>
 void check_buffers(const char* op, index_t n, std::initializer_list<Buffer> buffers) {
     PN_CHECK(n >= 0, op, ": negative size ", n);
     if (n == 0) return;
-    const size_t bytes = size_t(n) * sizeof(T);
+    const index_t bytes = n * index_t(sizeof(T));
     for (auto x = buffers.begin(); x != buffers.end(); ++x) {
         PN_CHECK(x->data != nullptr, op, ": ", x->name, " is missing (null)");
-        const char* lo = static_cast<const char*>(x->data);
-        for (auto y = buffers.begin(); y != x; ++y) {
-            const char* other = static_cast<const char*>(y->data);
-            PN_CHECK(lo + bytes <= other || other + bytes <= lo, op, ": ", x->name, " overlaps ", y->name);
-        }
+        for (auto y = buffers.begin(); y != x; ++y)
+            PN_CHECK(!overlap({x->data, bytes}, {y->data, bytes}), op, ": ", x->name, " overlaps ", y->name);
     }
 }
 

@@ -3,6 +3,7 @@
 #include <initializer_list>
 
 #include "pyneural/cpu_features.h"
+#include "pyneural/checks.h"
 #include "pyneural/error.h"
 #include "rnn_variants.h"
 
@@ -27,23 +28,6 @@ RnnKernels<T> kernels() {
     else return variant().f64;
 }
 
-// An array of `count` elements at `data` (null: absent), for the overlap checks.
-struct Span {
-    const void* data;
-    index_t bytes;
-};
-
-template <class T>
-Span span(const T* data, index_t count) {
-    return {data, data ? count * index_t(sizeof(T)) : 0};
-}
-
-bool overlap(Span a, Span b) {
-    if (a.bytes == 0 || b.bytes == 0) return false;
-    const char *a0 = static_cast<const char*>(a.data), *b0 = static_cast<const char*>(b.data);
-    return a0 < b0 + b.bytes && b0 < a0 + a.bytes;
-}
-
 // Sizes are non-negative; required arrays are present; outputs overlap neither the inputs nor each other
 // (a row's outputs are written while later rows' inputs are still to be read). False: nothing to do.
 bool check(const char* op, index_t rows, index_t hidden, std::initializer_list<const void*> required,
@@ -51,14 +35,7 @@ bool check(const char* op, index_t rows, index_t hidden, std::initializer_list<c
     PN_CHECK(rows >= 0 && hidden >= 0, op, ": negative size (rows ", rows, ", hidden ", hidden, ")");
     if (rows == 0 || hidden == 0) return false;
     for (const void* p : required) PN_CHECK(p != nullptr, op, ": null array pointer");
-    int i = 0;
-    for (Span out : outputs) {
-        for (Span in : inputs) PN_CHECK(!overlap(out, in), op, ": an output array overlaps an input array");
-        int j = 0;
-        for (Span other : outputs)
-            PN_CHECK(j++ <= i || !overlap(out, other), op, ": two output arrays overlap each other");
-        ++i;
-    }
+    check_disjoint(op, outputs, inputs);
     return true;
 }
 

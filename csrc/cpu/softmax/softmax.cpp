@@ -1,6 +1,7 @@
 #include "softmax.h"
 
 #include "pyneural/cpu_features.h"
+#include "pyneural/checks.h"
 #include "pyneural/error.h"
 #include "softmax_variants.h"
 
@@ -22,12 +23,6 @@ SoftmaxVariant variant() {
 template <class T> const SoftmaxFns<T>& fns(const SoftmaxVariant& v);
 template <> const SoftmaxFns<float>& fns(const SoftmaxVariant& v) { return v.f32; }
 template <> const SoftmaxFns<double>& fns(const SoftmaxVariant& v) { return v.f64; }
-
-template <class A, class B>
-bool overlaps(const A* a, index_t na, const B* b, index_t nb) {
-    const char *a0 = reinterpret_cast<const char*>(a), *b0 = reinterpret_cast<const char*>(b);
-    return a0 < b0 + nb * index_t(sizeof(B)) && b0 < a0 + na * index_t(sizeof(A));
-}
 
 void check_sizes(const char* op, index_t rows, index_t cols) {
     PN_CHECK(rows >= 0 && cols >= 0, op, ": negative size (rows=", rows, ", cols=", cols, ")");
