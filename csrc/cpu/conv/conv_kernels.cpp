@@ -529,7 +529,8 @@ struct WeightLanes {
         }
     }
 
-    // One image: xp (c, hp, wp) and dyp (kp, oh, owp) padded copies; sums (k, c, kh, kw) of N-lane vectors.
+    // One image: xp (c, hp, wp) and dyp (k or more channels, oh, owp), in place or padded copies; sums
+    // (k, c, kh, kw) of N-lane vectors.
     template <int KB, int JB>
     static void image(const ConvShape& s, const T* xp, index_t hp, index_t wp, const T* dyp, index_t owp, T* sums) {
         const index_t full = s.ow / N, kstride = s.oh * owp;
