@@ -78,7 +78,7 @@ def test_native_gemm_checks_epilogue_arguments():
     a, b, out = np.ones((1, 2, 3)), np.ones((1, 3, 4)), np.empty((1, 2, 4))
     with pytest.raises(ValueError, match="bias must have shape"):
         gemm(a, b, out, np.ones(3))
-    with pytest.raises(ValueError, match="bias dtype"):
+    with pytest.raises(TypeError, match="bias dtype"):
         gemm(a, b, out, np.ones(4, np.float32))
     with pytest.raises(ValueError, match="unknown activation"):
         gemm(a, b, out, None, "swish")

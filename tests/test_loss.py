@@ -474,6 +474,22 @@ def test_bad_weights_and_targets(kernel_impl):
                                                    np.ones(3))
 
 
+def test_kernels_raise_type_error_for_wrong_types(kernel_impl):
+    """DESIGN.md: a wrong type (wrong dtype, not an array) is a TypeError on every implementation alike."""
+    fwd, bwd = pn.backend.kernel("loss_forward"), pn.backend.kernel("loss_backward")
+    x = np.zeros((3, 4))
+    with pytest.raises(TypeError, match="loss_forward: unsupported dtype int64; expected float32 or float64"):
+        fwd("mse", x.astype(np.int64), x.astype(np.int64), None, None, None, 1.0)
+    with pytest.raises(TypeError, match="loss_forward: y has dtype float32, expected float64"):
+        fwd("mse", x, x.astype(np.float32), None, None, None, 1.0)
+    with pytest.raises(TypeError, match="loss_backward: out has dtype float32, expected float64"):
+        bwd("mse", x, x, None, None, None, 1.0, np.empty((3, 4), np.float32), 1.0)
+    with pytest.raises(TypeError, match="loss_forward"):
+        fwd("mse", x, x.tolist(), None, None, None, 1.0)
+    with pytest.raises(TypeError, match="nll_loss: target has dtype int32, expected int64"):
+        pn.backend.kernel("nll_loss_forward")(x.reshape(3, 4, 1), np.zeros(3, np.int32), None, None, -100)
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_scalar_inputs_keep_their_shape(kernel_impl, kind):
     x, y = np.array(0.3), np.array(0.6)

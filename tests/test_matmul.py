@@ -188,9 +188,9 @@ def test_raw_gemm_rejects_bad_arguments(impl):
         gemm(f, np.ones((2, 3, 5), np.float32), out)
     with pytest.raises(ValueError, match="do not match"):
         gemm(f, g, np.empty((2, 3, 6), np.float32))
-    with pytest.raises((TypeError, ValueError), match="dtype|float"):
+    with pytest.raises(TypeError, match="dtype|float"):
         gemm(f, g.astype(np.float64), out)
-    with pytest.raises((TypeError, ValueError), match="dtype|float"):
+    with pytest.raises(TypeError, match="dtype|float"):
         gemm(f.astype(np.int32), g.astype(np.int32), out.astype(np.int32))
     read_only = out.copy()
     read_only.flags.writeable = False

@@ -155,7 +155,7 @@ def test_layer_norm_kernel_validates_its_arguments(kernel_impl):
     out, mean, rstd = np.empty((3, 4), np.float32), np.empty(3, np.float32), np.empty(3, np.float32)
     with pytest.raises(ValueError, match=r"layer_norm: out has shape \(3, 5\)"):
         kernel(x, None, None, 1e-5, np.empty((3, 5), np.float32), mean, rstd)
-    with pytest.raises((TypeError, ValueError), match="layer_norm: weight has dtype float64"):
+    with pytest.raises(TypeError, match="layer_norm: weight has dtype float64"):
         kernel(x, np.ones(4), None, 1e-5, out, mean, rstd)
     with pytest.raises(ValueError, match="layer_norm: an output array overlaps an input array"):
         kernel(x, None, None, 1e-5, x, mean, rstd)
@@ -330,7 +330,7 @@ def test_batch_norm_kernel_validates_its_arguments(kernel_impl):
         stats(np.zeros((4, 3), np.float32), mean, var)
     with pytest.raises(ValueError, match=r"batch_norm: mean has shape \(4,\), expected \(3,\)"):
         stats(x, np.zeros(4, np.float32), var)
-    with pytest.raises((TypeError, ValueError), match="batch_norm: out has dtype float64"):
+    with pytest.raises(TypeError, match="batch_norm: out has dtype float64"):
         apply(x, mean, var, None, None, 1e-5, np.empty((4, 3, 2)))
     with pytest.raises(ValueError, match="batch_norm: an output array overlaps an input array"):
         apply(x, mean, var, None, None, 1e-5, x)

@@ -208,7 +208,7 @@ def test_kernel_rejects_bad_buffers(kernel_impl, kernel):
     g = np.zeros((4, 5), np.float32)
     cases = [
         (ValueError, r"shape \(5, 4\)", p, g, lambda: np.zeros((5, 4), np.float32)),
-        (ValueError, "dtype float64", p, g, lambda: np.zeros((4, 5), np.float64)),
+        (TypeError, "dtype float64", p, g, lambda: np.zeros((4, 5), np.float64)),
         (ValueError, "C-contiguous", p, g, lambda: np.zeros((5, 4), np.float32).T),
         (ValueError, "grad has shape", p, np.zeros(20, np.float32), lambda: np.zeros((4, 5), np.float32)),
         (ValueError, "param must be C-contiguous", np.zeros((5, 4), np.float32).T, np.zeros((4, 5), np.float32),

@@ -166,7 +166,7 @@ def test_gate_kernels_reject_bad_arrays(kernel_impl, name):
     call()  # the valid call works
     with pytest.raises(ValueError, match=name):
         call(xg=np.zeros((rows, width + 1)))
-    with pytest.raises((TypeError, ValueError), match=name):
+    with pytest.raises(TypeError, match=name):
         call(hg=np.zeros((rows, width), np.float32))
     with pytest.raises(ValueError, match=name):
         call(xg=np.zeros((width, rows)).T)  # not C-contiguous
@@ -191,7 +191,7 @@ def test_backward_gate_kernels_reject_bad_arrays(kernel_impl):
     rnn("tanh", g, None, h, np.empty((rows, hidden)))  # the valid call works
     with pytest.raises(ValueError, match="rnn_cell_backward"):
         rnn("tanh", g, None, h, np.empty((rows, hidden + 1)))
-    with pytest.raises((TypeError, ValueError), match="rnn_cell_backward"):
+    with pytest.raises(TypeError, match="rnn_cell_backward"):
         rnn("tanh", g.astype(np.float32), None, h, np.empty((rows, hidden)))
     with pytest.raises(ValueError, match="rnn_cell_backward"):
         rnn("tanh", g, None, h, h)  # writes what it reads

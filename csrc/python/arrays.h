@@ -21,6 +21,32 @@ inline std::string shape_str(const py::array& x) {
     return s + (x.ndim() == 1 ? ",)" : ")");
 }
 
+// The shape of x as kernel sizes.
+inline std::vector<index_t> shape_of(const py::array& x) {
+    std::vector<index_t> shape(size_t(x.ndim()));
+    for (py::ssize_t d = 0; d < x.ndim(); ++d) shape[size_t(d)] = x.shape(d);
+    return shape;
+}
+
+inline std::string dtype_str(const py::dtype& dtype) { return std::string(py::str(dtype)); }
+
+// A wrong dtype is a wrong type: TypeError in Python (a wrong shape or layout is a ValueError, PN_CHECK).
+template <class... Parts>
+[[noreturn]] void throw_type_error(const Parts&... parts) {
+    throw py::type_error(message(parts...));
+}
+
+// x has dtype `expected`, else a TypeError "op: name has dtype ..., expected ...".
+inline void require_dtype(const py::array& x, const py::dtype& expected, const std::string& op, const char* name) {
+    if (!expected.is(x.dtype()))
+        throw_type_error(op, ": ", name, " has dtype ", dtype_str(x.dtype()), ", expected ", dtype_str(expected));
+}
+
+// The TypeError for an array whose dtype no kernel takes.
+[[noreturn]] inline void unsupported_dtype(const std::string& op, const py::array& x) {
+    throw_type_error(op, ": unsupported dtype ", dtype_str(x.dtype()), "; expected float32 or float64");
+}
+
 // Stride of dimension d in elements; byte strides that are not a multiple of the item size are rejected.
 inline index_t element_stride(const py::array& x, py::ssize_t d, const char* op, const char* name) {
     const auto bytes = x.strides(d);
@@ -32,8 +58,7 @@ inline index_t element_stride(const py::array& x, py::ssize_t d, const char* op,
 template <class T>
 StridedBatch<T> batch_view(py::array& x, const char* op, const char* name) {
     PN_CHECK(x.ndim() == 3, op, ": ", name, " must be 3-D (batch, rows, cols), got shape ", shape_str(x));
-    PN_CHECK(py::dtype::of<std::remove_const_t<T>>().is(x.dtype()), op, ": ", name, " has dtype ",
-          std::string(py::str(x.dtype())), ", expected ", std::string(py::str(py::dtype::of<std::remove_const_t<T>>())));
+    require_dtype(x, py::dtype::of<std::remove_const_t<T>>(), op, name);
     if constexpr (!std::is_const_v<T>) PN_CHECK(x.writeable(), op, ": ", name, " is read-only");
     T* data = static_cast<T*>(const_cast<void*>(x.data()));
     return {data, element_stride(x, 0, op, name), element_stride(x, 1, op, name), element_stride(x, 2, op, name)};
@@ -44,8 +69,7 @@ StridedBatch<T> batch_view(py::array& x, const char* op, const char* name) {
 template <class T>
 T* contiguous_data(py::array& x, const char* op, const char* name, const std::vector<index_t>& shape) {
     using U = std::remove_const_t<T>;
-    PN_CHECK(py::dtype::of<U>().is(x.dtype()), op, ": ", name, " has dtype ", std::string(py::str(x.dtype())),
-             ", expected ", std::string(py::str(py::dtype::of<U>())));
+    require_dtype(x, py::dtype::of<U>(), op, name);
     bool same = x.ndim() == py::ssize_t(shape.size());
     for (size_t d = 0; same && d < shape.size(); ++d) same = x.shape(d) == shape[d];
     if (!same) {
@@ -70,12 +94,12 @@ T* optional_contiguous(std::optional<py::array>& x, const char* op, const char* 
     return x ? contiguous_data<T>(*x, op, name, shape) : nullptr;
 }
 
-// Calls fn(float{}) or fn(double{}) by the dtype of x (the kernel's T); other dtypes are an error.
+// Calls fn(float{}) or fn(double{}) by the dtype of x (the kernel's T); other dtypes are a TypeError.
 template <class Fn>
 void by_dtype(const py::array& x, const char* op, Fn&& fn) {
     if (py::dtype::of<float>().is(x.dtype())) return fn(float{});
     if (py::dtype::of<double>().is(x.dtype())) return fn(double{});
-    throw Error(message(op, ": unsupported dtype ", std::string(py::str(x.dtype())), "; expected float32 or float64"));
+    unsupported_dtype(op, x);
 }
 
 // x.ndim() == ndim, else an error naming the op, the array and the expected layout.

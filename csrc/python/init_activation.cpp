@@ -16,8 +16,8 @@ cpu::ActKind parse_kind(const std::string& name) {
 
 // Element-wise kernels take C-contiguous arrays of one float dtype and one size.
 void check_operand(const py::array& x, const py::array& like, const std::string& op, const char* name, bool output) {
-    PN_CHECK(x.dtype().is(like.dtype()), op, ": ", name, " has dtype ", std::string(py::str(x.dtype())), ", expected ",
-             std::string(py::str(like.dtype())));
+    if (!x.dtype().is(like.dtype()))
+        throw_type_error(op, ": ", name, " has dtype ", dtype_str(x.dtype()), ", expected ", dtype_str(like.dtype()));
     PN_CHECK(x.size() == like.size(), op, ": ", name, " has shape ", shape_str(x), ", expected ", like.size(),
              " elements like shape ", shape_str(like));
     PN_CHECK(x.flags() & py::array::c_style, op, ": ", name, " of shape ", shape_str(x), " must be C-contiguous");
@@ -41,7 +41,7 @@ void forward(const std::string& kind_name, py::array x, py::array out, double al
         py::gil_scoped_release release;
         return cpu::activation_forward(kind, data_of<double>(x), data_of<double>(out), n, alpha);
     }
-    throw Error(message(op, ": unsupported dtype ", std::string(py::str(x.dtype())), "; expected float32 or float64"));
+    unsupported_dtype(op, x);
 }
 
 void backward(const std::string& kind_name, py::array grad, py::array saved, py::array out, double alpha) {
@@ -61,8 +61,7 @@ void backward(const std::string& kind_name, py::array grad, py::array saved, py:
         return cpu::activation_backward(kind, data_of<double>(grad), data_of<double>(saved), data_of<double>(out), n,
                                         alpha);
     }
-    throw Error(message(op, ": unsupported dtype ", std::string(py::str(grad.dtype())),
-                        "; expected float32 or float64"));
+    unsupported_dtype(op, grad);
 }
 
 }  // namespace

@@ -7,12 +7,6 @@
 namespace pyneural::python {
 namespace {
 
-std::vector<index_t> shape_of(const py::array& x) {
-    std::vector<index_t> shape(size_t(x.ndim()));
-    for (py::ssize_t d = 0; d < x.ndim(); ++d) shape[size_t(d)] = x.shape(d);
-    return shape;
-}
-
 void dropout_forward(py::array x, py::array out, py::array mask, double p, std::uint64_t seed) {
     const char* op = "dropout";
     const std::vector<index_t> shape = shape_of(x);

@@ -19,8 +19,8 @@ void gemm_typed(py::array& a, py::array& b, py::array& c, const std::optional<py
     if (bias) {
         PN_CHECK(bias->ndim() == 1 && bias->shape(0) == p.n, "gemm: bias must have shape (", p.n, ",), got ",
                  shape_str(*bias));
-        PN_CHECK(py::dtype::of<T>().is(bias->dtype()), "gemm: bias dtype ", std::string(py::str(bias->dtype())),
-                 " differs from out's");
+        if (!py::dtype::of<T>().is(bias->dtype()))
+            throw_type_error("gemm: bias dtype ", dtype_str(bias->dtype()), " differs from out's");
         p.bias = static_cast<const T*>(bias->data());
         p.bias_stride = element_stride(*bias, 0, "gemm", "bias");
     }
@@ -37,7 +37,7 @@ void gemm(py::array a, py::array b, py::array out, std::optional<py::array> bias
     const Activation act = parse_activation(activation, "gemm");
     if (py::dtype::of<float>().is(out.dtype())) return gemm_typed<float>(a, b, out, bias, act);
     if (py::dtype::of<double>().is(out.dtype())) return gemm_typed<double>(a, b, out, bias, act);
-    throw Error(message("gemm: unsupported dtype ", std::string(py::str(out.dtype())), "; expected float32 or float64"));
+    unsupported_dtype("gemm", out);
 }
 
 }  // namespace

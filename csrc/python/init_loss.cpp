@@ -19,12 +19,6 @@ cpu::LossKind parse_kind(const std::string& kind) {
     throw Error(message("loss: unknown loss '", kind, "'; expected mse, l1, smooth_l1, bce or bce_with_logits"));
 }
 
-std::vector<index_t> shape_of(const py::array& x) {
-    std::vector<index_t> shape(size_t(x.ndim()));
-    for (py::ssize_t d = 0; d < x.ndim(); ++d) shape[size_t(d)] = x.shape(d);
-    return shape;
-}
-
 double loss_forward(const std::string& kind, py::array x, py::array y, std::optional<py::array> weight,
                     std::optional<py::array> pos_weight, std::optional<py::array> out, double beta) {
     const cpu::LossKind k = parse_kind(kind);

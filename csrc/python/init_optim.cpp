@@ -10,11 +10,12 @@ namespace {
 template <class T>
 T* buffer_of(const py::object& x, const py::array& param, const char* op, const char* name, bool writes) {
     if (!py::isinstance<py::array>(x))
-        throw py::type_error(message(op, ": ", name, " must be a NumPy array, got ",
-                                     std::string(py::str(py::type::of(x).attr("__name__")))));
+        throw_type_error(op, ": ", name, " must be a NumPy array, got ",
+                         std::string(py::str(py::type::of(x).attr("__name__"))));
     auto a = py::reinterpret_borrow<py::array>(x);
-    PN_CHECK(py::dtype::of<T>().is(a.dtype()), op, ": ", name, " has dtype ", std::string(py::str(a.dtype())),
-             ", expected ", std::string(py::str(param.dtype())), " (the dtype of param)");
+    if (!py::dtype::of<T>().is(a.dtype()))
+        throw_type_error(op, ": ", name, " has dtype ", dtype_str(a.dtype()), ", expected ", dtype_str(param.dtype()),
+                         " (the dtype of param)");
     bool same_shape = a.ndim() == param.ndim();
     for (py::ssize_t d = 0; same_shape && d < a.ndim(); ++d) same_shape = a.shape(d) == param.shape(d);
     PN_CHECK(same_shape, op, ": ", name, " has shape ", shape_str(a), ", expected ", shape_str(param),
@@ -33,13 +34,12 @@ T* optional_buffer(const py::object& x, const py::array& param, const char* op, 
 template <class Body>
 void on_dtype(const py::object& param_obj, const char* op, const Body& body) {
     if (!py::isinstance<py::array>(param_obj))
-        throw py::type_error(message(op, ": param must be a NumPy array, got ",
-                                     std::string(py::str(py::type::of(param_obj).attr("__name__")))));
+        throw_type_error(op, ": param must be a NumPy array, got ",
+                         std::string(py::str(py::type::of(param_obj).attr("__name__"))));
     auto param = py::reinterpret_borrow<py::array>(param_obj);
     if (py::dtype::of<float>().is(param.dtype())) return body(param, float{});
     if (py::dtype::of<double>().is(param.dtype())) return body(param, double{});
-    throw py::type_error(message(op, ": param has dtype ", std::string(py::str(param.dtype())),
-                                 "; expected float32 or float64"));
+    throw_type_error(op, ": param has dtype ", dtype_str(param.dtype()), "; expected float32 or float64");
 }
 
 }  // namespace

@@ -16,8 +16,9 @@ void check_array(const py::array& x, const char* op, const char* name, py::ssize
 }
 
 void check_same(const py::array& x, const py::array& like, const char* op, const char* name, const char* like_name) {
-    PN_CHECK(x.dtype().is(like.dtype()), op, ": ", name, " has dtype ", std::string(py::str(x.dtype())), ", ",
-             like_name, " has ", std::string(py::str(like.dtype())));
+    if (!x.dtype().is(like.dtype()))
+        throw_type_error(op, ": ", name, " has dtype ", dtype_str(x.dtype()), ", ", like_name, " has ",
+                         dtype_str(like.dtype()));
     bool same = x.ndim() == like.ndim();
     for (py::ssize_t d = 0; same && d < x.ndim(); ++d) same = x.shape(d) == like.shape(d);
     PN_CHECK(same, op, ": ", name, " has shape ", shape_str(x), ", ", like_name, " has shape ", shape_str(like));
@@ -28,10 +29,6 @@ T* ptr(const py::array& x) { return static_cast<T*>(const_cast<void*>(x.data()))
 
 bool is_f32(const py::array& x) { return py::dtype::of<float>().is(x.dtype()); }
 bool is_f64(const py::array& x) { return py::dtype::of<double>().is(x.dtype()); }
-
-[[noreturn]] void bad_dtype(const char* op, const py::array& x) {
-    throw Error(message(op, ": unsupported dtype ", std::string(py::str(x.dtype())), "; expected float32 or float64"));
-}
 
 // (rows, cols) -> softmax along cols; (outer, dim, inner) -> along dim.
 void layout(const py::array& x, const char* op, index_t& outer, index_t& dim, index_t& inner) {
@@ -53,7 +50,7 @@ void forward(py::array x, py::array out, bool log) {
     if (is_f32(x)) return cpu::softmax_forward(ptr<float>(x), ptr<float>(out), outer, dim, inner, log);
     if (is_f64(x)) return cpu::softmax_forward(ptr<double>(x), ptr<double>(out), outer, dim, inner, log);
     py::gil_scoped_acquire acquire;
-    bad_dtype(op, x);
+    unsupported_dtype(op, x);
 }
 
 void backward(py::array grad, py::array y, py::array out, bool log) {
@@ -71,21 +68,22 @@ void backward(py::array grad, py::array y, py::array out, bool log) {
     if (is_f64(grad))
         return cpu::softmax_backward(ptr<double>(grad), ptr<double>(y), ptr<double>(out), outer, dim, inner, log);
     py::gil_scoped_acquire acquire;
-    bad_dtype(op, grad);
+    unsupported_dtype(op, grad);
 }
 
 void check_targets(const py::array& logits, const py::array& target, const char* op) {
     check_array(target, op, "target", 1, false);
-    PN_CHECK(py::dtype::of<std::int64_t>().is(target.dtype()), op, ": target must be int64 class indices, got dtype ",
-             std::string(py::str(target.dtype())));
+    if (!py::dtype::of<std::int64_t>().is(target.dtype()))
+        throw_type_error(op, ": target must be int64 class indices, got dtype ", dtype_str(target.dtype()));
     PN_CHECK(target.shape(0) == logits.shape(0), op, ": target of shape ", shape_str(target),
              " does not match logits of shape ", shape_str(logits));
 }
 
 void check_row_vector(const py::array& x, const py::array& logits, const char* op, const char* name, bool output) {
     check_array(x, op, name, 1, output);
-    PN_CHECK(x.dtype().is(logits.dtype()), op, ": ", name, " has dtype ", std::string(py::str(x.dtype())),
-             ", logits have ", std::string(py::str(logits.dtype())));
+    if (!x.dtype().is(logits.dtype()))
+        throw_type_error(op, ": ", name, " has dtype ", dtype_str(x.dtype()), ", logits have ",
+                         dtype_str(logits.dtype()));
     PN_CHECK(x.shape(0) == logits.shape(0), op, ": ", name, " of shape ", shape_str(x),
              " does not match logits of shape ", shape_str(logits));
 }
@@ -95,8 +93,9 @@ template <class T>
 const T* class_weight(std::optional<py::array>& weight, const py::array& logits, const char* op) {
     if (!weight) return nullptr;
     check_array(*weight, op, "weight", 1, false);
-    PN_CHECK(weight->dtype().is(logits.dtype()), op, ": weight has dtype ", std::string(py::str(weight->dtype())),
-             ", logits have ", std::string(py::str(logits.dtype())));
+    if (!weight->dtype().is(logits.dtype()))
+        throw_type_error(op, ": weight has dtype ", dtype_str(weight->dtype()), ", logits have ",
+                         dtype_str(logits.dtype()));
     PN_CHECK(weight->shape(0) == logits.shape(1), op, ": weight of shape ", shape_str(*weight),
              " does not match logits of shape ", shape_str(logits), " (one weight per class)");
     return ptr<const T>(*weight);
@@ -121,7 +120,7 @@ void ce_forward(py::array logits, py::array target, py::array loss, py::array ls
         return cpu::cross_entropy_forward(ptr<double>(logits), t, ptr<double>(loss), ptr<double>(lse), rows,
                                           classes, smoothing, ignore_index, w64);
     py::gil_scoped_acquire acquire;
-    bad_dtype(op, logits);
+    unsupported_dtype(op, logits);
 }
 
 void ce_backward(py::array logits, py::array target, py::array lse, py::array grad_loss, py::array out,
@@ -145,7 +144,7 @@ void ce_backward(py::array logits, py::array target, py::array lse, py::array gr
         return cpu::cross_entropy_backward(ptr<double>(logits), t, ptr<double>(lse), ptr<double>(grad_loss),
                                            ptr<double>(out), rows, classes, smoothing, ignore_index, w64);
     py::gil_scoped_acquire acquire;
-    bad_dtype(op, logits);
+    unsupported_dtype(op, logits);
 }
 
 }  // namespace

@@ -7,6 +7,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from .checks import check_array, check_float
+
 _BLOCK = 16384
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -44,19 +46,6 @@ def _backward(g, mask, out, scale):
             out[i] = g[i] * (scale if mask[i] else zero)
 
 
-def _check(op: str, a, name: str, shape: tuple, dtype, output: bool = False) -> None:
-    if not isinstance(a, np.ndarray):
-        raise ValueError(f"{op}: {name} must be a numpy.ndarray, got {type(a).__name__}")
-    if a.dtype != dtype:
-        raise ValueError(f"{op}: {name} has dtype {a.dtype}, expected {np.dtype(dtype)}")
-    if a.shape != shape:
-        raise ValueError(f"{op}: {name} has shape {a.shape}, expected {shape}")
-    if not a.flags.c_contiguous:
-        raise ValueError(f"{op}: {name} must be C-contiguous")
-    if output and not a.flags.writeable:
-        raise ValueError(f"{op}: {name} is read-only")
-
-
 def _check_p(op: str, p: float) -> None:
     if not 0.0 <= p < 1.0:
         raise ValueError(f"{op}: probability p must be in [0, 1), got {p}")
@@ -66,12 +55,10 @@ def dropout_forward(x: np.ndarray, out: np.ndarray, mask: np.ndarray, p: float, 
     """Inverted dropout: mask (uint8) from a SplitMix64 hash of (seed, index), kept with probability 1 - p;
     out = x * mask / (1 - p). Same mask for any thread count and in the native backend."""
     op = "dropout"
-    if not isinstance(x, np.ndarray) or x.dtype not in (np.float32, np.float64):
-        raise ValueError(f"{op}: unsupported input {type(x).__name__} of dtype {getattr(x, 'dtype', None)}; "
-                         "expected a float32 or float64 numpy.ndarray")
-    _check(op, x, "x", x.shape, x.dtype)
-    _check(op, out, "out", x.shape, x.dtype, True)
-    _check(op, mask, "mask", x.shape, np.uint8, True)
+    check_float(op, x, "x")
+    check_array(op, "x", x, x.shape, x.dtype)
+    check_array(op, "out", out, x.shape, x.dtype, True)
+    check_array(op, "mask", mask, x.shape, np.uint8, True)
     p = float(p)
     _check_p(op, p)
     seed = int(seed)
@@ -90,12 +77,10 @@ def dropout_forward(x: np.ndarray, out: np.ndarray, mask: np.ndarray, p: float, 
 def dropout_backward(grad: np.ndarray, mask: np.ndarray, p: float, out: np.ndarray) -> None:
     """out = grad * mask / (1 - p)."""
     op = "dropout_backward"
-    if not isinstance(grad, np.ndarray) or grad.dtype not in (np.float32, np.float64):
-        raise ValueError(f"{op}: unsupported grad {type(grad).__name__} of dtype {getattr(grad, 'dtype', None)}; "
-                         "expected a float32 or float64 numpy.ndarray")
-    _check(op, grad, "grad", grad.shape, grad.dtype)
-    _check(op, mask, "mask", grad.shape, np.uint8)
-    _check(op, out, "out", grad.shape, grad.dtype, True)
+    check_float(op, grad, "grad")
+    check_array(op, "grad", grad, grad.shape, grad.dtype)
+    check_array(op, "mask", mask, grad.shape, np.uint8)
+    check_array(op, "out", out, grad.shape, grad.dtype, True)
     p = float(p)
     _check_p(op, p)
     if grad.size == 0:

@@ -10,17 +10,18 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+from .checks import FLOATS, check_ndarray
 
 
 def _check(op: str, weight_like, indices, rows_like, names: tuple) -> tuple:
     w_name, rows_name = names
     for name, arr, ndim in ((w_name, weight_like, 2), ("indices", indices, 1), (rows_name, rows_like, 2)):
-        if not isinstance(arr, np.ndarray) or arr.ndim != ndim:
+        check_ndarray(op, arr, name)
+        if arr.ndim != ndim:
             raise ValueError(f"{op}: {name} must be a {ndim}-D numpy.ndarray, got shape {np.shape(arr)}")
         if not arr.flags.c_contiguous:
             raise ValueError(f"{op}: {name} must be C-contiguous")
-    if weight_like.dtype not in _FLOATS:
+    if weight_like.dtype not in FLOATS:
         raise TypeError(f"{op}: unsupported dtype {weight_like.dtype}; expected float32 or float64")
     if rows_like.dtype != weight_like.dtype:
         raise TypeError(f"{op}: {rows_name} has dtype {rows_like.dtype}, expected {weight_like.dtype}")

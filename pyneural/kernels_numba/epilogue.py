@@ -40,7 +40,7 @@ def check_epilogue(out: np.ndarray, bias: np.ndarray | None, activation: str | N
         if bias.ndim != 1 or bias.shape[0] != out.shape[2]:
             raise ValueError(f"gemm: bias must have shape ({out.shape[2]},), got {bias.shape}")
         if bias.dtype != out.dtype:
-            raise ValueError(f"gemm: bias dtype {bias.dtype} differs from out's")
+            raise TypeError(f"gemm: bias dtype {bias.dtype} differs from out's")
         if np.may_share_memory(bias, out):
             raise ValueError("gemm: output overlaps the bias")
 

@@ -11,6 +11,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from .checks import check_array, check_float, dims, optional
+
 KINDS = {"mse": 0, "l1": 1, "smooth_l1": 2, "bce": 3, "bce_with_logits": 4}
 _BLOCK = 16384
 _BCE_EPS = float(np.float32(1e-12))  # PyTorch's EPSILON, a float32 constant
@@ -182,39 +184,18 @@ def _kind(kind: str) -> int:
     return KINDS[kind]
 
 
-def _check_float(op: str, x: np.ndarray, name: str) -> None:
-    if x.dtype not in (np.float32, np.float64):
-        raise ValueError(f"{op}: unsupported dtype {x.dtype}; expected float32 or float64")
-
-
-def _like(op: str, a, name: str, shape: tuple, dtype, output: bool = False) -> None:
-    """``a`` must be a C-contiguous array of exactly ``shape`` and ``dtype``."""
-    if not isinstance(a, np.ndarray):
-        raise ValueError(f"{op}: {name} must be a numpy.ndarray, got {type(a).__name__}")
-    if a.dtype != dtype:
-        raise ValueError(f"{op}: {name} has dtype {a.dtype}, expected {np.dtype(dtype)}")
-    if a.shape != tuple(shape):
-        raise ValueError(f"{op}: {name} has shape {a.shape}, expected {tuple(shape)}")
-    if not a.flags.c_contiguous:
-        raise ValueError(f"{op}: {name} must be C-contiguous")
-    if output and not a.flags.writeable:
-        raise ValueError(f"{op}: {name} is read-only")
-
-
 def _optional(op, a, name, shape, dtype, output=False) -> tuple[np.ndarray, bool]:
     """(flat array, present) for an optional argument; an empty placeholder when it is None."""
-    if a is None:
-        return np.empty(0, dtype), False
-    _like(op, a, name, shape, dtype, output)
-    return a.reshape(-1), True
+    if a is not None:
+        check_array(op, name, a, shape, dtype, output)
+        a = a.reshape(-1)
+    return optional(a, dtype)
 
 
 def _check_pair(op: str, k: int, x, y, pos_weight, beta: float) -> None:
-    if not isinstance(x, np.ndarray):
-        raise ValueError(f"{op}: x must be a numpy.ndarray")
-    _check_float(op, x, "x")
-    _like(op, x, "x", x.shape, x.dtype)
-    _like(op, y, "y", x.shape, x.dtype)
+    check_float(op, x, "x")
+    check_array(op, "x", x, x.shape, x.dtype)
+    check_array(op, "y", y, x.shape, x.dtype)
     if pos_weight is not None and k != KINDS["bce_with_logits"]:
         raise ValueError(f"{op}: pos_weight is only for binary_cross_entropy_with_logits")
     if k == KINDS["smooth_l1"] and not beta >= 0:
@@ -249,7 +230,7 @@ def loss_backward(kind: str, x: np.ndarray, y: np.ndarray, weight, pos_weight, g
     w, has_w = _optional(op, weight, "weight", x.shape, x.dtype)
     pw, has_pw = _optional(op, pos_weight, "pos_weight", x.shape, x.dtype)
     g, has_g = _optional(op, grad, "grad", x.shape, x.dtype)
-    _like(op, out, "out", x.shape, x.dtype, True)
+    check_array(op, "out", out, x.shape, x.dtype, True)
     if x.size == 0:
         return
     if k == KINDS["smooth_l1"] and beta == 0:
@@ -274,12 +255,10 @@ def nll_loss_forward(x: np.ndarray, target: np.ndarray, weight=None, out=None, i
     """-weight[t] x[o, t, i] for x (outer, classes, inner) and int64 targets (outer * inner,), into out when
     given; returns (sum of losses, sum of weight[t] over non-ignored targets)."""
     op = "nll_loss"
-    if not isinstance(x, np.ndarray) or x.ndim != 3:
-        raise ValueError(f"{op}: x must be 3-D (outer, classes, inner), got shape {np.shape(x)}")
-    _check_float(op, x, "x")
-    _like(op, x, "x", x.shape, x.dtype)
-    outer, classes, inner = x.shape
-    _like(op, target, "target", (outer * inner,), np.int64)
+    outer, classes, inner = dims(op, x, "x", 3, "(outer, classes, inner)")
+    check_float(op, x, "x")
+    check_array(op, "x", x, x.shape, x.dtype)
+    check_array(op, "target", target, (outer * inner,), np.int64)
     w, has_w = _optional(op, weight, "weight", (classes,), x.dtype)
     o, has_out = _optional(op, out, "out", (outer * inner,), x.dtype, True)
     _check_targets(op, target, classes, int(ignore_index))
@@ -293,12 +272,10 @@ def nll_loss_backward(target: np.ndarray, weight, grad, scale: float, out: np.nd
                       ignore_index: int = -100) -> None:
     """out (outer, classes, inner) = 0, then out[o, t, i] = -weight[t] * (grad[r] or scale)."""
     op = "nll_loss_backward"
-    if not isinstance(out, np.ndarray) or out.ndim != 3:
-        raise ValueError(f"{op}: out must be 3-D (outer, classes, inner), got shape {np.shape(out)}")
-    _check_float(op, out, "out")
-    _like(op, out, "out", out.shape, out.dtype, True)
-    outer, classes, inner = out.shape
-    _like(op, target, "target", (outer * inner,), np.int64)
+    outer, classes, inner = dims(op, out, "out", 3, "(outer, classes, inner)")
+    check_float(op, out, "out")
+    check_array(op, "out", out, out.shape, out.dtype, True)
+    check_array(op, "target", target, (outer * inner,), np.int64)
     w, has_w = _optional(op, weight, "weight", (classes,), out.dtype)
     g, has_g = _optional(op, grad, "grad", (outer * inner,), out.dtype)
     _check_targets(op, target, classes, int(ignore_index))

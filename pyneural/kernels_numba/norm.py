@@ -13,39 +13,11 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from .checks import check_arrays, check_disjoint, dims, optional
+
 # Reassociation lets LLVM vectorise the sums (in lanes, as the native kernels do); no finite-math
 # assumptions, so NaN and inf propagate.
 _FASTMATH = {"reassoc", "contract"}
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-def _check(op: str, dtype: np.dtype, *named: tuple) -> None:
-    """Each ``(name, array or None, shape, writable)``: dtype, shape, contiguity and writability."""
-    if dtype not in _FLOATS:
-        raise TypeError(f"{op}: unsupported dtype {dtype}; expected float32 or float64")
-    for name, arr, shape, writable in named:
-        if arr is None:
-            continue
-        if not isinstance(arr, np.ndarray):
-            raise TypeError(f"{op}: {name} must be a numpy.ndarray, got {type(arr).__name__}")
-        if arr.dtype != dtype:
-            raise TypeError(f"{op}: {name} has dtype {arr.dtype}, expected {dtype}")
-        if arr.shape != tuple(shape):
-            raise ValueError(f"{op}: {name} has shape {arr.shape}, expected {tuple(shape)}")
-        if not arr.flags.c_contiguous:
-            raise ValueError(f"{op}: {name} must be C-contiguous")
-        if writable and not arr.flags.writeable:
-            raise ValueError(f"{op}: {name} is read-only")
-
-
-def _check_disjoint(op: str, outputs: tuple, inputs: tuple) -> None:
-    outputs = [a for a in outputs if a is not None and a.size]
-    inputs = [a for a in inputs if a is not None and a.size]
-    for i, out in enumerate(outputs):
-        if any(np.may_share_memory(out, a) for a in inputs):
-            raise ValueError(f"{op}: an output array overlaps an input array")
-        if any(np.may_share_memory(out, other) for other in outputs[i + 1:]):
-            raise ValueError(f"{op}: two output arrays overlap each other")
 
 
 def _check_eps(op: str, eps: float) -> None:
@@ -53,34 +25,23 @@ def _check_eps(op: str, eps: float) -> None:
         raise ValueError(f"{op}: eps must be finite and >= 0, got {eps}")
 
 
-def _dims(op: str, x, ndim: int, layout: str) -> tuple:
-    if not isinstance(x, np.ndarray) or x.ndim != ndim:
-        raise ValueError(f"{op}: x must be {ndim}-D {layout}, got shape {np.shape(x)}")
-    return x.shape
-
-
-def _optional(a, like):
-    """Numba specialises on None; a 0-size placeholder keeps one compiled signature per dtype."""
-    return (a, True) if a is not None else (np.empty(0, like.dtype), False)
-
-
 # ------------------------------------------------------------------------------------------ layer_norm
 
 def layer_norm_forward(x, weight, bias, eps: float, out, mean, rstd) -> None:
     """out = (x - mean) * rstd * weight + bias over each row of x (rows, dim); writes mean, rstd (rows,)."""
     op = "layer_norm"
-    rows, dim = _dims(op, x, 2, "(rows, dim)")
-    _check(op, x.dtype, ("x", x, (rows, dim), False), ("weight", weight, (dim,), False),
-           ("bias", bias, (dim,), False), ("out", out, (rows, dim), True), ("mean", mean, (rows,), True),
-           ("rstd", rstd, (rows,), True))
+    rows, dim = dims(op, x, "x", 2, "(rows, dim)")
+    check_arrays(op, x.dtype, ("x", x, (rows, dim), False), ("weight", weight, (dim,), False),
+                 ("bias", bias, (dim,), False), ("out", out, (rows, dim), True), ("mean", mean, (rows,), True),
+                 ("rstd", rstd, (rows,), True))
     _check_eps(op, eps)
     if rows == 0:
         return
     if dim == 0:
         raise ValueError(f"layer_norm: normalized size is 0 for {rows} rows")
-    _check_disjoint(op, (out, mean, rstd), (x, weight, bias))
-    w, has_w = _optional(weight, x)
-    b, has_b = _optional(bias, x)
+    check_disjoint(op, (out, mean, rstd), (x, weight, bias))
+    w, has_w = optional(weight, x.dtype)
+    b, has_b = optional(bias, x.dtype)
     _layer_norm_forward(x, w, has_w, b, has_b, float(eps), out, mean, rstd)
 
 
@@ -118,11 +79,11 @@ def _layer_norm_forward(x, w, has_w, b, has_b, eps, out, mean, rstd):
 def layer_norm_backward(grad, x, weight, mean, rstd, grad_x, grad_weight, grad_bias) -> None:
     """Gradients of layer_norm_forward into grad_x (rows, dim), grad_weight, grad_bias (dim,) (each optional)."""
     op = "layer_norm_backward"
-    rows, dim = _dims(op, x, 2, "(rows, dim)")
-    _check(op, x.dtype, ("grad", grad, (rows, dim), False), ("x", x, (rows, dim), False),
-           ("weight", weight, (dim,), False), ("mean", mean, (rows,), False), ("rstd", rstd, (rows,), False),
-           ("grad_x", grad_x, (rows, dim), True), ("grad_weight", grad_weight, (dim,), True),
-           ("grad_bias", grad_bias, (dim,), True))
+    rows, dim = dims(op, x, "x", 2, "(rows, dim)")
+    check_arrays(op, x.dtype, ("grad", grad, (rows, dim), False), ("x", x, (rows, dim), False),
+                 ("weight", weight, (dim,), False), ("mean", mean, (rows,), False), ("rstd", rstd, (rows,), False),
+                 ("grad_x", grad_x, (rows, dim), True), ("grad_weight", grad_weight, (dim,), True),
+                 ("grad_bias", grad_bias, (dim,), True))
     if rows == 0:
         for a in (grad_weight, grad_bias):
             if a is not None:
@@ -130,8 +91,8 @@ def layer_norm_backward(grad, x, weight, mean, rstd, grad_x, grad_weight, grad_b
         return
     if dim == 0:
         raise ValueError(f"layer_norm_backward: normalized size is 0 for {rows} rows")
-    _check_disjoint(op, (grad_x, grad_weight, grad_bias), (grad, x, weight, mean, rstd))
-    w, has_w = _optional(weight, x)
+    check_disjoint(op, (grad_x, grad_weight, grad_bias), (grad, x, weight, mean, rstd))
+    w, has_w = optional(weight, x.dtype)
     want_gx = grad_x is not None
     gx = grad_x if want_gx else np.empty((0, 0), x.dtype)  # 2-D like grad_x: one compiled signature
     want_params = grad_weight is not None or grad_bias is not None
@@ -180,11 +141,11 @@ def _layer_norm_backward(g, x, w, has_w, mean, rstd, gx, want_gx, partial, want_
 def batch_norm_stats(x, mean, var) -> None:
     """Per-channel mean and biased variance of x (batch, channels, length), one pass over x."""
     op = "batch_norm"
-    n, c, l = _dims(op, x, 3, "(batch, channels, length)")
-    _check(op, x.dtype, ("x", x, (n, c, l), False), ("mean", mean, (c,), True), ("var", var, (c,), True))
+    n, c, l = dims(op, x, "x", 3, "(batch, channels, length)")
+    check_arrays(op, x.dtype, ("x", x, (n, c, l), False), ("mean", mean, (c,), True), ("var", var, (c,), True))
     if c == 0:
         return
-    _check_disjoint(op, (mean, var), (x,))
+    check_disjoint(op, (mean, var), (x,))
     if n * l == 0:
         mean[...] = np.nan
         var[...] = np.nan
@@ -227,15 +188,15 @@ def _batch_norm_stats(x, mean, var):
 def batch_norm_apply(x, mean, var, weight, bias, eps: float, out) -> None:
     """out = (x - mean[c]) / sqrt(var[c] + eps) * weight[c] + bias[c] for x, out (batch, channels, length)."""
     op = "batch_norm"
-    n, c, l = _dims(op, x, 3, "(batch, channels, length)")
-    _check(op, x.dtype, ("x", x, (n, c, l), False), ("mean", mean, (c,), False), ("var", var, (c,), False),
-           ("weight", weight, (c,), False), ("bias", bias, (c,), False), ("out", out, (n, c, l), True))
+    n, c, l = dims(op, x, "x", 3, "(batch, channels, length)")
+    check_arrays(op, x.dtype, ("x", x, (n, c, l), False), ("mean", mean, (c,), False), ("var", var, (c,), False),
+                 ("weight", weight, (c,), False), ("bias", bias, (c,), False), ("out", out, (n, c, l), True))
     _check_eps(op, eps)
     if x.size == 0:
         return
-    _check_disjoint(op, (out,), (x, mean, var, weight, bias))
-    w, has_w = _optional(weight, x)
-    b, has_b = _optional(bias, x)
+    check_disjoint(op, (out,), (x, mean, var, weight, bias))
+    w, has_w = optional(weight, x.dtype)
+    b, has_b = optional(bias, x.dtype)
     scale = np.empty(c, x.dtype)
     shift = np.empty(c, x.dtype)
     _batch_norm_coefficients(mean, var, w, has_w, b, has_b, float(eps), scale, shift)
@@ -271,15 +232,15 @@ def batch_norm_backward(grad, x, mean, var, weight, eps: float, training: bool, 
                         grad_bias) -> None:
     """Gradients of batch_norm_apply (training: mean/var are the batch's own statistics, so they depend on x)."""
     op = "batch_norm_backward"
-    n, c, l = _dims(op, x, 3, "(batch, channels, length)")
-    _check(op, x.dtype, ("grad", grad, (n, c, l), False), ("x", x, (n, c, l), False), ("mean", mean, (c,), False),
-           ("var", var, (c,), False), ("weight", weight, (c,), False), ("grad_x", grad_x, (n, c, l), True),
-           ("grad_weight", grad_weight, (c,), True), ("grad_bias", grad_bias, (c,), True))
+    n, c, l = dims(op, x, "x", 3, "(batch, channels, length)")
+    check_arrays(op, x.dtype, ("grad", grad, (n, c, l), False), ("x", x, (n, c, l), False), ("mean", mean, (c,), False),
+                 ("var", var, (c,), False), ("weight", weight, (c,), False), ("grad_x", grad_x, (n, c, l), True),
+                 ("grad_weight", grad_weight, (c,), True), ("grad_bias", grad_bias, (c,), True))
     _check_eps(op, eps)
     if c == 0:
         return
-    _check_disjoint(op, (grad_x, grad_weight, grad_bias), (grad, x, mean, var, weight))
-    w, has_w = _optional(weight, x)
+    check_disjoint(op, (grad_x, grad_weight, grad_bias), (grad, x, mean, var, weight))
+    w, has_w = optional(weight, x.dtype)
     sum_g = np.zeros(c)
     sum_gx = np.zeros(c)
     if grad_weight is not None or grad_bias is not None or (grad_x is not None and training):

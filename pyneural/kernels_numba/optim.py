@@ -162,7 +162,7 @@ def _buffer(op: str, x, param: np.ndarray, name: str, writes: bool) -> np.ndarra
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{op}: {name} must be a NumPy array, got {type(x).__name__}")
     if x.dtype != param.dtype:
-        raise ValueError(f"{op}: {name} has dtype {x.dtype}, expected {param.dtype} (the dtype of param)")
+        raise TypeError(f"{op}: {name} has dtype {x.dtype}, expected {param.dtype} (the dtype of param)")
     if x.shape != param.shape:
         raise ValueError(f"{op}: {name} has shape {x.shape}, expected {param.shape} (the shape of param)")
     if not x.flags.c_contiguous:

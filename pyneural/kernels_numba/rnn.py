@@ -7,45 +7,20 @@ launch cost).
 """
 from __future__ import annotations
 
-import math
-
 import numba
 import numpy as np
 from numba import njit, prange
 
-from .activation import _sigmoid
-from .norm import _check, _check_disjoint
+from .activation import _sigmoid, _tanh
+from .checks import check_arrays, check_disjoint, dims, optional
 
 _PARALLEL_WORK = 1 << 18  # hidden units x rough flops per unit below which one thread does the step
-
-
-@njit(cache=True, inline="always")
-def _tanh(v, precise):
-    """tanh through exp, in float64 (libm's tanh is several times slower than its exp); ``precise`` (float64
-    data) takes expm1 near 0, where 1 - exp(-2|v|) would cancel."""
-    a = abs(v) * 1.0  # float64 arithmetic from here
-    if precise and a < 0.55:
-        e = math.expm1(-2.0 * a)
-        return math.copysign(-e / (2.0 + e), v)
-    e = math.exp(-2.0 * a)
-    return math.copysign((1.0 - e) / (1.0 + e), v)
 
 
 def _nonlinearity(op: str, name: str) -> bool:
     if name not in ("tanh", "relu"):
         raise ValueError(f"{op}: unknown nonlinearity {name!r}; expected 'tanh' or 'relu'")
     return name == "relu"
-
-
-def _dims(op: str, a, name: str) -> tuple:
-    if not isinstance(a, np.ndarray) or a.ndim != 2:
-        raise ValueError(f"{op}: {name} must be 2-D (batch, hidden), got shape {np.shape(a)}")
-    return a.shape
-
-
-def _optional(a, like: np.ndarray) -> tuple:
-    """Numba specialises on None: an absent array becomes an empty one of the same rank, and a flag."""
-    return (a, True) if a is not None else (np.empty((0,) * like.ndim, like.dtype), False)
 
 
 def _run(serial, parallel, rows: int, work: float, *args) -> None:
@@ -84,13 +59,13 @@ def rnn_cell_forward(nonlinearity: str, xg, hg, bias, h) -> None:
     """h = act(xg + hg + bias), act 'tanh' or 'relu'; xg, hg, h (batch, H), bias (H,) or None."""
     op = "rnn_cell_forward"
     relu = _nonlinearity(op, nonlinearity)
-    rows, hidden = _dims(op, h, "h")
-    _check(op, h.dtype, ("xg", xg, (rows, hidden), False), ("hg", hg, (rows, hidden), False),
-           ("bias", bias, (hidden,), False), ("h", h, (rows, hidden), True))
+    rows, hidden = dims(op, h, "h", 2, "(batch, hidden)")
+    check_arrays(op, h.dtype, ("xg", xg, (rows, hidden), False), ("hg", hg, (rows, hidden), False),
+                 ("bias", bias, (hidden,), False), ("h", h, (rows, hidden), True))
     if h.size == 0:
         return
-    _check_disjoint(op, (h,), (xg, hg, bias))
-    b, has_b = _optional(bias, h[0])
+    check_disjoint(op, (h,), (xg, hg, bias))
+    b, has_b = optional(bias, h.dtype)
     _run(_rnn_forward_rows, _rnn_forward_par, rows, 30.0 * h.size, relu, h.dtype == np.float64, xg, hg, b, has_b, h)
 
 
@@ -122,14 +97,15 @@ def rnn_cell_backward(nonlinearity: str, grad_output, grad_h, h, grad_pre) -> No
     """grad_pre = (grad_output + grad_h) * act'(h) from the forward's output h; either grad may be None."""
     op = "rnn_cell_backward"
     relu = _nonlinearity(op, nonlinearity)
-    rows, hidden = _dims(op, h, "h")
-    _check(op, h.dtype, ("grad_output", grad_output, (rows, hidden), False), ("grad_h", grad_h, (rows, hidden), False),
-           ("h", h, (rows, hidden), False), ("grad_pre", grad_pre, (rows, hidden), True))
+    rows, hidden = dims(op, h, "h", 2, "(batch, hidden)")
+    check_arrays(op, h.dtype, ("grad_output", grad_output, (rows, hidden), False),
+                 ("grad_h", grad_h, (rows, hidden), False), ("h", h, (rows, hidden), False),
+                 ("grad_pre", grad_pre, (rows, hidden), True))
     if h.size == 0:
         return
-    _check_disjoint(op, (grad_pre,), (grad_output, grad_h, h))
-    gy, has_gy = _optional(grad_output, h)
-    dh, has_dh = _optional(grad_h, h)
+    check_disjoint(op, (grad_pre,), (grad_output, grad_h, h))
+    gy, has_gy = optional(grad_output, h.dtype, 2)
+    dh, has_dh = optional(grad_h, h.dtype, 2)
     _run(_rnn_backward_rows, _rnn_backward_par, rows, 4.0 * h.size, relu, gy, has_gy, dh, has_dh, h, grad_pre)
 
 
@@ -173,15 +149,16 @@ def lstm_cell_forward(xg, hg, bias, c_prev, gates, c, h) -> None:
     """LSTM step (gates i, f, g, o) from xg, hg (batch, 4H), bias (4H,) or None, c_prev (batch, H) or None;
     writes the activated gates (batch, 4H), c and h (batch, H)."""
     op = "lstm_cell_forward"
-    rows, hidden = _dims(op, h, "h")
-    _check(op, h.dtype, ("xg", xg, (rows, 4 * hidden), False), ("hg", hg, (rows, 4 * hidden), False),
-           ("bias", bias, (4 * hidden,), False), ("c_prev", c_prev, (rows, hidden), False),
-           ("gates", gates, (rows, 4 * hidden), True), ("c", c, (rows, hidden), True), ("h", h, (rows, hidden), True))
+    rows, hidden = dims(op, h, "h", 2, "(batch, hidden)")
+    check_arrays(op, h.dtype, ("xg", xg, (rows, 4 * hidden), False), ("hg", hg, (rows, 4 * hidden), False),
+                 ("bias", bias, (4 * hidden,), False), ("c_prev", c_prev, (rows, hidden), False),
+                 ("gates", gates, (rows, 4 * hidden), True), ("c", c, (rows, hidden), True),
+                 ("h", h, (rows, hidden), True))
     if h.size == 0:
         return
-    _check_disjoint(op, (gates, c, h), (xg, hg, bias, c_prev))
-    b, has_b = _optional(bias, h[0])
-    cp, has_c = _optional(c_prev, h)
+    check_disjoint(op, (gates, c, h), (xg, hg, bias, c_prev))
+    b, has_b = optional(bias, h.dtype)
+    cp, has_c = optional(c_prev, h.dtype, 2)
     _run(_lstm_forward_rows, _lstm_forward_par, rows, 130.0 * h.size, h.dtype == np.float64, xg, hg, b, has_b, cp,
          has_c, gates, c, h)
 
@@ -226,19 +203,20 @@ def _lstm_backward_par(precise, gy, has_gy, dh, has_dh, dc, has_dc, gates, c_pre
 def lstm_cell_backward(grad_output, grad_h, grad_c, gates, c_prev, c, grad_pre, grad_c_prev) -> None:
     """Backward of lstm_cell_forward: grad_pre (batch, 4H) and grad_c_prev (batch, H) or None."""
     op = "lstm_cell_backward"
-    rows, hidden = _dims(op, c, "c")
-    _check(op, c.dtype, ("grad_output", grad_output, (rows, hidden), False), ("grad_h", grad_h, (rows, hidden), False),
-           ("grad_c", grad_c, (rows, hidden), False), ("gates", gates, (rows, 4 * hidden), False),
-           ("c_prev", c_prev, (rows, hidden), False), ("c", c, (rows, hidden), False),
-           ("grad_pre", grad_pre, (rows, 4 * hidden), True), ("grad_c_prev", grad_c_prev, (rows, hidden), True))
+    rows, hidden = dims(op, c, "c", 2, "(batch, hidden)")
+    check_arrays(op, c.dtype, ("grad_output", grad_output, (rows, hidden), False),
+                 ("grad_h", grad_h, (rows, hidden), False), ("grad_c", grad_c, (rows, hidden), False),
+                 ("gates", gates, (rows, 4 * hidden), False),
+                 ("c_prev", c_prev, (rows, hidden), False), ("c", c, (rows, hidden), False),
+                 ("grad_pre", grad_pre, (rows, 4 * hidden), True), ("grad_c_prev", grad_c_prev, (rows, hidden), True))
     if c.size == 0:
         return
-    _check_disjoint(op, (grad_pre, grad_c_prev), (grad_output, grad_h, grad_c, gates, c_prev, c))
-    gy, has_gy = _optional(grad_output, c)
-    dh, has_dh = _optional(grad_h, c)
-    dc, has_dc = _optional(grad_c, c)
-    cp, has_cp = _optional(c_prev, c)
-    dcp, has_dcp = _optional(grad_c_prev, c)
+    check_disjoint(op, (grad_pre, grad_c_prev), (grad_output, grad_h, grad_c, gates, c_prev, c))
+    gy, has_gy = optional(grad_output, c.dtype, 2)
+    dh, has_dh = optional(grad_h, c.dtype, 2)
+    dc, has_dc = optional(grad_c, c.dtype, 2)
+    cp, has_cp = optional(c_prev, c.dtype, 2)
+    dcp, has_dcp = optional(grad_c_prev, c.dtype, 2)
     _run(_lstm_backward_rows, _lstm_backward_par, rows, 65.0 * c.size, c.dtype == np.float64, gy, has_gy, dh, has_dh,
          dc, has_dc, gates, cp, has_cp, c, grad_pre, dcp, has_dcp)
 
@@ -279,15 +257,15 @@ def gru_cell_forward(xg, hg, bias, h_prev, gates, h) -> None:
     """GRU step (gates r, z, n; PyTorch's form) from xg, hg (batch, 3H), hidden bias (3H,) or None and h_prev
     (batch, H) or None; writes r, z, n, hg_n + b_n into gates (batch, 4H) and h (batch, H)."""
     op = "gru_cell_forward"
-    rows, hidden = _dims(op, h, "h")
-    _check(op, h.dtype, ("xg", xg, (rows, 3 * hidden), False), ("hg", hg, (rows, 3 * hidden), False),
-           ("bias", bias, (3 * hidden,), False), ("h_prev", h_prev, (rows, hidden), False),
-           ("gates", gates, (rows, 4 * hidden), True), ("h", h, (rows, hidden), True))
+    rows, hidden = dims(op, h, "h", 2, "(batch, hidden)")
+    check_arrays(op, h.dtype, ("xg", xg, (rows, 3 * hidden), False), ("hg", hg, (rows, 3 * hidden), False),
+                 ("bias", bias, (3 * hidden,), False), ("h_prev", h_prev, (rows, hidden), False),
+                 ("gates", gates, (rows, 4 * hidden), True), ("h", h, (rows, hidden), True))
     if h.size == 0:
         return
-    _check_disjoint(op, (gates, h), (xg, hg, bias, h_prev))
-    b, has_b = _optional(bias, h[0])
-    hp, has_h = _optional(h_prev, h)
+    check_disjoint(op, (gates, h), (xg, hg, bias, h_prev))
+    b, has_b = optional(bias, h.dtype)
+    hp, has_h = optional(h_prev, h.dtype, 2)
     _run(_gru_forward_rows, _gru_forward_par, rows, 90.0 * h.size, h.dtype == np.float64, xg, hg, b, has_b, hp, has_h,
          gates, h)
 
@@ -330,17 +308,17 @@ def _gru_backward_par(gy, has_gy, dh, has_dh, gates, h_prev, has_h, dxg, dhg, dh
 def gru_cell_backward(grad_output, grad_h, gates, h_prev, grad_xg, grad_hg, grad_h_prev) -> None:
     """Backward of gru_cell_forward: grad_xg, grad_hg (batch, 3H) and the direct part z * grad of grad_h_prev."""
     op = "gru_cell_backward"
-    rows, hidden = _dims(op, grad_h_prev, "grad_h_prev")
-    _check(op, grad_h_prev.dtype, ("grad_output", grad_output, (rows, hidden), False),
-           ("grad_h", grad_h, (rows, hidden), False), ("gates", gates, (rows, 4 * hidden), False),
-           ("h_prev", h_prev, (rows, hidden), False), ("grad_xg", grad_xg, (rows, 3 * hidden), True),
-           ("grad_hg", grad_hg, (rows, 3 * hidden), True), ("grad_h_prev", grad_h_prev, (rows, hidden), True))
+    rows, hidden = dims(op, grad_h_prev, "grad_h_prev", 2, "(batch, hidden)")
+    check_arrays(op, grad_h_prev.dtype, ("grad_output", grad_output, (rows, hidden), False),
+                 ("grad_h", grad_h, (rows, hidden), False), ("gates", gates, (rows, 4 * hidden), False),
+                 ("h_prev", h_prev, (rows, hidden), False), ("grad_xg", grad_xg, (rows, 3 * hidden), True),
+                 ("grad_hg", grad_hg, (rows, 3 * hidden), True), ("grad_h_prev", grad_h_prev, (rows, hidden), True))
     if grad_h_prev.size == 0:
         return
-    _check_disjoint(op, (grad_xg, grad_hg, grad_h_prev), (grad_output, grad_h, gates, h_prev))
+    check_disjoint(op, (grad_xg, grad_hg, grad_h_prev), (grad_output, grad_h, gates, h_prev))
     like = grad_h_prev
-    gy, has_gy = _optional(grad_output, like)
-    dh, has_dh = _optional(grad_h, like)
-    hp, has_h = _optional(h_prev, like)
+    gy, has_gy = optional(grad_output, like.dtype, 2)
+    dh, has_dh = optional(grad_h, like.dtype, 2)
+    hp, has_h = optional(h_prev, like.dtype, 2)
     _run(_gru_backward_rows, _gru_backward_par, rows, 20.0 * like.size, gy, has_gy, dh, has_dh, gates, hp, has_h,
          grad_xg, grad_hg, grad_h_prev)

@@ -7,6 +7,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from .checks import check_float, check_ndarray
+
 
 @njit(cache=True, inline="always")
 def _row_max(x):
@@ -159,6 +161,7 @@ def _ce_backward(x, target, lse, grad_loss, out, eps, ignore_index, w, has_w):
 
 
 def _check(op: str, x: np.ndarray, name: str, ndim: int, output: bool = False) -> None:
+    check_ndarray(op, x, name)
     if x.ndim != ndim:
         raise ValueError(f"{op}: {name} must be {ndim}-D, got shape {x.shape}")
     if not x.flags.c_contiguous:
@@ -168,20 +171,16 @@ def _check(op: str, x: np.ndarray, name: str, ndim: int, output: bool = False) -
 
 
 def _check_layout(op: str, x: np.ndarray) -> None:
+    check_ndarray(op, x, "x")
     if x.ndim not in (2, 3):
         raise ValueError(f"{op}: expected a 2-D (rows, cols) or 3-D (outer, dim, inner) array, got shape {x.shape}")
 
 
 def _check_same(op: str, x: np.ndarray, like: np.ndarray, name: str, like_name: str) -> None:
     if x.dtype != like.dtype:
-        raise ValueError(f"{op}: {name} has dtype {x.dtype}, {like_name} has {like.dtype}")
+        raise TypeError(f"{op}: {name} has dtype {x.dtype}, {like_name} has {like.dtype}")
     if x.shape != like.shape:
         raise ValueError(f"{op}: {name} has shape {x.shape}, {like_name} has shape {like.shape}")
-
-
-def _check_float(op: str, x: np.ndarray) -> None:
-    if x.dtype not in (np.float32, np.float64):
-        raise ValueError(f"{op}: unsupported dtype {x.dtype}; expected float32 or float64")
 
 
 def _same_start(a: np.ndarray, b: np.ndarray) -> bool:
@@ -196,7 +195,7 @@ def softmax_forward(x: np.ndarray, out: np.ndarray, log: bool = False) -> None:
     _check(op, x, "x", x.ndim)
     _check(op, out, "out", x.ndim, True)
     _check_same(op, out, x, "out", "x")
-    _check_float(op, x)
+    check_float(op, x, "x")
     if x.size == 0:
         return
     if not _same_start(x, out) and np.may_share_memory(x, out):
@@ -216,7 +215,7 @@ def softmax_backward(grad: np.ndarray, y: np.ndarray, out: np.ndarray, log: bool
     _check(op, out, "out", grad.ndim, True)
     _check_same(op, y, grad, "y", "grad")
     _check_same(op, out, grad, "out", "grad")
-    _check_float(op, grad)
+    check_float(op, grad, "grad")
     if grad.size == 0:
         return
     if not _same_start(grad, out) and np.may_share_memory(grad, out):
@@ -232,7 +231,7 @@ def softmax_backward(grad: np.ndarray, y: np.ndarray, out: np.ndarray, log: bool
 def _check_targets(op: str, logits: np.ndarray, target: np.ndarray, ignore_index: int) -> None:
     _check(op, target, "target", 1)
     if target.dtype != np.int64:
-        raise ValueError(f"{op}: target must be int64 class indices, got dtype {target.dtype}")
+        raise TypeError(f"{op}: target must be int64 class indices, got dtype {target.dtype}")
     if target.shape[0] != logits.shape[0]:
         raise ValueError(f"{op}: target of shape {target.shape} does not match logits of shape {logits.shape}")
     classes = logits.shape[1]
@@ -246,7 +245,7 @@ def _check_targets(op: str, logits: np.ndarray, target: np.ndarray, ignore_index
 def _check_row_vector(op: str, x: np.ndarray, logits: np.ndarray, name: str, output: bool = False) -> None:
     _check(op, x, name, 1, output)
     if x.dtype != logits.dtype:
-        raise ValueError(f"{op}: {name} has dtype {x.dtype}, logits have {logits.dtype}")
+        raise TypeError(f"{op}: {name} has dtype {x.dtype}, logits have {logits.dtype}")
     if x.shape[0] != logits.shape[0]:
         raise ValueError(f"{op}: {name} of shape {x.shape} does not match logits of shape {logits.shape}")
 
@@ -262,7 +261,7 @@ def _class_weight(op: str, weight, logits: np.ndarray) -> tuple[np.ndarray, bool
         return np.empty(0, logits.dtype), False
     _check(op, weight, "weight", 1)
     if weight.dtype != logits.dtype:
-        raise ValueError(f"{op}: weight has dtype {weight.dtype}, logits have {logits.dtype}")
+        raise TypeError(f"{op}: weight has dtype {weight.dtype}, logits have {logits.dtype}")
     if weight.shape[0] != logits.shape[1]:
         raise ValueError(f"{op}: weight of shape {weight.shape} does not match logits of shape {logits.shape} "
                          "(one weight per class)")
@@ -275,7 +274,7 @@ def cross_entropy_forward(logits: np.ndarray, target: np.ndarray, loss: np.ndarr
     loss (N,) and logsumexp (N,)."""
     op = "cross_entropy"
     _check(op, logits, "logits", 2)
-    _check_float(op, logits)
+    check_float(op, logits, "logits")
     _check_row_vector(op, loss, logits, "loss", True)
     _check_row_vector(op, lse, logits, "lse", True)
     _check_smoothing(op, label_smoothing)
@@ -297,7 +296,7 @@ def cross_entropy_backward(logits: np.ndarray, target: np.ndarray, lse: np.ndarr
     """out (N, C) = gradient of the per-row losses scaled by grad_loss (N,); ignored rows get 0."""
     op = "cross_entropy_backward"
     _check(op, logits, "logits", 2)
-    _check_float(op, logits)
+    check_float(op, logits, "logits")
     _check_row_vector(op, lse, logits, "lse")
     _check_row_vector(op, grad_loss, logits, "grad_loss")
     _check(op, out, "out", 2, True)
