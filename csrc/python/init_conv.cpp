@@ -16,8 +16,7 @@ using Pair = std::pair<index_t, index_t>;
 template <class T>
 T* dense(const py::array& a, int ndim, const char* op, const char* name, bool writable) {
     PN_CHECK(a.ndim() == ndim, op, ": ", name, " must be ", ndim, "-D, got shape ", shape_str(a));
-    PN_CHECK(py::dtype::of<T>().is(a.dtype()), op, ": ", name, " has dtype ", std::string(py::str(a.dtype())),
-             ", expected ", std::string(py::str(py::dtype::of<T>())));
+    require_dtype(a, py::dtype::of<T>(), op, name);
     PN_CHECK(a.flags() & py::array::c_style, op, ": ", name, " must be C-contiguous");
     if (writable) PN_CHECK(a.writeable(), op, ": ", name, " is read-only");
     return static_cast<T*>(const_cast<void*>(a.data()));
@@ -60,7 +59,7 @@ void conv2d(py::array x, py::array w, std::optional<py::array> b, py::array out,
     const Activation act = parse_activation(activation, "conv2d");
     if (py::dtype::of<float>().is(out.dtype())) return forward_typed<float>(x, w, b, out, s, act);
     if (py::dtype::of<double>().is(out.dtype())) return forward_typed<double>(x, w, b, out, s, act);
-    throw Error(message("conv2d: unsupported dtype ", std::string(py::str(out.dtype())), "; expected float32 or float64"));
+    unsupported_dtype("conv2d", out);
 }
 
 template <class T>
@@ -77,8 +76,7 @@ void conv2d_backward_data(py::array dy, py::array w, py::array dx, Pair stride, 
     const cpu::ConvShape s = conv_shape(dx, w, dy, stride, padding, dilation, groups, "conv2d_backward");
     if (py::dtype::of<float>().is(dx.dtype())) return backward_data_typed<float>(dy, w, dx, s);
     if (py::dtype::of<double>().is(dx.dtype())) return backward_data_typed<double>(dy, w, dx, s);
-    throw Error(message("conv2d_backward: unsupported dtype ", std::string(py::str(dx.dtype())),
-                        "; expected float32 or float64"));
+    unsupported_dtype("conv2d_backward", dx);
 }
 
 template <class T>
@@ -102,8 +100,7 @@ void conv2d_backward_weight(py::array x, py::array dy, py::array dw, std::option
     const cpu::ConvShape s = conv_shape(x, dw, dy, stride, padding, dilation, groups, "conv2d_backward");
     if (py::dtype::of<float>().is(dw.dtype())) return backward_weight_typed<float>(x, dy, dw, db, s);
     if (py::dtype::of<double>().is(dw.dtype())) return backward_weight_typed<double>(x, dy, dw, db, s);
-    throw Error(message("conv2d_backward: unsupported dtype ", std::string(py::str(dw.dtype())),
-                        "; expected float32 or float64"));
+    unsupported_dtype("conv2d_backward", dw);
 }
 
 }  // namespace

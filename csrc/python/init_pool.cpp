@@ -15,8 +15,7 @@ using Pair = std::pair<index_t, index_t>;
 template <class T>
 T* dense4(const py::array& a, const char* op, const char* name, bool writable) {
     PN_CHECK(a.ndim() == 4, op, ": ", name, " must be 4-D (N, C, H, W), got shape ", shape_str(a));
-    PN_CHECK(py::dtype::of<T>().is(a.dtype()), op, ": ", name, " has dtype ", std::string(py::str(a.dtype())),
-             ", expected ", std::string(py::str(py::dtype::of<T>())));
+    require_dtype(a, py::dtype::of<T>(), op, name);
     PN_CHECK(a.flags() & py::array::c_style, op, ": ", name, " must be C-contiguous");
     if (writable) PN_CHECK(a.writeable(), op, ": ", name, " is read-only");
     return static_cast<T*>(const_cast<void*>(a.data()));
@@ -29,14 +28,6 @@ cpu::PoolShape pool_shape(const py::array& x, const py::array& y, Pair kernel, P
              ": input ", shape_str(x), " and output ", shape_str(y), " must be 4-D with the same (N, C)");
     return {x.shape(0) * x.shape(1), x.shape(2), x.shape(3), y.shape(2), y.shape(3), kernel.first, kernel.second,
             stride.first, stride.second, padding.first, padding.second, dilation.first, dilation.second, ceil_mode};
-}
-
-// Runs fn.template operator()<T>() for the float dtype of `a`.
-template <class Fn>
-void by_dtype(const py::array& a, const char* op, Fn&& fn) {
-    if (py::dtype::of<float>().is(a.dtype())) return fn(float{});
-    if (py::dtype::of<double>().is(a.dtype())) return fn(double{});
-    throw Error(message(op, ": unsupported dtype ", std::string(py::str(a.dtype())), "; expected float32 or float64"));
 }
 
 index_t* index_array(const py::array& a, const py::array& like, const char* op) {
