@@ -213,6 +213,29 @@ def test_conv2d_weight_gradient_nan_and_inf_only_where_read(kernel_impl, x_shape
     np.testing.assert_allclose(gw[~np.isnan(want)], want[~np.isnan(want)], **TOL[dtype])
 
 
+@pytest.mark.parametrize("x_shape, w_shape, stride, padding, dilation", [
+    ((2, 3, 7, 13), (4, 3, 3, 3), 1, 2, 1),
+    ((1, 6, 12, 12), (16, 6, 5, 5), 1, 0, 1),
+    ((2, 2, 9, 20), (3, 2, 3, 2), (2, 1), (1, 1), (1, 3)),
+])
+def test_conv2d_data_gradient_nan_only_where_read(kernel_impl, x_shape, w_shape, stride, padding, dilation, rng):
+    """A NaN and an Inf in dy reach exactly the input pixels whose windows include them (the gathered col2im
+    masks the lanes that read neighbouring output columns)."""
+    x, w, _ = _data(rng, x_shape, w_shape, np.float64)
+    geometry = (_pairs(stride), _pairs(padding), _pairs(dilation), 1)
+    dy = rng.standard_normal(reference_conv2d(x, w, None, *geometry).shape)
+    dy[0, 1, 1, -1] = np.nan
+    dy[-1, 0, -1, 0] = np.inf
+    with np.errstate(invalid="ignore"):
+        want = reference_backward(x, w, dy, *geometry)[0]
+    gx, _, _ = pn.kernels.conv2d_backward(dy, x, w, stride, padding, dilation, need_weight=False, bias=False)
+    np.testing.assert_array_equal(np.isnan(gx), np.isnan(want))
+    np.testing.assert_array_equal(np.isinf(gx), np.isinf(want))
+    finite = np.isfinite(want)
+    assert not finite.all() and finite.any()
+    np.testing.assert_allclose(gx[finite], want[finite], rtol=1e-11, atol=1e-11)
+
+
 def test_conv2d_backward_without_weight_gradient(kernel_impl, rng):
     x, w, _ = _data(rng, (2, 3, 5, 5), (4, 3, 3, 3), np.float64)
     dy = rng.standard_normal((2, 4, 3, 3))

@@ -127,6 +127,50 @@ void col2im_plane(const ConvShape& s, const T* col, index_t ld, T* plane) {
     }
 }
 
+// col2im_plane for unit column stride, gathered instead of scattered: each dx row is written once, as the
+// sum over the taps that read it of their column-matrix rows loaded shifted (lanes whose output column
+// falls outside the row read neighbours and are masked out). col2im_plane's read-modify-write per tap
+// overlaps the vector stores of the tap before, and each such load waits for them (LeNet's second layer:
+// most of the data gradient's time). Loads reach (kw - 1) dw + pw + VL elements past either end of col.
+template <class T>
+void col2im_rows(const ConvShape& s, const T* col, index_t ld, T* plane) {
+    constexpr index_t VL = kVL<T>;
+    using I = typename std::conditional<sizeof(T) == 4, int32_t, int64_t>::type;
+    typedef I VI __attribute__((vector_size(kVectorBytes)));
+    VI lane;
+    for (index_t l = 0; l < VL; ++l) lane[l] = I(l);
+    for (index_t iy = 0; iy < s.h; ++iy) {
+        for (index_t x0 = 0; x0 < s.w; x0 += VL) {
+            Vec<T> acc = Vec<T>{};
+            for (index_t i = 0; i < s.kh; ++i) {
+                const index_t t = iy + s.ph - i * s.dh;  // oy * sh for the output row reading input row iy
+                if (t < 0 || t % s.sh != 0 || t / s.sh >= s.oh) continue;
+                const T* row = col + i * s.kw * ld + (t / s.sh) * s.ow;
+                for (index_t j = 0; j < s.kw; ++j) {
+                    const index_t ox0 = x0 + s.pw - j * s.dw;  // output column read by lane 0
+                    if (ox0 >= s.ow || ox0 + VL <= 0) continue;
+                    Vec<T> v;
+                    memcpy(&v, row + j * ld + ox0, sizeof v);  // an unaligned vector load once inlined
+                    if (ox0 >= 0 && ox0 + VL <= s.ow) {
+                        acc += v;
+                    } else {
+                        const VI ox = lane + I(ox0);
+                        acc += (ox >= 0) & (ox < I(s.ow)) ? v : Vec<T>{};
+                    }
+                }
+            }
+            const index_t count = min_i(VL, s.w - x0);
+            if (count == VL) {
+                memcpy(plane + iy * s.w + x0, &acc, sizeof acc);
+            } else {
+                T lanes[VL];
+                memcpy(lanes, &acc, sizeof acc);
+                memcpy(plane + iy * s.w + x0, lanes, size_t(count) * sizeof(T));
+            }
+        }
+    }
+}
+
 // Where the rows of input channel ch of image i start in a chunk's column buffer.
 index_t column_offset(const Geometry& g, index_t ld, index_t i, index_t ch) {
     const index_t group = ch / g.cg, channel = ch % g.cg;
@@ -413,8 +457,19 @@ bool backward_data(const ConvShape& s, const T* dy, const T* weight, T* dx) {
     if (!backward_data_as_convolution(s, g, dy, weight, dx, done)) return false;
     if (done) return true;
     const index_t chunk = g.direct ? s.n : chunk_images<T>(s, g);
-    Buffer<T> col(g.direct ? 0 : s.c * g.taps * g.ohw * chunk);
-    if (!g.direct && !col.data) return false;
+    // unit column stride: dx gathered row by row (col2im_rows), whose shifted loads reach `margin` past the
+    // ends of the column buffer
+    const bool gather = s.sw == 1;
+    const index_t margin = gather ? (s.kw - 1) * s.dw + s.pw + kVL<T> : 0;
+    Buffer<T> col_buffer(g.direct ? 0 : s.c * g.taps * g.ohw * chunk + 2 * margin);
+    if (!g.direct && !col_buffer.data) return false;
+    struct {
+        T* data;
+    } col = {g.direct ? nullptr : col_buffer.data + margin};
+    if (!g.direct && margin > 0) {  // the margins are read but masked out: keep them finite
+        memset(col_buffer.data, 0, size_t(margin) * sizeof(T));
+        memset(col.data + s.c * g.taps * g.ohw * chunk, 0, size_t(margin) * sizeof(T));
+    }
     for (index_t n0 = 0; n0 < s.n; n0 += chunk) {
         const index_t images = min_i(chunk, s.n - n0), ld = images * g.ohw;
         T* dx_chunk = dx + n0 * s.c * g.hw;
@@ -432,8 +487,12 @@ bool backward_data(const ConvShape& s, const T* dy, const T* weight, T* dx) {
         for (index_t task = 0; task < tasks; ++task) {
             const index_t i = task / s.c, ch = task % s.c;
             T* plane = dx_chunk + task * g.hw;
-            memset(plane, 0, size_t(g.hw) * sizeof(T));
-            col2im_plane(s, col.data + column_offset(g, ld, i, ch), ld, plane);
+            if (gather) {
+                col2im_rows(s, col.data + column_offset(g, ld, i, ch), ld, plane);
+            } else {
+                memset(plane, 0, size_t(g.hw) * sizeof(T));
+                col2im_plane(s, col.data + column_offset(g, ld, i, ch), ld, plane);
+            }
         }
     }
     return true;
