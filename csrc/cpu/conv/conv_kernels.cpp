@@ -463,12 +463,10 @@ bool backward_data(const ConvShape& s, const T* dy, const T* weight, T* dx) {
     const index_t margin = gather ? (s.kw - 1) * s.dw + s.pw + kVL<T> : 0;
     Buffer<T> col_buffer(g.direct ? 0 : s.c * g.taps * g.ohw * chunk + 2 * margin);
     if (!g.direct && !col_buffer.data) return false;
-    struct {
-        T* data;
-    } col = {g.direct ? nullptr : col_buffer.data + margin};
+    T* col = g.direct ? nullptr : col_buffer.data + margin;
     if (!g.direct && margin > 0) {  // the margins are read but masked out: keep them finite
         memset(col_buffer.data, 0, size_t(margin) * sizeof(T));
-        memset(col.data + s.c * g.taps * g.ohw * chunk, 0, size_t(margin) * sizeof(T));
+        memset(col + s.c * g.taps * g.ohw * chunk, 0, size_t(margin) * sizeof(T));
     }
     for (index_t n0 = 0; n0 < s.n; n0 += chunk) {
         const index_t images = min_i(chunk, s.n - n0), ld = images * g.ohw;
@@ -476,7 +474,7 @@ bool backward_data(const ConvShape& s, const T* dy, const T* weight, T* dx) {
         for (index_t group = 0; group < s.groups; ++group) {
             const StridedBatch<T> dcol =
                 g.direct ? StridedBatch<T>{dx_chunk + group * g.cg * g.hw, s.c * g.hw, g.hw, 1}
-                         : StridedBatch<T>{col.data + group * g.rows * ld, g.ohw, ld, 1};
+                         : StridedBatch<T>{col + group * g.rows * ld, g.ohw, ld, 1};
             gemm(GemmProblem<T>{images, g.rows, g.ohw, g.kg, {weight + group * g.kg * g.rows, 0, 1, g.rows},
                                 {dy + n0 * s.k * g.ohw + group * g.kg * g.ohw, s.k * g.ohw, g.ohw, 1}, dcol});
         }
@@ -488,10 +486,10 @@ bool backward_data(const ConvShape& s, const T* dy, const T* weight, T* dx) {
             const index_t i = task / s.c, ch = task % s.c;
             T* plane = dx_chunk + task * g.hw;
             if (gather) {
-                col2im_rows(s, col.data + column_offset(g, ld, i, ch), ld, plane);
+                col2im_rows(s, col + column_offset(g, ld, i, ch), ld, plane);
             } else {
                 memset(plane, 0, size_t(g.hw) * sizeof(T));
-                col2im_plane(s, col.data + column_offset(g, ld, i, ch), ld, plane);
+                col2im_plane(s, col + column_offset(g, ld, i, ch), ld, plane);
             }
         }
     }
