@@ -36,6 +36,20 @@ def test_odd_sizes(kernel_impl, threads, rng, dtype, m, k, n):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("m", list(range(13, 26)) + [64])
+def test_every_last_strip_height(kernel_impl, rng, dtype, m):
+    """Last row strips of every height (shorter micro-kernels cover strips of a third or two thirds of MR),
+    written in place (n a multiple of the tile width) and through the edge buffer (n not)."""
+    for n in (64, 70):
+        a = rng.standard_normal((m, 37)).astype(dtype)
+        b = rng.standard_normal((37, n)).astype(dtype)
+        assert_matmul_close(pn.kernels.matmul(a, b), a, b)
+        out = np.full((m, n), np.nan, dtype)
+        pn.kernels.matmul(a, b, out=out)  # through the batched gemm entry
+        assert_matmul_close(out, a, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("m,k,n", [
     (257, 257, 127),   # packed, threads over row blocks, several depth blocks
     (61, 513, 300),    # packed, few row strips: threads over columns
@@ -196,6 +210,30 @@ def test_raw_gemm_rejects_bad_arguments(impl):
     read_only.flags.writeable = False
     with pytest.raises(ValueError, match="read-only"):
         gemm(f, g, read_only)
+
+
+@pytest.mark.parametrize("impl", gemm_kernels())
+def test_raw_matmul_kernel(impl, rng):
+    """The 2-D kernel behind ``matmul(a, b)``: a new result for any strides, and its own argument checks."""
+    previous = pn.backend.name()
+    pn.backend.use(impl)
+    try:
+        matmul = pn.backend.kernel("matmul")
+    finally:
+        pn.backend.use(previous)
+    a = rng.standard_normal((9, 5))
+    b = rng.standard_normal((9, 7))[::-2].T  # (7, 5) with negative and transposed strides
+    got = matmul(b, a.T)
+    assert got.flags.c_contiguous and got.shape == (7, 9)
+    assert_matmul_close(got, b, a.T)
+    with pytest.raises(ValueError, match=r"matmul: expected 2-D arrays .* a\(9, 5\) and b\(9, 5\)"):
+        matmul(a, a)
+    with pytest.raises(ValueError, match="2-D"):
+        matmul(a[None], a.T)
+    with pytest.raises(TypeError, match="matmul: a has dtype float32, b float64"):
+        matmul(a.astype(np.float32), a.T)
+    with pytest.raises(TypeError, match="int64"):
+        matmul(np.ones((2, 2), np.int64), np.ones((2, 2), np.int64))
 
 
 def test_native_gemm_checks_overlap_and_strides():

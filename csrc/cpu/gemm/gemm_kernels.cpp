@@ -130,26 +130,27 @@ void pack_b_strip(const T* b, index_t rs, index_t cs, index_t cols, index_t kc, 
 // C's rows are c_rs apart with unit-stride columns: either the output itself (full tiles) or a tile
 // buffer. b_rs is NR for packed B, B's row stride when the direct path reads B in place.
 // NV vectors per row: kNV for full strips, 1 for a last strip no wider than one vector (n = 10, 37...).
-template <class T, int NV>
+// R rows: kMR for full strips; a last strip of fewer rows may use fewer (the A strip keeps its kMR stride).
+template <class T, int NV, int R = kMR>
 __attribute__((always_inline)) inline void micro_kernel(index_t kc, const T* __restrict a, const T* __restrict b,
                                                         index_t b_rs, T* __restrict c, index_t c_rs, bool accumulate) {
     using V = Vec<T>;
     constexpr int VL = kVL<T>;
-    V acc[kMR][NV];
+    V acc[R][NV];
 #pragma GCC unroll 32
-    for (int i = 0; i < kMR; ++i)
+    for (int i = 0; i < R; ++i)
         for (int v = 0; v < NV; ++v) acc[i][v] = V{};
     for (index_t p = 0; p < kc; ++p) {
         V bv[NV];
         for (int v = 0; v < NV; ++v) memcpy(&bv[v], b + v * VL, sizeof(V));
 #pragma GCC unroll 32
-        for (int i = 0; i < kMR; ++i)
+        for (int i = 0; i < R; ++i)
             for (int v = 0; v < NV; ++v) acc[i][v] += a[i] * bv[v];
         a += kMR;
         b += b_rs;
     }
 #pragma GCC unroll 32
-    for (int i = 0; i < kMR; ++i)
+    for (int i = 0; i < R; ++i)
         for (int v = 0; v < NV; ++v) {
             T* dst = c + i * c_rs + v * VL;
             if (accumulate) {
@@ -223,18 +224,32 @@ void store_block(const T* tile, index_t ld, const Output<T>& out, index_t i0, in
 
 // One register tile of C at (i0, j0): full tiles of a unit-stride C are written in place; edges and
 // strided outputs go through a buffer. `first`/`last`: the first and last depth block of this tile.
+// The micro-kernel with the fewest rows that covers `rows`: a last strip of up to a third or two thirds
+// of kMR rows runs a shorter kernel instead of multiplying zero padding (m = 64 with kMR = 12: 64 rows of
+// work, not 72).
+template <class T, int NV>
+void strip_kernel(index_t rows, index_t kc, const T* a, const T* b, index_t b_rs, T* c, index_t c_rs,
+                  bool accumulate) {
+    if constexpr (kMR % 3 == 0) {
+        if (rows <= kMR / 3) return micro_kernel<T, NV, kMR / 3>(kc, a, b, b_rs, c, c_rs, accumulate);
+        if (rows <= 2 * kMR / 3) return micro_kernel<T, NV, 2 * kMR / 3>(kc, a, b, b_rs, c, c_rs, accumulate);
+    }
+    micro_kernel<T, NV>(kc, a, b, b_rs, c, c_rs, accumulate);
+}
+
 template <class T>
 void tile_product(index_t kc, const T* a, const T* b, index_t b_rs, const Output<T>& out, index_t i0, index_t j0,
                   index_t rows, index_t cols, bool first, bool last) {
     constexpr int NR = kNR<T>;
-    if (rows == kMR && cols == NR && out.cs == 1) {
-        micro_kernel<T, kNV>(kc, a, b, b_rs, out.c + i0 * out.rs + j0, out.rs, !first);
+    const bool whole_rows = rows == kMR || (kMR % 3 == 0 && (rows == kMR / 3 || rows == 2 * kMR / 3));
+    if (whole_rows && cols == NR && out.cs == 1) {
+        strip_kernel<T, kNV>(rows, kc, a, b, b_rs, out.c + i0 * out.rs + j0, out.rs, !first);
     } else {
         T tile[kMR * NR] __attribute__((aligned(64)));
         if (cols <= kVL<T>)
-            micro_kernel<T, 1>(kc, a, b, b_rs, tile, NR, false);
+            strip_kernel<T, 1>(rows, kc, a, b, b_rs, tile, NR, false);
         else
-            micro_kernel<T, kNV>(kc, a, b, b_rs, tile, NR, false);
+            strip_kernel<T, kNV>(rows, kc, a, b, b_rs, tile, NR, false);
         store_block(tile, NR, out, i0, j0, rows, cols, !first);
     }
     if (last) finish_tile(out, i0, j0, rows, cols);
