@@ -14,6 +14,7 @@ from typing import Callable
 # kernel name -> backend -> "module:attribute"
 KERNELS: dict[str, dict[str, str]] = {
     "gemm": {"native": "pyneural._C:gemm", "numba": "pyneural.kernels_numba.gemm:gemm"},
+    "matmul": {"native": "pyneural._C:matmul", "numba": "pyneural.kernels_numba.gemm:matmul"},
     "activation_forward": {"native": "pyneural._C:activation_forward",
                            "numba": "pyneural.kernels_numba.activation:activation_forward"},
     "activation_backward": {"native": "pyneural._C:activation_backward",

@@ -10,6 +10,7 @@ from .checks import as_numeric_array
 __all__ = ["matmul", "linear", "ACTIVATIONS"]
 
 ACTIVATIONS = (None, "relu", "gelu", "sigmoid", "tanh")
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)  # builtin dtypes are singletons: compared by identity
 
 
 def _merged(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | None:
@@ -24,14 +25,13 @@ def matmul(a, b, out: np.ndarray | None = None) -> np.ndarray:
     float32 and float64 run on pyneural's GEMM (mixed inputs promote); integer and bool inputs
     use NumPy. Any strides, transposed views included, are handled without copies.
     """
-    if (type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype
-            and a.dtype in _FLOATS and a.shape[1] == b.shape[0]):  # the common case, with the least overhead
-        if out is None:
-            out = np.empty((a.shape[0], b.shape[1]), a.dtype)
-        else:
-            _check_out(out, (a.shape[0], b.shape[1]), a.dtype)
-            if np.may_share_memory(out, a) or np.may_share_memory(out, b):
-                a, b = a.copy(), b.copy()
+    if (type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and b.ndim == 2
+            and ((dtype := a.dtype) is _F32 or dtype is _F64) and b.dtype is dtype and a.shape[1] == b.shape[0]):
+        if out is None:  # the common case, with the least overhead: one kernel call that allocates the result
+            return backend.kernel("matmul")(a, b)
+        _check_out(out, (a.shape[0], b.shape[1]), a.dtype)
+        if np.may_share_memory(out, a) or np.may_share_memory(out, b):
+            a, b = a.copy(), b.copy()
         backend.kernel("gemm")(a[None], b[None], out[None])
         return out
     a = as_numeric_array("matmul", a, "a")
