@@ -99,6 +99,7 @@ CASES = [
     # deeper kernels, rows of whole vectors, small weights: the direct weight gradient too (LeNet's second layer)
     ((2, 6, 12, 12), (16, 6, 5, 5), 1, 0, 1, 1),
     ((2, 4, 9, 16), (3, 4, 3, 5), 1, (1, 2), 1, 1),
+    ((1, 16, 6, 20), (24, 16, 3, 5), 1, 0, 1, 1),  # 5-tap rows with sums past 256 KiB
     # rows of 8, 4 and 2 pixels: half a vector in some variant and dtype (blocks of 4 rows; fewer rows: one)
     ((2, 8, 7, 10), (5, 8, 3, 3), 1, (1, 0), 1, 1),
     ((1, 6, 9, 6), (7, 6, 3, 3), 1, 0, 1, 1),

@@ -545,11 +545,14 @@ bool direct_weight_applies(const ConvShape& s) {
     if (s.c * s.kh * s.kw <= kDirectMaxDepth) return true;  // few input channels
     // deeper kernels when rows fill whole vectors and the per-thread vector sums stay in L2 (measured, one
     // thread, AVX-512 float: LeNet's 5x5 over 6 channels on 12x12 images 31 -> 42 GFLOP/s; 3x3 over 32 to
-    // 128 channels, whose sums take megabytes, lose against the GEMM by 30-60%). With 16 registers the
-    // blocks are too small to win (AVX2: 1.24 -> 1.34 ms on LeNet's layer): the GEMM stays.
+    // 128 channels, whose sums take megabytes, lose against the GEMM by 30-60%), or for 5-tap rows (4 x 5
+    // register blocks) up to 2 MiB of sums (5x5 over 32 channels on 32x32 images: 65 -> 93 GFLOP/s). With
+    // 16 registers the blocks are too small to win (AVX2: 1.24 -> 1.34 ms on LeNet's layer): the GEMM stays.
     if (kVectorBytes < 64) return false;
     const index_t lanes = s.ow % kVL<T> == 0 ? kVL<T> : half_lanes<T>();
-    return s.ow % lanes == 0 && s.k * s.c * s.kh * s.kw * lanes * index_t(sizeof(T)) <= kDirectWeightSumBytes;
+    const index_t sum_bytes = s.k * s.c * s.kh * s.kw * lanes * index_t(sizeof(T));
+    return s.ow % lanes == 0 &&
+           (sum_bytes <= kDirectWeightSumBytes || (s.kw == 5 && sum_bytes <= 8 * kDirectWeightSumBytes));
 }
 
 // A short row copied in whole vectors (a memcpy call per row costs more than the copy).
