@@ -31,8 +31,9 @@ cpu::PoolShape pool_shape(const py::array& x, const py::array& y, Pair kernel, P
 }
 
 index_t* index_array(const py::array& a, const py::array& like, const char* op) {
-    PN_CHECK(py::dtype::of<std::int64_t>().is(a.dtype()) && a.ndim() == 4 && (a.flags() & py::array::c_style), op,
-             ": indices must be a C-contiguous int64 array, got dtype ", std::string(py::str(a.dtype())));
+    require_dtype(a, py::dtype::of<std::int64_t>(), op, "indices");
+    PN_CHECK(a.ndim() == 4 && (a.flags() & py::array::c_style), op, ": indices must be a C-contiguous 4-D array, got ",
+             shape_str(a));
     for (int d = 0; d < 4; ++d)
         PN_CHECK(a.shape(d) == like.shape(d), op, ": indices ", shape_str(a), " and output ", shape_str(like),
                  " differ in shape");

@@ -144,6 +144,15 @@ def _output_pass(product, out, bias, has_bias, code):
             dst[p] = activate(src[p] + b, code)
 
 
+
+def _check_vector(op: str, name: str, a, k: int, dtype: np.dtype) -> None:
+    """A (k,) array of ``dtype``: TypeError for a wrong type or dtype, ValueError for a wrong shape."""
+    if not isinstance(a, np.ndarray) or a.dtype != dtype:
+        raise TypeError(f"{op}: {name} must be an array of {dtype}, got {getattr(a, 'dtype', type(a).__name__)}")
+    if a.shape != (k,):
+        raise ValueError(f"{op}: {name} must have shape ({k},), got {a.shape}")
+
+
 def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, out: np.ndarray, stride, padding, dilation,
            groups: int, activation: str | None = None) -> None:
     """``out = act(conv2d(x, weight) + bias)``: the contract of ``_C.conv2d`` (C-contiguous NCHW, one dtype).
@@ -152,8 +161,8 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, out: np.n
     adds the bias, applies the activation and writes NCHW.
     """
     n, c, h, w, k, kh, kw, oh, ow = _shape("conv2d", x, weight, out, stride, padding, dilation, groups)
-    if bias is not None and (not isinstance(bias, np.ndarray) or bias.shape != (k,) or bias.dtype != out.dtype):
-        raise ValueError(f"conv2d: bias must be a ({k},) array of {out.dtype}, got {np.shape(bias)}")
+    if bias is not None:
+        _check_vector("conv2d", "bias", bias, k, out.dtype)
     if activation not in ACTIVATIONS:
         raise ValueError(f"conv2d: unknown activation {activation!r}; expected none, relu, gelu, sigmoid or tanh")
     if not out.flags.writeable:
@@ -224,9 +233,7 @@ def conv2d_backward_weight(x: np.ndarray, grad_output: np.ndarray, grad_weight: 
         if a is not None and not a.flags.writeable:
             raise ValueError(f"conv2d_backward: {name} is read-only")
     if grad_bias is not None:
-        if not isinstance(grad_bias, np.ndarray) or grad_bias.shape != (k,) or grad_bias.dtype != grad_output.dtype:
-            raise ValueError(f"conv2d_backward: grad_bias must be a ({k},) array of {grad_output.dtype}, "
-                             f"got {np.shape(grad_bias)}")
+        _check_vector("conv2d_backward", "grad_bias", grad_bias, k, grad_output.dtype)
         grad_bias[...] = grad_output.sum(axis=(0, 2, 3), dtype=np.float64)
     if grad_weight.size == 0:
         return

@@ -168,10 +168,10 @@ def _check_window(op: str, x_shape, y_shape, kernel, stride, padding, dilation, 
 
 
 def _check_indices(op: str, indices, like: np.ndarray) -> None:
-    if (not isinstance(indices, np.ndarray) or indices.dtype != np.int64 or indices.shape != like.shape
-            or not indices.flags.c_contiguous):
-        raise ValueError(f"{op}: indices must be a C-contiguous int64 array of shape {like.shape}, got "
-                         f"{getattr(indices, 'dtype', type(indices).__name__)} {np.shape(indices)}")
+    if not isinstance(indices, np.ndarray) or indices.dtype != np.int64:
+        raise TypeError(f"{op}: indices must be an int64 array, got {getattr(indices, 'dtype', type(indices).__name__)}")
+    if indices.shape != like.shape or not indices.flags.c_contiguous:
+        raise ValueError(f"{op}: indices must be a C-contiguous array of shape {like.shape}, got {indices.shape}")
 
 
 def max_pool2d(x, out, indices, kernel_size, stride, padding, dilation, ceil_mode) -> None:
