@@ -19,6 +19,11 @@ from . import backend
 # Floating-point operations of a kernel call, from its arguments (kernels not listed report time only).
 FLOPS: dict[str, Callable[..., float]] = {
     "gemm": lambda a, b, out, *rest, **kw: 2.0 * a.shape[0] * a.shape[1] * a.shape[2] * b.shape[2],
+    "matmul": lambda a, b, *rest, **kw: 2.0 * a.shape[0] * a.shape[1] * b.shape[1],
+    # convolutions: 2 multiply-adds' worth per output element and weight tap of its group
+    "conv2d": lambda x, w, bias, out, *rest, **kw: 2.0 * out.size * w[0].size,
+    "conv2d_backward_data": lambda dy, w, dx, *rest, **kw: 2.0 * dy.size * w[0].size,
+    "conv2d_backward_weight": lambda x, dy, dw, *rest, **kw: 2.0 * dy.size * dw[0].size,
 }
 
 

@@ -16,18 +16,32 @@ def test_profile_counts_kernel_calls_with_flops(backend, tmp_path):
         for _ in range(3):
             pn.kernels.matmul(a, b)
     pn.kernels.matmul(a, b)  # after: not recorded either
+    with pn.profiler.profile() as batched:
+        pn.kernels.matmul(a[None], b)  # the batched gemm kernel is counted too
+    ((name, _, _), stats), = batched.stats.items()
+    assert name == "gemm" and stats.flops == 2 * 32 * 48 * 16
     ((name, back, isa), stats), = prof.stats.items()
-    assert (name, back, stats.calls) == ("gemm", backend, 3)
+    assert (name, back, stats.calls) == ("matmul", backend, 3)  # the 2-D kernel behind matmul(a, b)
     assert stats.flops == 3 * 2 * 32 * 48 * 16 and stats.seconds > 0
     assert isa == (pn.backend.cpu_variant() if backend == "native" else "-")
     table = prof.table()
-    assert "gemm" in table and "GFLOP/s" in table
+    assert "matmul" in table and "GFLOP/s" in table
     prof.export_chrome_trace(tmp_path / "trace.json")
     events = json.loads((tmp_path / "trace.json").read_text())["traceEvents"]
-    assert len(events) == 3 and all(e["name"] == "gemm" and e["dur"] > 0 for e in events)
+    assert len(events) == 3 and all(e["name"] == "matmul" and e["dur"] > 0 for e in events)
 
 
 def test_kernels_are_plain_outside_profiles():
     with pn.profiler.profile():
         assert pn.backend.kernel("gemm").__name__ == "wrapper"
     assert pn.backend.kernel("gemm").__name__ != "wrapper"
+
+
+def test_convolution_flops_are_counted(backend, rng):
+    x = pn.tensor(rng.standard_normal((2, 3, 9, 8)).astype(np.float32), requires_grad=True)
+    w = pn.tensor(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), requires_grad=True)
+    with pn.profiler.profile() as prof:
+        pn.nn.functional.conv2d(x, w).sum().backward()
+    flops = {name: stats.flops for (name, _, _), stats in prof.stats.items()}
+    per_pass = 2 * (2 * 4 * 7 * 6) * (3 * 3 * 3)  # 2 x outputs x taps
+    assert flops["conv2d"] == flops["conv2d_backward_data"] == flops["conv2d_backward_weight"] == per_pass
