@@ -1,24 +1,13 @@
 #include "activation.h"
 
 #include "activation_variants.h"
-#include "pyneural/cpu_features.h"
 #include "pyneural/checks.h"
 #include "pyneural/error.h"
 
 namespace pyneural::cpu {
 namespace {
 
-ActivationVariant variant() {
-    switch (active_isa()) {
-#ifdef PN_HAVE_AVX512
-        case Isa::avx512: return avx512::activation_variant();
-#endif
-#ifdef PN_HAVE_AVX2
-        case Isa::avx2: return avx2::activation_variant();
-#endif
-        default: return ref::activation_variant();
-    }
-}
+ActivationVariant variant() { return PN_ACTIVE_VARIANT(activation_variant); }
 
 // Element-wise kernels may write in place, but a partial overlap would read already-written values.
 template <class T>

@@ -1,5 +1,6 @@
 // The per-ISA activation implementations (activation_kernels.cpp compiled once per ISA).
 #pragma once
+#include "pyneural/variant.h"
 #include "activation.h"
 
 namespace pyneural::cpu {
@@ -11,8 +12,6 @@ struct ActivationVariant {
     void (*backward_f64)(ActKind, const double*, const double*, double*, index_t, double);
 };
 
-namespace ref { ActivationVariant activation_variant(); }
-namespace avx2 { ActivationVariant activation_variant(); }
-namespace avx512 { ActivationVariant activation_variant(); }
+PN_DECLARE_VARIANTS(ActivationVariant, activation_variant)
 
 }  // namespace pyneural::cpu

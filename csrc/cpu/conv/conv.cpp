@@ -3,23 +3,12 @@
 #include <new>
 
 #include "conv_variants.h"
-#include "pyneural/cpu_features.h"
 #include "pyneural/error.h"
 
 namespace pyneural::cpu {
 namespace {
 
-ConvVariant variant() {
-    switch (active_isa()) {
-#ifdef PN_HAVE_AVX512
-        case Isa::avx512: return avx512::conv_variant();
-#endif
-#ifdef PN_HAVE_AVX2
-        case Isa::avx2: return avx2::conv_variant();
-#endif
-        default: return ref::conv_variant();
-    }
-}
+ConvVariant variant() { return PN_ACTIVE_VARIANT(conv_variant); }
 
 void validate(const ConvShape& s, const char* op) {
     PN_CHECK(s.n >= 0 && s.c >= 0 && s.h >= 0 && s.w >= 0 && s.k >= 0, op, ": negative size in input (", s.n, ", ",

@@ -1,5 +1,6 @@
 // The per-ISA convolution implementations (conv_kernels.cpp compiled once per ISA, each in its namespace).
 #pragma once
+#include "pyneural/variant.h"
 #include "conv.h"
 
 namespace pyneural::cpu {
@@ -12,13 +13,8 @@ struct ConvFunctions {
     bool (*backward_weight)(const ConvShape&, const T*, const T*, T*, T*);
 };
 
-struct ConvVariant {
-    ConvFunctions<float> f32;
-    ConvFunctions<double> f64;
-};
+using ConvVariant = ByDtype<ConvFunctions>;
 
-namespace ref { ConvVariant conv_variant(); }
-namespace avx2 { ConvVariant conv_variant(); }
-namespace avx512 { ConvVariant conv_variant(); }
+PN_DECLARE_VARIANTS(ConvVariant, conv_variant)
 
 }  // namespace pyneural::cpu

@@ -3,30 +3,13 @@
 #include <math.h>
 
 #include "dropout_variants.h"
-#include "pyneural/cpu_features.h"
 #include "pyneural/checks.h"
 #include "pyneural/error.h"
 
 namespace pyneural::cpu {
 namespace {
 
-DropoutVariant variant() {
-    switch (active_isa()) {
-#ifdef PN_HAVE_AVX512
-        case Isa::avx512: return avx512::dropout_variant();
-#endif
-#ifdef PN_HAVE_AVX2
-        case Isa::avx2: return avx2::dropout_variant();
-#endif
-        default: return ref::dropout_variant();
-    }
-}
-
-template <class T>
-DropoutFns<T> fns() {
-    if constexpr (sizeof(T) == 4) return variant().f32;
-    else return variant().f64;
-}
+DropoutVariant variant() { return PN_ACTIVE_VARIANT(dropout_variant); }
 
 void check(const char* op, index_t n, double p) {
     PN_CHECK(n >= 0, op, ": negative size n=", n);
@@ -41,7 +24,7 @@ void forward(const T* x, T* out, std::uint8_t* mask, index_t n, double p, std::u
     PN_CHECK((out == x || !overlaps(out, n, x, n)) && !overlaps(mask, n, x, n) && !overlaps(mask, n, out, n),
              "dropout: the outputs overlap the input or each other");
     const auto threshold = std::uint64_t(ceil(p * 9007199254740992.0));  // p 2^53 is exact
-    fns<T>().forward(x, out, mask, n, threshold, 1.0 / (1.0 - p), seed);
+    variant().of<T>().forward(x, out, mask, n, threshold, 1.0 / (1.0 - p), seed);
 }
 
 template <class T>
@@ -51,7 +34,7 @@ void backward(const T* g, const std::uint8_t* mask, T* gx, index_t n, double p) 
     PN_CHECK(g && mask && gx, "dropout_backward: null pointer");
     PN_CHECK((gx == g || !overlaps(gx, n, g, n)) && !overlaps(gx, n, mask, n),
              "dropout_backward: grad_x overlaps an input");
-    fns<T>().backward(g, mask, gx, n, 1.0 / (1.0 - p));
+    variant().of<T>().backward(g, mask, gx, n, 1.0 / (1.0 - p));
 }
 
 }  // namespace

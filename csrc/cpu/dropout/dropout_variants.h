@@ -1,5 +1,6 @@
 // The per-ISA dropout implementations (dropout_kernels.cpp compiled once per ISA).
 #pragma once
+#include "pyneural/variant.h"
 #include "dropout.h"
 
 namespace pyneural::cpu {
@@ -11,13 +12,8 @@ struct DropoutFns {
     void (*backward)(const T*, const std::uint8_t*, T*, index_t, double);
 };
 
-struct DropoutVariant {
-    DropoutFns<float> f32;
-    DropoutFns<double> f64;
-};
+using DropoutVariant = ByDtype<DropoutFns>;
 
-namespace ref { DropoutVariant dropout_variant(); }
-namespace avx2 { DropoutVariant dropout_variant(); }
-namespace avx512 { DropoutVariant dropout_variant(); }
+PN_DECLARE_VARIANTS(DropoutVariant, dropout_variant)
 
 }  // namespace pyneural::cpu

@@ -1,30 +1,13 @@
 #include "embedding.h"
 
 #include "embedding_variants.h"
-#include "pyneural/cpu_features.h"
 #include "pyneural/checks.h"
 #include "pyneural/error.h"
 
 namespace pyneural::cpu {
 namespace {
 
-EmbeddingVariant variant() {
-    switch (active_isa()) {
-#ifdef PN_HAVE_AVX512
-        case Isa::avx512: return avx512::embedding_variant();
-#endif
-#ifdef PN_HAVE_AVX2
-        case Isa::avx2: return avx2::embedding_variant();
-#endif
-        default: return ref::embedding_variant();
-    }
-}
-
-template <class T>
-EmbeddingKernels<T> kernels() {
-    if constexpr (sizeof(T) == 4) return variant().f32;
-    else return variant().f64;
-}
+EmbeddingVariant variant() { return PN_ACTIVE_VARIANT(embedding_variant); }
 
 void check_indices(const char* op, const std::int64_t* indices, index_t count, index_t rows, index_t dim) {
     PN_CHECK(count >= 0 && rows >= 0 && dim >= 0, op, ": negative size (count=", count, ", rows=", rows, ", dim=",
@@ -45,7 +28,7 @@ void embedding_forward(const T* weight, index_t rows, index_t dim, const std::in
     PN_CHECK(weight && out, "embedding: null array pointer");
     PN_CHECK(!overlaps(out, count * dim, weight, rows * dim) && !overlaps(out, count * dim, indices, count),
              "embedding: the output overlaps an input");
-    kernels<T>().forward(weight, rows, dim, indices, count, out);
+    variant().of<T>().forward(weight, rows, dim, indices, count, out);
 }
 
 template <class T>
@@ -58,7 +41,7 @@ void embedding_backward(const T* grad, const std::int64_t* indices, index_t coun
     PN_CHECK(grad_weight && (grad || count == 0), "embedding_backward: null array pointer");
     PN_CHECK(!overlaps(grad_weight, rows * dim, grad, count * dim) && !overlaps(grad_weight, rows * dim, indices, count),
              "embedding_backward: grad_weight overlaps an input");
-    kernels<T>().backward(grad, indices, count, dim, padding_idx, grad_weight, rows);
+    variant().of<T>().backward(grad, indices, count, dim, padding_idx, grad_weight, rows);
 }
 
 template void embedding_forward<float>(const float*, index_t, index_t, const std::int64_t*, index_t, float*);

@@ -1,5 +1,6 @@
 // The per-ISA embedding kernels (embedding_kernels.cpp compiled once per ISA, each in its namespace).
 #pragma once
+#include "pyneural/variant.h"
 #include "embedding.h"
 
 namespace pyneural::cpu {
@@ -11,13 +12,8 @@ struct EmbeddingKernels {
     void (*backward)(const T*, const std::int64_t*, index_t, index_t, index_t, T*, index_t);
 };
 
-struct EmbeddingVariant {
-    EmbeddingKernels<float> f32;
-    EmbeddingKernels<double> f64;
-};
+using EmbeddingVariant = ByDtype<EmbeddingKernels>;
 
-namespace ref { EmbeddingVariant embedding_variant(); }
-namespace avx2 { EmbeddingVariant embedding_variant(); }
-namespace avx512 { EmbeddingVariant embedding_variant(); }
+PN_DECLARE_VARIANTS(EmbeddingVariant, embedding_variant)
 
 }  // namespace pyneural::cpu

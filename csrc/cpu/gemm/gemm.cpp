@@ -1,7 +1,6 @@
 #include "gemm.h"
 
 #include "gemm_variants.h"
-#include "pyneural/cpu_features.h"
 #include <algorithm>
 #include <array>
 #include <new>
@@ -13,17 +12,7 @@
 namespace pyneural::cpu {
 namespace {
 
-GemmVariant variant() {
-    switch (active_isa()) {
-#ifdef PN_HAVE_AVX512
-        case Isa::avx512: return avx512::gemm_variant();
-#endif
-#ifdef PN_HAVE_AVX2
-        case Isa::avx2: return avx2::gemm_variant();
-#endif
-        default: return ref::gemm_variant();
-    }
-}
+GemmVariant variant() { return PN_ACTIVE_VARIANT(gemm_variant); }
 
 // Byte range [lo, hi) touched by a strided batch (strides may be zero or negative).
 template <class T>

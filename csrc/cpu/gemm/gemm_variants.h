@@ -1,5 +1,6 @@
 // The per-ISA GEMM implementations (gemm_kernels.cpp compiled once per ISA, each in its namespace).
 #pragma once
+#include "pyneural/variant.h"
 #include "gemm.h"
 
 namespace pyneural::cpu {
@@ -10,8 +11,6 @@ struct GemmVariant {
     bool (*f64)(const GemmProblem<double>&);
 };
 
-namespace ref { GemmVariant gemm_variant(); }
-namespace avx2 { GemmVariant gemm_variant(); }
-namespace avx512 { GemmVariant gemm_variant(); }
+PN_DECLARE_VARIANTS(GemmVariant, gemm_variant)
 
 }  // namespace pyneural::cpu

@@ -1,30 +1,13 @@
 #include "loss.h"
 
 #include "loss_variants.h"
-#include "pyneural/cpu_features.h"
 #include "pyneural/checks.h"
 #include "pyneural/error.h"
 
 namespace pyneural::cpu {
 namespace {
 
-LossVariant variant() {
-    switch (active_isa()) {
-#ifdef PN_HAVE_AVX512
-        case Isa::avx512: return avx512::loss_variant();
-#endif
-#ifdef PN_HAVE_AVX2
-        case Isa::avx2: return avx2::loss_variant();
-#endif
-        default: return ref::loss_variant();
-    }
-}
-
-template <class T>
-LossFns<T> fns() {
-    if constexpr (sizeof(T) == 4) return variant().f32;
-    else return variant().f64;
-}
+LossVariant variant() { return PN_ACTIVE_VARIANT(loss_variant); }
 
 const char* kind_name(LossKind kind) {
     switch (kind) {
@@ -54,7 +37,7 @@ double forward(LossKind kind, const T* x, const T* y, const T* w, const T* pw, T
     PN_CHECK(!overlaps(loss, n, x, n) && !overlaps(loss, n, y, n) && !overlaps(loss, n, w, n) &&
                  !overlaps(loss, n, pw, n),
              op, ": the loss output overlaps an input");
-    return fns<T>().forward(kind, x, y, w, pw, loss, n, beta);
+    return variant().of<T>().forward(kind, x, y, w, pw, loss, n, beta);
 }
 
 template <class T>
@@ -67,7 +50,7 @@ void backward(LossKind kind, const T* x, const T* y, const T* w, const T* pw, co
     PN_CHECK(!overlaps(gx, n, x, n) && !overlaps(gx, n, y, n) && !overlaps(gx, n, w, n) && !overlaps(gx, n, pw, n) &&
                  (gx == g || !overlaps(gx, n, g, n)),
              op, ": grad_x overlaps an input");
-    fns<T>().backward(kind, x, y, w, pw, g, scale, gx, n, beta);
+    variant().of<T>().backward(kind, x, y, w, pw, g, scale, gx, n, beta);
 }
 
 void check_nll(const char* op, const index_t* target, index_t outer, index_t classes, index_t inner,
@@ -97,7 +80,7 @@ void nll_fwd(const T* x, const index_t* target, const T* w, T* loss, index_t out
     PN_CHECK(!overlaps(loss, rows, x, outer * classes * inner) && !overlaps(loss, rows, target, rows) &&
                  !overlaps(loss, rows, w, classes),
              op, ": the loss output overlaps an input");
-    fns<T>().nll_forward(x, target, w, loss, outer, classes, inner, ignore_index, sums);
+    variant().of<T>().nll_forward(x, target, w, loss, outer, classes, inner, ignore_index, sums);
 }
 
 template <class T>
@@ -111,7 +94,7 @@ void nll_bwd(const index_t* target, const T* w, const T* g, double scale, T* gx,
     PN_CHECK(!overlaps(gx, n, target, outer * inner) && !overlaps(gx, n, w, classes) &&
                  !overlaps(gx, n, g, outer * inner),
              op, ": grad_x overlaps an input");
-    fns<T>().nll_backward(target, w, g, scale, gx, outer, classes, inner, ignore_index);
+    variant().of<T>().nll_backward(target, w, g, scale, gx, outer, classes, inner, ignore_index);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // The per-ISA loss implementations (loss_kernels.cpp compiled once per ISA).
 #pragma once
+#include "pyneural/variant.h"
 #include "loss.h"
 
 namespace pyneural::cpu {
@@ -13,13 +14,8 @@ struct LossFns {
     void (*nll_backward)(const index_t*, const T*, const T*, double, T*, index_t, index_t, index_t, index_t);
 };
 
-struct LossVariant {
-    LossFns<float> f32;
-    LossFns<double> f64;
-};
+using LossVariant = ByDtype<LossFns>;
 
-namespace ref { LossVariant loss_variant(); }
-namespace avx2 { LossVariant loss_variant(); }
-namespace avx512 { LossVariant loss_variant(); }
+PN_DECLARE_VARIANTS(LossVariant, loss_variant)
 
 }  // namespace pyneural::cpu

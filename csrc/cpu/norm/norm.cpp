@@ -5,30 +5,13 @@
 #include <new>
 
 #include "norm_variants.h"
-#include "pyneural/cpu_features.h"
 #include "pyneural/checks.h"
 #include "pyneural/error.h"
 
 namespace pyneural::cpu {
 namespace {
 
-NormVariant variant() {
-    switch (active_isa()) {
-#ifdef PN_HAVE_AVX512
-        case Isa::avx512: return avx512::norm_variant();
-#endif
-#ifdef PN_HAVE_AVX2
-        case Isa::avx2: return avx2::norm_variant();
-#endif
-        default: return ref::norm_variant();
-    }
-}
-
-template <class T>
-NormKernels<T> kernels() {
-    if constexpr (sizeof(T) == 4) return variant().f32;
-    else return variant().f64;
-}
+NormVariant variant() { return PN_ACTIVE_VARIANT(norm_variant); }
 
 void check_sizes(const char* op, std::initializer_list<index_t> sizes) {
     for (index_t s : sizes) PN_CHECK(s >= 0, op, ": negative size ", s);
@@ -50,7 +33,7 @@ void layer_norm_forward(const T* x, index_t rows, index_t dim, const T* weight, 
     PN_CHECK(x && out && mean && rstd, "layer_norm: null array pointer");
     check_disjoint("layer_norm", {span(out, rows * dim), span(mean, rows), span(rstd, rows)},
                    {span(x, rows * dim), span(weight, dim), span(bias, dim)});
-    kernels<T>().layer_norm_forward(x, rows, dim, weight, bias, eps, out, mean, rstd);
+    variant().of<T>().layer_norm_forward(x, rows, dim, weight, bias, eps, out, mean, rstd);
 }
 
 template <class T>
@@ -68,7 +51,7 @@ void layer_norm_backward(const T* g, const T* x, index_t rows, index_t dim, cons
     PN_CHECK(g && x && mean && rstd, "layer_norm_backward: null array pointer");
     check_disjoint("layer_norm_backward", {span(gx, rows * dim), span(gweight, dim), span(gbias, dim)},
                    {span(g, rows * dim), span(x, rows * dim), span(weight, dim), span(mean, rows), span(rstd, rows)});
-    if (!kernels<T>().layer_norm_backward(g, x, rows, dim, weight, mean, rstd, gx, gweight, gbias))
+    if (!variant().of<T>().layer_norm_backward(g, x, rows, dim, weight, mean, rstd, gx, gweight, gbias))
         throw std::bad_alloc();
 }
 
@@ -78,7 +61,7 @@ void batch_norm_stats(const T* x, index_t n, index_t c, index_t l, T* mean, T* v
     if (c == 0) return;
     PN_CHECK(mean && var && (x || n * l == 0), "batch_norm: null array pointer");
     check_disjoint("batch_norm", {span(mean, c), span(var, c)}, {span(x, n * c * l)});
-    kernels<T>().batch_norm_stats(x, n, c, l, mean, var);
+    variant().of<T>().batch_norm_stats(x, n, c, l, mean, var);
 }
 
 template <class T>
@@ -90,7 +73,7 @@ void batch_norm_apply(const T* x, index_t n, index_t c, index_t l, const T* mean
     PN_CHECK(x && out && mean && var, "batch_norm: null array pointer");
     check_disjoint("batch_norm", {span(out, n * c * l)},
                    {span(x, n * c * l), span(mean, c), span(var, c), span(weight, c), span(bias, c)});
-    if (!kernels<T>().batch_norm_apply(x, n, c, l, mean, var, weight, bias, eps, out)) throw std::bad_alloc();
+    if (!variant().of<T>().batch_norm_apply(x, n, c, l, mean, var, weight, bias, eps, out)) throw std::bad_alloc();
 }
 
 template <class T>
@@ -102,7 +85,7 @@ void batch_norm_backward(const T* g, const T* x, index_t n, index_t c, index_t l
     PN_CHECK(mean && var && ((g && x) || n * l == 0), "batch_norm_backward: null array pointer");
     check_disjoint("batch_norm_backward", {span(gx, n * c * l), span(gweight, c), span(gbias, c)},
                    {span(g, n * c * l), span(x, n * c * l), span(mean, c), span(var, c), span(weight, c)});
-    if (!kernels<T>().batch_norm_backward(g, x, n, c, l, mean, var, weight, eps, training, gx, gweight, gbias))
+    if (!variant().of<T>().batch_norm_backward(g, x, n, c, l, mean, var, weight, eps, training, gx, gweight, gbias))
         throw std::bad_alloc();
 }
 

@@ -1,5 +1,6 @@
 // The per-ISA normalisation kernels (norm_kernels.cpp compiled once per ISA, each in its namespace).
 #pragma once
+#include "pyneural/variant.h"
 #include "norm.h"
 
 namespace pyneural::cpu {
@@ -15,13 +16,8 @@ struct NormKernels {
                                 bool, T*, T*, T*);
 };
 
-struct NormVariant {
-    NormKernels<float> f32;
-    NormKernels<double> f64;
-};
+using NormVariant = ByDtype<NormKernels>;
 
-namespace ref { NormVariant norm_variant(); }
-namespace avx2 { NormVariant norm_variant(); }
-namespace avx512 { NormVariant norm_variant(); }
+PN_DECLARE_VARIANTS(NormVariant, norm_variant)
 
 }  // namespace pyneural::cpu

@@ -6,24 +6,13 @@
 #include <utility>
 
 #include "optim_variants.h"
-#include "pyneural/cpu_features.h"
 #include "pyneural/checks.h"
 #include "pyneural/error.h"
 
 namespace pyneural::cpu {
 namespace {
 
-OptimVariant variant() {
-    switch (active_isa()) {
-#ifdef PN_HAVE_AVX512
-        case Isa::avx512: return avx512::optim_variant();
-#endif
-#ifdef PN_HAVE_AVX2
-        case Isa::avx2: return avx2::optim_variant();
-#endif
-        default: return ref::optim_variant();
-    }
-}
+OptimVariant variant() { return PN_ACTIVE_VARIANT(optim_variant); }
 
 struct Buffer {
     const void* data;

@@ -1,5 +1,6 @@
 // The per-ISA optimizer updates (optim_kernels.cpp compiled once per ISA, each in its namespace).
 #pragma once
+#include "pyneural/variant.h"
 #include "optim.h"
 
 namespace pyneural::cpu {
@@ -15,8 +16,6 @@ struct OptimVariant {
     void (*adagrad_f64)(const AdagradUpdate<double>&);
 };
 
-namespace ref { OptimVariant optim_variant(); }
-namespace avx2 { OptimVariant optim_variant(); }
-namespace avx512 { OptimVariant optim_variant(); }
+PN_DECLARE_VARIANTS(OptimVariant, optim_variant)
 
 }  // namespace pyneural::cpu

@@ -8,17 +8,7 @@
 namespace pyneural::cpu {
 namespace {
 
-PeakVariant variant(Isa isa) {
-    switch (isa) {
-#ifdef PN_HAVE_AVX512
-        case Isa::avx512: return avx512::peak_variant();
-#endif
-#ifdef PN_HAVE_AVX2
-        case Isa::avx2: return avx2::peak_variant();
-#endif
-        default: return ref::peak_variant();
-    }
-}
+PeakVariant variant(Isa isa) { return PN_VARIANT_FOR(peak_variant, isa); }
 
 }  // namespace
 

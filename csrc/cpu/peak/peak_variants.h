@@ -1,5 +1,6 @@
 // Register-only FMA loops, one per ISA, for measuring the machine's floating-point peak.
 #pragma once
+#include "pyneural/variant.h"
 #include "pyneural/common.h"
 
 namespace pyneural::cpu {
@@ -10,8 +11,6 @@ struct PeakVariant {
     double (*f64)(index_t iterations);
 };
 
-namespace ref { PeakVariant peak_variant(); }
-namespace avx2 { PeakVariant peak_variant(); }
-namespace avx512 { PeakVariant peak_variant(); }
+PN_DECLARE_VARIANTS(PeakVariant, peak_variant)
 
 }  // namespace pyneural::cpu

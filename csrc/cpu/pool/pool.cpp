@@ -1,23 +1,12 @@
 #include "pool.h"
 
 #include "pool_variants.h"
-#include "pyneural/cpu_features.h"
 #include "pyneural/error.h"
 
 namespace pyneural::cpu {
 namespace {
 
-PoolVariant variant() {
-    switch (active_isa()) {
-#ifdef PN_HAVE_AVX512
-        case Isa::avx512: return avx512::pool_variant();
-#endif
-#ifdef PN_HAVE_AVX2
-        case Isa::avx2: return avx2::pool_variant();
-#endif
-        default: return ref::pool_variant();
-    }
-}
+PoolVariant variant() { return PN_ACTIVE_VARIANT(pool_variant); }
 
 // Window pooling (max or average): PyTorch's rules for sizes, stride, padding and dilation.
 void validate_window(const PoolShape& s, const char* op) {
@@ -46,18 +35,11 @@ void check_pointers(const PoolShape& s, bool ok, const char* op) {
 }
 
 template <class T>
-const PoolFunctions<T>& functions(const PoolVariant& v);
-template <>
-const PoolFunctions<float>& functions<float>(const PoolVariant& v) { return v.f32; }
-template <>
-const PoolFunctions<double>& functions<double>(const PoolVariant& v) { return v.f64; }
-
-template <class T>
 void max_forward(const PoolShape& s, const T* x, T* y, index_t* indices) {
     validate_window(s, "max_pool2d");
     check_pointers(s, x && y && indices, "max_pool2d");
     const PoolVariant v = variant();
-    functions<T>(v).max_forward(s, x, y, indices);
+    v.of<T>().max_forward(s, x, y, indices);
 }
 
 template <class T>
@@ -70,7 +52,7 @@ void max_backward(const PoolShape& s, const T* dy, const index_t* indices, T* dx
         PN_CHECK(indices[p] >= -1 && indices[p] < plane, "max_pool2d_backward: index ", indices[p], " at position ", p,
                  " is outside the ", s.h, " x ", s.w, " input plane");
     const PoolVariant v = variant();
-    functions<T>(v).max_backward(s, dy, indices, dx);
+    v.of<T>().max_backward(s, dy, indices, dx);
 }
 
 template <class T>
@@ -79,7 +61,7 @@ void avg_forward(const PoolShape& s, bool include_pad, const T* x, T* y) {
     PN_CHECK(s.dh == 1 && s.dw == 1, "avg_pool2d: dilation is not supported");
     check_pointers(s, x && y, "avg_pool2d");
     const PoolVariant v = variant();
-    functions<T>(v).avg_forward(s, include_pad, x, y);
+    v.of<T>().avg_forward(s, include_pad, x, y);
 }
 
 template <class T>
@@ -88,7 +70,7 @@ void avg_backward(const PoolShape& s, bool include_pad, const T* dy, T* dx) {
     PN_CHECK(s.dh == 1 && s.dw == 1, "avg_pool2d_backward: dilation is not supported");
     check_pointers(s, dy && dx, "avg_pool2d_backward");
     const PoolVariant v = variant();
-    functions<T>(v).avg_backward(s, include_pad, dy, dx);
+    v.of<T>().avg_backward(s, include_pad, dy, dx);
 }
 
 template <class T>
@@ -96,7 +78,7 @@ void adaptive_forward(const PoolShape& s, const T* x, T* y) {
     validate_adaptive(s, "adaptive_avg_pool2d");
     check_pointers(s, x && y, "adaptive_avg_pool2d");
     const PoolVariant v = variant();
-    functions<T>(v).adaptive_forward(s, x, y);
+    v.of<T>().adaptive_forward(s, x, y);
 }
 
 template <class T>
@@ -104,7 +86,7 @@ void adaptive_backward(const PoolShape& s, const T* dy, T* dx) {
     validate_adaptive(s, "adaptive_avg_pool2d_backward");
     check_pointers(s, dy && dx, "adaptive_avg_pool2d_backward");
     const PoolVariant v = variant();
-    functions<T>(v).adaptive_backward(s, dy, dx);
+    v.of<T>().adaptive_backward(s, dy, dx);
 }
 
 }  // namespace

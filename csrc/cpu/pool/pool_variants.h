@@ -1,5 +1,6 @@
 // The per-ISA pooling implementations (pool_kernels.cpp compiled once per ISA, each in its namespace).
 #pragma once
+#include "pyneural/variant.h"
 #include "pool.h"
 
 namespace pyneural::cpu {
@@ -14,13 +15,8 @@ struct PoolFunctions {
     void (*adaptive_backward)(const PoolShape&, const T*, T*);
 };
 
-struct PoolVariant {
-    PoolFunctions<float> f32;
-    PoolFunctions<double> f64;
-};
+using PoolVariant = ByDtype<PoolFunctions>;
 
-namespace ref { PoolVariant pool_variant(); }
-namespace avx2 { PoolVariant pool_variant(); }
-namespace avx512 { PoolVariant pool_variant(); }
+PN_DECLARE_VARIANTS(PoolVariant, pool_variant)
 
 }  // namespace pyneural::cpu

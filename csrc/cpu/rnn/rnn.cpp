@@ -2,7 +2,6 @@
 
 #include <initializer_list>
 
-#include "pyneural/cpu_features.h"
 #include "pyneural/checks.h"
 #include "pyneural/error.h"
 #include "rnn_variants.h"
@@ -10,23 +9,7 @@
 namespace pyneural::cpu {
 namespace {
 
-RnnVariant variant() {
-    switch (active_isa()) {
-#ifdef PN_HAVE_AVX512
-        case Isa::avx512: return avx512::rnn_variant();
-#endif
-#ifdef PN_HAVE_AVX2
-        case Isa::avx2: return avx2::rnn_variant();
-#endif
-        default: return ref::rnn_variant();
-    }
-}
-
-template <class T>
-RnnKernels<T> kernels() {
-    if constexpr (sizeof(T) == 4) return variant().f32;
-    else return variant().f64;
-}
+RnnVariant variant() { return PN_ACTIVE_VARIANT(rnn_variant); }
 
 // Sizes are non-negative; required arrays are present; outputs overlap neither the inputs nor each other
 // (a row's outputs are written while later rows' inputs are still to be read). False: nothing to do.
@@ -47,7 +30,7 @@ void rnn_cell_forward(bool relu, const T* xg, const T* hg, const T* bias, index_
     if (!check("rnn_cell_forward", rows, hidden, {xg, hg, h}, {span(h, n)},
                {span(xg, n), span(hg, n), span(bias, hidden)}))
         return;
-    kernels<T>().rnn_cell_forward(relu, xg, hg, bias, rows, hidden, h);
+    variant().of<T>().rnn_cell_forward(relu, xg, hg, bias, rows, hidden, h);
 }
 
 template <class T>
@@ -55,7 +38,7 @@ void rnn_cell_backward(bool relu, const T* gy, const T* dh, const T* h, index_t 
     const index_t n = rows * hidden;
     if (!check("rnn_cell_backward", rows, hidden, {h, dpre}, {span(dpre, n)}, {span(gy, n), span(dh, n), span(h, n)}))
         return;
-    kernels<T>().rnn_cell_backward(relu, gy, dh, h, rows, hidden, dpre);
+    variant().of<T>().rnn_cell_backward(relu, gy, dh, h, rows, hidden, dpre);
 }
 
 template <class T>
@@ -66,7 +49,7 @@ void lstm_cell_forward(const T* xg, const T* hg, const T* bias, const T* c_prev,
                {span(gates, 4 * n), span(c, n), span(h, n)},
                {span(xg, 4 * n), span(hg, 4 * n), span(bias, 4 * hidden), span(c_prev, n)}))
         return;
-    kernels<T>().lstm_cell_forward(xg, hg, bias, c_prev, rows, hidden, gates, c, h);
+    variant().of<T>().lstm_cell_forward(xg, hg, bias, c_prev, rows, hidden, gates, c, h);
 }
 
 template <class T>
@@ -76,7 +59,7 @@ void lstm_cell_backward(const T* gy, const T* dh, const T* dc, const T* gates, c
     if (!check("lstm_cell_backward", rows, hidden, {gates, c, dpre}, {span(dpre, 4 * n), span(dc_prev, n)},
                {span(gy, n), span(dh, n), span(dc, n), span(gates, 4 * n), span(c_prev, n), span(c, n)}))
         return;
-    kernels<T>().lstm_cell_backward(gy, dh, dc, gates, c_prev, c, rows, hidden, dpre, dc_prev);
+    variant().of<T>().lstm_cell_backward(gy, dh, dc, gates, c_prev, c, rows, hidden, dpre, dc_prev);
 }
 
 template <class T>
@@ -86,7 +69,7 @@ void gru_cell_forward(const T* xg, const T* hg, const T* bias, const T* h_prev, 
     if (!check("gru_cell_forward", rows, hidden, {xg, hg, gates, h}, {span(gates, 4 * n), span(h, n)},
                {span(xg, 3 * n), span(hg, 3 * n), span(bias, 3 * hidden), span(h_prev, n)}))
         return;
-    kernels<T>().gru_cell_forward(xg, hg, bias, h_prev, rows, hidden, gates, h);
+    variant().of<T>().gru_cell_forward(xg, hg, bias, h_prev, rows, hidden, gates, h);
 }
 
 template <class T>
@@ -97,7 +80,7 @@ void gru_cell_backward(const T* gy, const T* dh, const T* gates, const T* h_prev
                {span(dxg, 3 * n), span(dhg, 3 * n), span(dh_prev, n)},
                {span(gy, n), span(dh, n), span(gates, 4 * n), span(h_prev, n)}))
         return;
-    kernels<T>().gru_cell_backward(gy, dh, gates, h_prev, rows, hidden, dxg, dhg, dh_prev);
+    variant().of<T>().gru_cell_backward(gy, dh, gates, h_prev, rows, hidden, dxg, dhg, dh_prev);
 }
 
 #define PN_RNN_INSTANTIATE(T)                                                                                    \

@@ -1,5 +1,6 @@
 // The per-ISA recurrent gate kernels (rnn_kernels.cpp compiled once per ISA, each in its namespace).
 #pragma once
+#include "pyneural/variant.h"
 #include "rnn.h"
 
 namespace pyneural::cpu {
@@ -16,13 +17,8 @@ struct RnnKernels {
     void (*gru_cell_backward)(const T*, const T*, const T*, const T*, index_t, index_t, T*, T*, T*);
 };
 
-struct RnnVariant {
-    RnnKernels<float> f32;
-    RnnKernels<double> f64;
-};
+using RnnVariant = ByDtype<RnnKernels>;
 
-namespace ref { RnnVariant rnn_variant(); }
-namespace avx2 { RnnVariant rnn_variant(); }
-namespace avx512 { RnnVariant rnn_variant(); }
+PN_DECLARE_VARIANTS(RnnVariant, rnn_variant)
 
 }  // namespace pyneural::cpu

@@ -1,6 +1,5 @@
 #include "softmax.h"
 
-#include "pyneural/cpu_features.h"
 #include "pyneural/checks.h"
 #include "pyneural/error.h"
 #include "softmax_variants.h"
@@ -8,21 +7,7 @@
 namespace pyneural::cpu {
 namespace {
 
-SoftmaxVariant variant() {
-    switch (active_isa()) {
-#ifdef PN_HAVE_AVX512
-        case Isa::avx512: return avx512::softmax_variant();
-#endif
-#ifdef PN_HAVE_AVX2
-        case Isa::avx2: return avx2::softmax_variant();
-#endif
-        default: return ref::softmax_variant();
-    }
-}
-
-template <class T> const SoftmaxFns<T>& fns(const SoftmaxVariant& v);
-template <> const SoftmaxFns<float>& fns(const SoftmaxVariant& v) { return v.f32; }
-template <> const SoftmaxFns<double>& fns(const SoftmaxVariant& v) { return v.f64; }
+SoftmaxVariant variant() { return PN_ACTIVE_VARIANT(softmax_variant); }
 
 void check_sizes(const char* op, index_t rows, index_t cols) {
     PN_CHECK(rows >= 0 && cols >= 0, op, ": negative size (rows=", rows, ", cols=", cols, ")");
@@ -42,7 +27,7 @@ void forward(const T* x, T* y, index_t outer, index_t dim, index_t inner, bool l
     PN_CHECK(x && y, op, ": null pointer");
     PN_CHECK(x == y || !overlaps(x, n, y, n), op, ": output partially overlaps the input");
     SoftmaxVariant v = variant();
-    fns<T>(v).forward(x, y, outer, dim, inner, log);
+    v.of<T>().forward(x, y, outer, dim, inner, log);
 }
 
 template <class T>
@@ -55,7 +40,7 @@ void backward(const T* g, const T* y, T* gx, index_t outer, index_t dim, index_t
     PN_CHECK(gx == g || !overlaps(g, n, gx, n), op, ": output partially overlaps grad");
     PN_CHECK(!overlaps(y, n, gx, n), op, ": output overlaps the saved softmax");
     SoftmaxVariant v = variant();
-    fns<T>(v).backward(g, y, gx, outer, dim, inner, log);
+    v.of<T>().backward(g, y, gx, outer, dim, inner, log);
 }
 
 void check_targets(const index_t* target, index_t rows, index_t classes, index_t ignore_index) {
@@ -84,7 +69,7 @@ void ce_forward(const T* x, const index_t* target, T* loss, T* lse, index_t rows
              "cross_entropy: outputs overlap the weight");
     check_targets(target, rows, classes, ignore_index);
     SoftmaxVariant v = variant();
-    fns<T>(v).ce_forward(x, target, loss, lse, rows, classes, smoothing, ignore_index, w);
+    v.of<T>().ce_forward(x, target, loss, lse, rows, classes, smoothing, ignore_index, w);
 }
 
 template <class T>
@@ -101,7 +86,7 @@ void ce_backward(const T* x, const index_t* target, const T* lse, const T* gl, T
     PN_CHECK(!w || !overlaps(grad, rows * classes, w, classes), "cross_entropy_backward: grad overlaps the weight");
     check_targets(target, rows, classes, ignore_index);
     SoftmaxVariant v = variant();
-    fns<T>(v).ce_backward(x, target, lse, gl, grad, rows, classes, smoothing, ignore_index, w);
+    v.of<T>().ce_backward(x, target, lse, gl, grad, rows, classes, smoothing, ignore_index, w);
 }
 
 }  // namespace

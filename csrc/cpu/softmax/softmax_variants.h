@@ -1,5 +1,6 @@
 // The per-ISA softmax implementations (softmax_kernels.cpp compiled once per ISA).
 #pragma once
+#include "pyneural/variant.h"
 #include "softmax.h"
 
 namespace pyneural::cpu {
@@ -12,13 +13,8 @@ struct SoftmaxFns {
     void (*ce_backward)(const T*, const index_t*, const T*, const T*, T*, index_t, index_t, double, index_t, const T*);
 };
 
-struct SoftmaxVariant {
-    SoftmaxFns<float> f32;
-    SoftmaxFns<double> f64;
-};
+using SoftmaxVariant = ByDtype<SoftmaxFns>;
 
-namespace ref { SoftmaxVariant softmax_variant(); }
-namespace avx2 { SoftmaxVariant softmax_variant(); }
-namespace avx512 { SoftmaxVariant softmax_variant(); }
+PN_DECLARE_VARIANTS(SoftmaxVariant, softmax_variant)
 
 }  // namespace pyneural::cpu
