@@ -215,14 +215,14 @@ def main() -> None:
         return x * keep * dtype.type(1 / (1 - p_drop)), keep
 
     fwd_bytes = n * (2 * dtype.itemsize + 1)
-    record("dropout", "fwd", 2, n, {"pyneural": lambda: KL.dropout(x, p_drop),
+    record("dropout", "fwd", 2, n, {"pyneural": lambda: pn.kernels.dropout(x, p_drop),
                                     "numpy": np_dropout,
                                     "torch": (lambda: torch.nn.functional.dropout(tx, p_drop)) if torch else None},
            nbytes=fwd_bytes)
 
     def pn_drop_fb():
-        _, mask = KL.dropout(x, p_drop)
-        return KL.dropout_backward(g, mask, p_drop)
+        _, mask = pn.kernels.dropout(x, p_drop)
+        return pn.kernels.dropout_backward(g, mask, p_drop)
 
     def np_drop_fb():
         _, keep = np_dropout()
