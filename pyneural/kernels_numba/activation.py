@@ -190,7 +190,11 @@ def activation_forward(kind: str, x: np.ndarray, out: np.ndarray, alpha: float =
     xf = _check(op, x, x, "x", False)
     of = _check(op, out, x, "out", True)
     _check_overlap(op, out, x)
-    if xf.size:
+    if not xf.size:
+        return
+    if kind == "tanh":  # NumPy's SIMD tanh: Numba's calls libm once per element, about 40x slower
+        np.tanh(xf, out=of)
+    else:
         _forward(xf, of, code, float(alpha))
 
 
