@@ -62,9 +62,7 @@ def main() -> None:
     torch = common.load_torch(args)
     info = common.machine(args, args.dtype)
     peak = info.get("peak_active")
-    print(f"{info['cpu']} | backend {info['backend']} variant {info['variant']} | {args.threads} threads | "
-          f"{args.dtype} | peak " + ", ".join(f"{k} {v:.0f}" for k, v in info.get("peak_gflops", {}).items())
-          + " GFLOP/s")
+    print(common.header(info, args.dtype, common.peak_text(info)))
     layers = LAYERS[:3] if args.quick else LAYERS
     rng = np.random.default_rng(0)
     rows, table = [], []

@@ -41,8 +41,7 @@ def main() -> None:
     g_logits = rng.standard_normal(logits.shape).astype(dtype)
 
     copy_gbs = common.copy_bandwidth(args.dtype, args.min_time, n)
-    print(f"{info['cpu']} | backend {info['backend']} variant {info['variant']} | {args.threads} threads | "
-          f"{args.dtype} | copy {copy_gbs:.1f} GB/s")
+    print(common.header(info, args.dtype, f"copy {copy_gbs:.1f} GB/s"))
 
     inv_sqrt2 = 1 / math.sqrt(2)
     numpy_forward = {

@@ -21,9 +21,7 @@ def main() -> None:
     torch = common.load_torch(args)
     info = common.machine(args, args.dtype)
     peak = info.get("peak_active")
-    print(f"{info['cpu']} | backend {info['backend']} variant {info['variant']} | {args.threads} threads | "
-          f"{args.dtype} | peak " + ", ".join(f"{k} {v:.0f}" for k, v in info.get("peak_gflops", {}).items())
-          + " GFLOP/s")
+    print(common.header(info, args.dtype, common.peak_text(info)))
     shapes = [("square", s) for s in SQUARE] + [("mlp", s) for s in MLP] + [("skinny", s) for s in SKINNY]
     if args.quick:
         shapes = [x for x in shapes if max(x[1]) <= 1024]

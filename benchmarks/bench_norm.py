@@ -63,8 +63,7 @@ def main() -> None:
     F = pn.nn.functional
     torch = common.load_torch(args)
     info = common.machine(args, args.dtype)
-    print(f"{info['cpu']} | backend {info['backend']} variant {info['variant']} | {args.threads} threads | "
-          f"{args.dtype}")
+    print(common.header(info, args.dtype))
     rng = np.random.default_rng(0)
     copy_gbs = common.copy_bandwidth(args.dtype, args.min_time)
     print(f"copy bandwidth (NumPy, 16M elements): {copy_gbs:.1f} GB/s")

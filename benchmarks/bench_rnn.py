@@ -87,7 +87,7 @@ def main() -> None:
     import pyneural as pn
     torch = common.load_torch(args)
     info = common.machine(args, "float32")
-    print(f"{info['cpu']} | backend {info['backend']} variant {info['variant']} | {args.threads} threads")
+    print(common.header(info))
     rows, table = [], []
     for threads in sorted({1, args.threads}):
         pn.set_num_threads(threads)

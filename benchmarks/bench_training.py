@@ -39,7 +39,7 @@ def main() -> None:
     import pyneural as pn
     torch = common.load_torch(args)
     info = common.machine(args, "float32")
-    print(f"{info['cpu']} | backend {info['backend']} variant {info['variant']} | {args.threads} threads")
+    print(common.header(info))
     rows = []
 
     # ---- per-step time, identical weights and batches

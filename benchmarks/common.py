@@ -76,6 +76,17 @@ def machine(args: argparse.Namespace, dtype: str) -> dict:
     return info
 
 
+def header(info: dict, *extra: str) -> str:
+    """The line every benchmark prints first: CPU, backend, CPU variant, threads, then ``extra`` parts."""
+    return " | ".join([info["cpu"], f"backend {info['backend']} variant {info['variant']}",
+                       f"{info['threads']} threads", *extra])
+
+
+def peak_text(info: dict) -> str:
+    """The FMA peaks measured for each CPU variant, as 'peak ref 50, avx2 117, avx512 117 GFLOP/s'."""
+    return "peak " + ", ".join(f"{k} {v:.0f}" for k, v in info.get("peak_gflops", {}).items()) + " GFLOP/s"
+
+
 def _cpu_name() -> str:
     try:
         for line in open("/proc/cpuinfo"):
