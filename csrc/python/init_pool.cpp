@@ -40,77 +40,59 @@ index_t* index_array(const py::array& a, const py::array& like, const char* op) 
     return static_cast<index_t*>(const_cast<void*>(a.data()));
 }
 
+// f(input data, output data) for one pooling call on two C-contiguous NCHW arrays of out's float dtype,
+// with the GIL released.
+template <class F>
+void on_planes(const char* op, py::array& in, const char* in_name, py::array& out, const char* out_name, F f) {
+    by_dtype(out, op, [&](auto zero) {
+        using T = decltype(zero);
+        const T* src = dense4<T>(in, op, in_name, false);
+        T* dst = dense4<T>(out, op, out_name, true);
+        py::gil_scoped_release release;
+        f(src, dst);
+    });
+}
+
 void max_pool2d(py::array x, py::array out, py::array indices, Pair kernel, Pair stride, Pair padding,
                 Pair dilation, bool ceil_mode) {
     const auto s = pool_shape(x, out, kernel, stride, padding, dilation, ceil_mode, "max_pool2d");
     index_t* where = index_array(indices, out, "max_pool2d");
     PN_CHECK(indices.writeable(), "max_pool2d: indices is read-only");
-    by_dtype(out, "max_pool2d", [&](auto zero) {
-        using T = decltype(zero);
-        const T* xp = dense4<T>(x, "max_pool2d", "x", false);
-        T* yp = dense4<T>(out, "max_pool2d", "out", true);
-        py::gil_scoped_release release;
-        cpu::max_pool2d_forward(s, xp, yp, where);
-    });
+    on_planes("max_pool2d", x, "x", out, "out", [&](auto xp, auto yp) { cpu::max_pool2d_forward(s, xp, yp, where); });
 }
 
 void max_pool2d_backward(py::array dy, py::array indices, py::array dx, Pair kernel, Pair stride, Pair padding,
                          Pair dilation, bool ceil_mode) {
     const auto s = pool_shape(dx, dy, kernel, stride, padding, dilation, ceil_mode, "max_pool2d_backward");
     const index_t* where = index_array(indices, dy, "max_pool2d_backward");
-    by_dtype(dx, "max_pool2d_backward", [&](auto zero) {
-        using T = decltype(zero);
-        const T* dyp = dense4<T>(dy, "max_pool2d_backward", "grad_output", false);
-        T* dxp = dense4<T>(dx, "max_pool2d_backward", "grad_input", true);
-        py::gil_scoped_release release;
-        cpu::max_pool2d_backward(s, dyp, where, dxp);
-    });
+    on_planes("max_pool2d_backward", dy, "grad_output", dx, "grad_input",
+              [&](auto dyp, auto dxp) { cpu::max_pool2d_backward(s, dyp, where, dxp); });
 }
 
 void avg_pool2d(py::array x, py::array out, Pair kernel, Pair stride, Pair padding, bool ceil_mode,
                 bool count_include_pad) {
     const auto s = pool_shape(x, out, kernel, stride, padding, {1, 1}, ceil_mode, "avg_pool2d");
-    by_dtype(out, "avg_pool2d", [&](auto zero) {
-        using T = decltype(zero);
-        const T* xp = dense4<T>(x, "avg_pool2d", "x", false);
-        T* yp = dense4<T>(out, "avg_pool2d", "out", true);
-        py::gil_scoped_release release;
-        cpu::avg_pool2d_forward(s, count_include_pad, xp, yp);
-    });
+    on_planes("avg_pool2d", x, "x", out, "out",
+              [&](auto xp, auto yp) { cpu::avg_pool2d_forward(s, count_include_pad, xp, yp); });
 }
 
 void avg_pool2d_backward(py::array dy, py::array dx, Pair kernel, Pair stride, Pair padding, bool ceil_mode,
                          bool count_include_pad) {
     const auto s = pool_shape(dx, dy, kernel, stride, padding, {1, 1}, ceil_mode, "avg_pool2d_backward");
-    by_dtype(dx, "avg_pool2d_backward", [&](auto zero) {
-        using T = decltype(zero);
-        const T* dyp = dense4<T>(dy, "avg_pool2d_backward", "grad_output", false);
-        T* dxp = dense4<T>(dx, "avg_pool2d_backward", "grad_input", true);
-        py::gil_scoped_release release;
-        cpu::avg_pool2d_backward(s, count_include_pad, dyp, dxp);
-    });
+    on_planes("avg_pool2d_backward", dy, "grad_output", dx, "grad_input",
+              [&](auto dyp, auto dxp) { cpu::avg_pool2d_backward(s, count_include_pad, dyp, dxp); });
 }
 
 void adaptive_avg_pool2d(py::array x, py::array out) {
     const auto s = pool_shape(x, out, {1, 1}, {1, 1}, {0, 0}, {1, 1}, false, "adaptive_avg_pool2d");
-    by_dtype(out, "adaptive_avg_pool2d", [&](auto zero) {
-        using T = decltype(zero);
-        const T* xp = dense4<T>(x, "adaptive_avg_pool2d", "x", false);
-        T* yp = dense4<T>(out, "adaptive_avg_pool2d", "out", true);
-        py::gil_scoped_release release;
-        cpu::adaptive_avg_pool2d_forward(s, xp, yp);
-    });
+    on_planes("adaptive_avg_pool2d", x, "x", out, "out",
+              [&](auto xp, auto yp) { cpu::adaptive_avg_pool2d_forward(s, xp, yp); });
 }
 
 void adaptive_avg_pool2d_backward(py::array dy, py::array dx) {
     const auto s = pool_shape(dx, dy, {1, 1}, {1, 1}, {0, 0}, {1, 1}, false, "adaptive_avg_pool2d_backward");
-    by_dtype(dx, "adaptive_avg_pool2d_backward", [&](auto zero) {
-        using T = decltype(zero);
-        const T* dyp = dense4<T>(dy, "adaptive_avg_pool2d_backward", "grad_output", false);
-        T* dxp = dense4<T>(dx, "adaptive_avg_pool2d_backward", "grad_input", true);
-        py::gil_scoped_release release;
-        cpu::adaptive_avg_pool2d_backward(s, dyp, dxp);
-    });
+    on_planes("adaptive_avg_pool2d_backward", dy, "grad_output", dx, "grad_input",
+              [&](auto dyp, auto dxp) { cpu::adaptive_avg_pool2d_backward(s, dyp, dxp); });
 }
 
 }  // namespace
