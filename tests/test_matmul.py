@@ -234,6 +234,21 @@ def test_raw_matmul_kernel(impl, rng):
         matmul(a.astype(np.float32), a.T)
     with pytest.raises(TypeError, match="int64"):
         matmul(np.ones((2, 2), np.int64), np.ones((2, 2), np.int64))
+    strided = np.full((7, 18), np.nan)[:, ::2]  # out with any strides is written in place
+    assert matmul(b, a.T, strided) is strided
+    assert_matmul_close(strided, b, a.T)
+    square = rng.standard_normal((6, 6))
+    want = reference(square, square)
+    assert matmul(square, square, square) is square  # out is an input: the product reads a copy
+    np.testing.assert_allclose(square, want, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match=r"matmul: out has shape \(7, 8\) and dtype float64; expected shape \(7, 9\)"):
+        matmul(b, a.T, np.empty((7, 8)))
+    with pytest.raises(ValueError, match="float32"):
+        matmul(b, a.T, np.empty((7, 9), np.float32))
+    read_only = np.empty((7, 9))
+    read_only.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        matmul(b, a.T, read_only)
 
 
 def test_native_gemm_checks_overlap_and_strides():

@@ -4,6 +4,7 @@
 
 #include "../cpu/gemm/gemm.h"
 #include "arrays.h"
+#include "pyneural/checks.h"
 
 namespace pyneural::python {
 namespace {
@@ -59,26 +60,51 @@ StridedBatch<T> matrix_view(const py::array& x, const char* name) {
             element_stride(x, 1, "matmul", name)};
 }
 
+// The bytes an array's elements lie in, for any strides (negative ones included).
+Span extent(const py::array& x) {
+    if (x.size() == 0) return {nullptr, 0};
+    const char* lo = static_cast<const char*>(x.data());
+    index_t bytes = x.itemsize();
+    for (py::ssize_t d = 0; d < x.ndim(); ++d) {
+        const index_t reach = index_t(x.strides(d)) * (x.shape(d) - 1);
+        if (reach < 0) lo += reach;
+        bytes += reach < 0 ? -reach : reach;
+    }
+    return {lo, bytes};
+}
+
 template <class T>
-py::array matmul_typed(const py::array& a, const py::array& b) {
+py::array matmul_typed(py::array a, py::array b, std::optional<py::array> out) {
     const index_t m = a.shape(0), k = a.shape(1), n = b.shape(1);
-    py::array_t<T> c({m, n});
+    py::array c;
+    if (out) {
+        c = *out;
+        PN_CHECK(c.ndim() == 2 && c.shape(0) == m && c.shape(1) == n && py::dtype::of<T>().is(c.dtype()),
+                 "matmul: out has shape ", shape_str(c), " and dtype ", dtype_str(c.dtype()), "; expected shape (",
+                 m, ", ", n, ") and dtype ", dtype_str(py::dtype::of<T>()));
+        PN_CHECK(c.writeable(), "matmul: out is read-only");
+        // as NumPy allows, out may share memory with an input: the product then reads a copy of it
+        if (overlap(extent(c), extent(a))) a = py::array(a.attr("copy")());
+        if (overlap(extent(c), extent(b))) b = py::array(b.attr("copy")());
+    } else {
+        c = py::array_t<T>({m, n});
+    }
     cpu::GemmProblem<T> p{1, m, n, k, matrix_view<const T>(a, "a"), matrix_view<const T>(b, "b"),
-                          {c.mutable_data(), 0, n, 1}};
+                          matrix_view<T>(c, "out")};
     run_gemm(p);
-    return std::move(c);
+    return c;
 }
 
 // The common case of `a @ b` with the least overhead: two 2-D arrays of one float dtype, any strides,
-// into a new C-contiguous array (no batch views or output to check on the Python side).
-py::array matmul(const py::array& a, const py::array& b) {
+// into `out` (2-D, any strides) or a new C-contiguous array; no batch views to build on the Python side.
+py::array matmul(py::array a, py::array b, std::optional<py::array> out) {
     PN_CHECK(a.ndim() == 2 && b.ndim() == 2 && a.shape(1) == b.shape(0), "matmul: expected 2-D arrays (m, k) and "
              "(k, n), got a", shape_str(a), " and b", shape_str(b));
     if (!a.dtype().is(b.dtype()))
         throw_type_error("matmul: a has dtype ", dtype_str(a.dtype()), ", b ", dtype_str(b.dtype()),
                          "; expected one float dtype");
-    if (py::dtype::of<float>().is(a.dtype())) return matmul_typed<float>(a, b);
-    if (py::dtype::of<double>().is(a.dtype())) return matmul_typed<double>(a, b);
+    if (py::dtype::of<float>().is(a.dtype())) return matmul_typed<float>(a, b, out);
+    if (py::dtype::of<double>().is(a.dtype())) return matmul_typed<double>(a, b, out);
     unsupported_dtype("matmul", a);
 }
 
@@ -89,8 +115,9 @@ void init_gemm(py::module_& m) {
           py::arg("activation") = py::none(),
           "Batched out[i] = act(a[i] @ b[i] + bias): a (batch, m, k), b (batch, k, n), out (batch, m, n), bias (n,);\n"
           "one float dtype, any strides; activation: None, 'relu', 'gelu', 'sigmoid' or 'tanh'.");
-    m.def("matmul", &matmul, py::arg("a"), py::arg("b"),
-          "a @ b for 2-D arrays a (m, k) and b (k, n) of one float dtype, any strides: a new (m, n) array.");
+    m.def("matmul", &matmul, py::arg("a"), py::arg("b"), py::arg("out") = py::none(),
+          "a @ b for 2-D arrays a (m, k) and b (k, n) of one float dtype, any strides, into out (m, n) (which\n"
+          "may share memory with a or b, as in NumPy) or a new array; returns the result.");
 }
 
 }  // namespace pyneural::python

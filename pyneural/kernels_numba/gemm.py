@@ -594,16 +594,28 @@ def gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray, bias: np.ndarray | None 
     apply_epilogue(out, bias, activation)
 
 
-def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a @ b`` for 2-D arrays a (m, k), b (k, n) of one float dtype, any strides, into a new (m, n) array:
-    the contract of ``_C.matmul``."""
+def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``a @ b`` for 2-D arrays a (m, k), b (k, n) of one float dtype, any strides, into ``out`` (which may
+    share memory with a or b, as in NumPy) or a new (m, n) array: the contract of ``_C.matmul``."""
     if not isinstance(a, np.ndarray) or not isinstance(b, np.ndarray):
         raise TypeError(f"matmul: expected NumPy arrays, got {type(a).__name__} and {type(b).__name__}")
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
         raise ValueError(f"matmul: expected 2-D arrays (m, k) and (k, n), got a{a.shape} and b{b.shape}")
     if a.dtype != b.dtype:
         raise TypeError(f"matmul: a has dtype {a.dtype}, b {b.dtype}; expected one float dtype")
-    out = np.empty((a.shape[0], b.shape[1]), a.dtype)
+    shape = (a.shape[0], b.shape[1])
+    if out is None:
+        out = np.empty(shape, a.dtype)
+    else:
+        if not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != a.dtype:
+            raise ValueError(f"matmul: out has shape {np.shape(out)} and dtype {getattr(out, 'dtype', None)}; "
+                             f"expected shape {shape} and dtype {a.dtype}")
+        if not out.flags.writeable:
+            raise ValueError("matmul: out is read-only")
+        if np.may_share_memory(out, a):
+            a = a.copy()
+        if np.may_share_memory(out, b):
+            b = b.copy()
     _product(a[None], b[None], out[None])
     return out
 
