@@ -23,21 +23,6 @@ struct Acc {
 };
 
 template <class T>
-__attribute__((always_inline)) inline VecT<T> load(const T* p) {
-    VecT<T> v;
-    memcpy(&v, p, sizeof(v));
-    return v;
-}
-
-// The first k < lanes elements at p, the other lanes set to `pad`.
-template <class T>
-__attribute__((always_inline)) inline VecT<T> load_part(const T* p, index_t k, T pad) {
-    VecT<T> v = splat<T>(pad);
-    memcpy(&v, p, size_t(k) * sizeof(T));
-    return v;
-}
-
-template <class T>
 struct Params {
     T beta, inv_beta, half_inv_beta, half_beta;
 };

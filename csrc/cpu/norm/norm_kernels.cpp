@@ -28,16 +28,6 @@ constexpr index_t kColumns = 256;  // channel (or column) block of the column-wi
 constexpr index_t kRowsPerRun = 64;  // rows whose column sums are added in T before the totals go into double
 
 template <class T>
-inline Vec<T> load(const T* p) {
-    Vec<T> v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-template <class T>
-inline void store(T* p, Vec<T> v) {
-    memcpy(p, &v, sizeof v);
-}
-template <class T>
 inline T hsum(Vec<T> v) {
     T s = 0;
     for (int i = 0; i < kVL<T>; ++i) s += v[i];

@@ -44,28 +44,6 @@ inline VecD vsqrt(VecD x) {
 #endif
 }
 
-// Loads of whole vectors, and of the first `w` lanes (the rest zero) for the last partial vector.
-template <class T>
-inline Vec<T> load(const T* x) {
-    Vec<T> v;
-    memcpy(&v, x, sizeof v);
-    return v;
-}
-template <class T>
-inline void store(T* x, Vec<T> v) {
-    memcpy(x, &v, sizeof v);
-}
-template <class T>
-inline Vec<T> load_part(const T* x, index_t w) {
-    Vec<T> v = {};
-    for (index_t l = 0; l < w; ++l) v[l] = x[l];
-    return v;
-}
-template <class T>
-inline void store_part(T* x, Vec<T> v, index_t w) {
-    for (index_t l = 0; l < w; ++l) x[l] = v[l];
-}
-
 // Runs body(p, g, s0, s1, s2) on every vector of elements [lo, hi) (null state buffers read as zeros and
 // are not written).
 template <class T, class Body>

@@ -12,14 +12,6 @@ namespace {
 
 #include "../activation/vec_math.h"
 
-// The n < lanes last elements of a row, the other lanes set to `pad`.
-template <class T>
-__attribute__((always_inline)) inline VecT<T> load_tail(const T* p, index_t n, T pad) {
-    VecT<T> v = splat<T>(pad);
-    memcpy(&v, p, n * sizeof(T));
-    return v;
-}
-
 template <class T>
 __attribute__((always_inline)) inline T lane_sum(VecT<T> v) {
     T s = 0;
@@ -40,7 +32,7 @@ T row_max(const T* x, index_t n) {
         m = select<T>(v > m, v, m);
     }
     if (i < n) {
-        const V v = load_tail<T>(x + i, n - i, T(-INFINITY));
+        const V v = load_part<T>(x + i, n - i, T(-INFINITY));
         m = select<T>(v > m, v, m);
     }
     T r = m[0];
@@ -63,8 +55,8 @@ T row_sum_exp(const T* x, index_t n, T m, T* e) {
         acc += v;
     }
     if (i < n) {
-        V v = vexp<T>(load_tail<T>(x + i, n - i, T(-INFINITY)) - m);  // padding: exp(-inf) = 0
-        v = select<T>(load_tail<T>(x + i, n - i, T(-INFINITY)) == T(-INFINITY), V{}, v);
+        V v = vexp<T>(load_part<T>(x + i, n - i, T(-INFINITY)) - m);  // padding: exp(-inf) = 0
+        v = select<T>(load_part<T>(x + i, n - i, T(-INFINITY)) == T(-INFINITY), V{}, v);
         if (e) memcpy(e + i, &v, (n - i) * sizeof(T));
         acc += v;
     }
@@ -82,7 +74,7 @@ T row_sum(const T* x, index_t n) {
         memcpy(&v, x + i, sizeof(V));
         acc += v;
     }
-    if (i < n) acc += load_tail<T>(x + i, n - i, T(0));
+    if (i < n) acc += load_part<T>(x + i, n - i, T(0));
     return lane_sum<T>(acc);
 }
 
@@ -98,7 +90,7 @@ T row_dot(const T* a, const T* b, index_t n) {
         memcpy(&v, b + i, sizeof(V));
         acc += u * v;
     }
-    if (i < n) acc += load_tail<T>(a + i, n - i, T(0)) * load_tail<T>(b + i, n - i, T(0));
+    if (i < n) acc += load_part<T>(a + i, n - i, T(0)) * load_part<T>(b + i, n - i, T(0));
     return lane_sum<T>(acc);
 }
 
@@ -161,19 +153,10 @@ __attribute__((always_inline)) inline void column_pass(index_t dim, index_t inne
     }
 }
 
+// n <= lanes elements: a whole vector, or a part padded with `pad`.
 template <class T>
 __attribute__((always_inline)) inline VecT<T> load_n(const T* p, index_t n, T pad) {
-    if (n == kLanes<T>) {
-        VecT<T> v;
-        memcpy(&v, p, sizeof(v));
-        return v;
-    }
-    return load_tail<T>(p, n, pad);
-}
-
-template <class T>
-__attribute__((always_inline)) inline void store_n(T* p, VecT<T> v, index_t n) {
-    memcpy(p, &v, n * sizeof(T));
+    return n == kLanes<T> ? load<T>(p) : load_part<T>(p, n, pad);
 }
 
 template <class T>
@@ -184,22 +167,22 @@ void softmax_columns(const T* x, T* y, index_t dim, index_t inner, index_t n, bo
     for (index_t j = 0; j < n; ++j) m[j] = T(-INFINITY), s[j] = T(0);
     column_pass<T>(dim, inner, n, [&](index_t at, index_t j, index_t k) {
         const V v = load_n<T>(x + at, k, T(-INFINITY)), mv = load_n<T>(m + j, k, T(-INFINITY));
-        store_n<T>(m + j, select<T>(v > mv, v, mv), k);
+        store_part<T>(m + j, select<T>(v > mv, v, mv), k);
     });
     column_pass<T>(dim, inner, n, [&](index_t at, index_t j, index_t k) {
         const V e = vexp<T>(load_n<T>(x + at, k, T(0)) - load_n<T>(m + j, k, T(0)));
-        if (!log) store_n<T>(y + at, e, k);
-        store_n<T>(s + j, load_n<T>(s + j, k, T(0)) + e, k);
+        if (!log) store_part<T>(y + at, e, k);
+        store_part<T>(s + j, load_n<T>(s + j, k, T(0)) + e, k);
     });
     if (log) {
         for (index_t j = 0; j < n; ++j) s[j] = m[j] + ::log(s[j]);  // the shift x - y
         column_pass<T>(dim, inner, n, [&](index_t at, index_t j, index_t k) {
-            store_n<T>(y + at, load_n<T>(x + at, k, T(0)) - load_n<T>(s + j, k, T(0)), k);
+            store_part<T>(y + at, load_n<T>(x + at, k, T(0)) - load_n<T>(s + j, k, T(0)), k);
         });
     } else {
         for (index_t j = 0; j < n; ++j) s[j] = T(1) / s[j];
         column_pass<T>(dim, inner, n, [&](index_t at, index_t j, index_t k) {
-            store_n<T>(y + at, load_n<T>(y + at, k, T(0)) * load_n<T>(s + j, k, T(0)), k);
+            store_part<T>(y + at, load_n<T>(y + at, k, T(0)) * load_n<T>(s + j, k, T(0)), k);
         });
     }
 }
@@ -212,11 +195,11 @@ void softmax_columns_backward(const T* g, const T* y, T* gx, index_t dim, index_
     column_pass<T>(dim, inner, n, [&](index_t at, index_t j, index_t k) {
         const V gv = load_n<T>(g + at, k, T(0));
         const V term = log ? gv : gv * load_n<T>(y + at, k, T(0));
-        store_n<T>(acc + j, load_n<T>(acc + j, k, T(0)) + term, k);
+        store_part<T>(acc + j, load_n<T>(acc + j, k, T(0)) + term, k);
     });
     column_pass<T>(dim, inner, n, [&](index_t at, index_t j, index_t k) {
         const V gv = load_n<T>(g + at, k, T(0)), yv = load_n<T>(y + at, k, T(0)), a = load_n<T>(acc + j, k, T(0));
-        store_n<T>(gx + at, log ? gv - vexp<T>(yv) * a : yv * (gv - a), k);
+        store_part<T>(gx + at, log ? gv - vexp<T>(yv) * a : yv * (gv - a), k);
     });
 }
 

@@ -1,6 +1,6 @@
 // Vector types and small helpers for per-ISA kernel code (<family>_kernels.cpp).
 // Include this INSIDE `namespace pyneural::cpu::PN_ISA { namespace { ... } }`, after the C headers it
-// needs (<stdlib.h>): every variant then gets private copies compiled with its own flags, and no
+// needs (<stdlib.h>, <string.h>): every variant then gets private copies compiled with its own flags, and no
 // out-of-line function of one ISA can be picked by the linker for another.
 #pragma once
 
@@ -19,6 +19,30 @@ template <> struct VecOf<float> { using type = VecF; };
 template <> struct VecOf<double> { using type = VecD; };
 template <class T> using Vec = typename VecOf<T>::type;
 template <class T> constexpr int kVL = kVectorBytes / int(sizeof(T));  // lanes per vector
+
+// Unaligned loads and stores of whole vectors, and of the first `w` lanes for a last partial vector
+// (the other lanes load as `pad` and are not stored).
+template <class T>
+inline Vec<T> load(const T* p) {
+    Vec<T> v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+template <class T>
+inline void store(T* p, Vec<T> v) {
+    memcpy(p, &v, sizeof v);
+}
+template <class T>
+inline Vec<T> load_part(const T* p, index_t w, T pad = T(0)) {
+    Vec<T> v;
+    for (int l = 0; l < kVL<T>; ++l) v[l] = pad;
+    memcpy(&v, p, size_t(w) * sizeof(T));
+    return v;
+}
+template <class T>
+inline void store_part(T* p, Vec<T> v, index_t w) {
+    memcpy(p, &v, size_t(w) * sizeof(T));
+}
 
 inline index_t min_i(index_t a, index_t b) { return a < b ? a : b; }
 inline index_t max_i(index_t a, index_t b) { return a > b ? a : b; }
