@@ -254,33 +254,38 @@ CONFIGS = [
 ]
 
 
-def make_pair(mode, num_layers, bias, batch_first, bidirectional, dropout, dtype):
-    """A torch layer and a pyneural layer with the torch state dict loaded into it."""
+def make_pair(mode, num_layers, bias, batch_first, bidirectional, dropout, dtype, proj_size=0):
+    """A torch layer and a pyneural layer (hidden size 6, LSTMs projected to ``proj_size`` if > 0) with the
+    torch state dict loaded into it (strictly: same names, same shapes)."""
     torch = pytest.importorskip("torch")
     name, kwargs = LAYERS[mode]
     args = dict(num_layers=num_layers, bias=bias, batch_first=batch_first, bidirectional=bidirectional,
                 dropout=dropout, **kwargs)
+    if proj_size:
+        args["proj_size"] = proj_size
     tm = getattr(torch.nn, name)(5, 6, **args).to(torch.float64 if dtype == np.float64 else torch.float32)
     pm = getattr(pn.nn, name)(5, 6, dtype=dtype, **args)
     result = pm.load_state_dict({k: v.detach().numpy() for k, v in tm.state_dict().items()})
     assert not result.missing_keys and not result.unexpected_keys
+    assert [n for n, _ in pm.named_parameters()] == [n for n, _ in tm.named_parameters()]
     return torch, tm, pm
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: "L{}-bias{}-bf{}-bi{}-h0{}-unb{}-p{}".format(*c))
-@pytest.mark.parametrize("mode", MODES)
-def test_layers_match_torch(backend, rng, mode, config):
+def check_layer_parity(rng, mode, config, proj_size=0):
+    """Outputs, final states and every input, initial-state and parameter gradient of a float64 layer against
+    PyTorch's for one row of CONFIGS."""
     num_layers, bias, batch_first, bidirectional, initial, unbatched, dropout = config
     dtype = np.float64
-    torch, tm, pm = make_pair(mode, num_layers, bias, batch_first, bidirectional, dropout, dtype)
+    torch, tm, pm = make_pair(mode, num_layers, bias, batch_first, bidirectional, dropout, dtype, proj_size)
     if dropout:
         tm.eval()
         pm.eval()
     steps, batch, d = 4, 3, 2 if bidirectional else 1
     shape = (steps, 5) if unbatched else (batch, steps, 5) if batch_first else (steps, batch, 5)
-    state_shape = (num_layers * d, 6) if unbatched else (num_layers * d, batch, 6)
+    lead = (num_layers * d,) if unbatched else (num_layers * d, batch)
+    widths = [proj_size or 6, 6] if mode == "LSTM" else [6]  # h0 has proj_size features, c0 hidden_size
     x = rng.standard_normal(shape)
-    states = [rng.standard_normal(state_shape) for _ in range(2 if mode == "LSTM" else 1)] if initial else []
+    states = [rng.standard_normal(lead + (w,)) for w in widths] if initial else []
     tx = torch.tensor(x, requires_grad=True)
     px = pn.tensor(x, requires_grad=True)
     ts = [torch.tensor(s, requires_grad=True) for s in states]
@@ -313,10 +318,24 @@ def test_layers_match_torch(backend, rng, mode, config):
                                    err_msg=name)
 
 
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: "L{}-bias{}-bf{}-bi{}-h0{}-unb{}-p{}".format(*c))
 @pytest.mark.parametrize("mode", MODES)
-def test_layers_match_torch_float32(backend, rng, mode):
+def test_layers_match_torch(backend, rng, mode, config):
+    check_layer_parity(rng, mode, config)
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: "L{}-bias{}-bf{}-bi{}-h0{}-unb{}-p{}".format(*c))
+@pytest.mark.parametrize("proj_size", [1, 4])
+def test_projected_lstm_matches_torch(backend, rng, proj_size, config):
+    """LSTM with projections (hidden 6 -> proj_size): outputs (T, B, D * P), h_n (L * D, B, P), c_n
+    (L * D, B, H) and every gradient, weight_hr_l{k} included, in every configuration."""
+    check_layer_parity(rng, "LSTM", config, proj_size)
+
+
+@pytest.mark.parametrize("mode,proj_size", [(m, 0) for m in MODES] + [("LSTM", 3)])
+def test_layers_match_torch_float32(backend, rng, mode, proj_size):
     """The default dtype: float32 outputs and gradients within float32 rounding of PyTorch's."""
-    torch, tm, pm = make_pair(mode, 2, True, False, True, 0.0, np.float32)
+    torch, tm, pm = make_pair(mode, 2, True, False, True, 0.0, np.float32, proj_size)
     x = rng.standard_normal((7, 4, 5)).astype(np.float32)
     tx, px = torch.tensor(x, requires_grad=True), pn.tensor(x, requires_grad=True)
     t_out, p_out = tm(tx)[0], pm(px)[0]
@@ -330,14 +349,20 @@ def test_layers_match_torch_float32(backend, rng, mode):
                                    err_msg=name)
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_parameters_named_shaped_and_initialised_like_torch(mode):
+@pytest.mark.parametrize("mode,proj_size", [(m, 0) for m in MODES] + [("LSTM", 8)])
+def test_parameters_named_shaped_and_initialised_like_torch(mode, proj_size):
     torch = pytest.importorskip("torch")
     name, kwargs = LAYERS[mode]
+    if proj_size:
+        kwargs = dict(kwargs, proj_size=proj_size)
     tm = getattr(torch.nn, name)(5, 16, num_layers=2, bidirectional=True, **kwargs)
     pm = getattr(pn.nn, name)(5, 16, num_layers=2, bidirectional=True, **kwargs)
     t_state, p_state = tm.state_dict(), pm.state_dict()
     assert list(p_state) == list(t_state)
+    assert [n for n, _ in pm.named_parameters()] == [n for n, _ in tm.named_parameters()]
+    assert pm.proj_size == tm.proj_size
+    if mode == "LSTM":  # (an RNN's repr also names its nonlinearity, which PyTorch's leaves out)
+        assert repr(pm) == repr(tm)
     for key, value in t_state.items():
         assert tuple(p_state[key].shape) == tuple(value.shape), key
         data = np.asarray(p_state[key])
@@ -423,6 +448,26 @@ def test_recurrence_gradcheck(backend, rng, mode, reverse):
     assert pn.autograd.gradcheck(lambda x, w: recurrence(mode, x, w, reverse=reverse), (xg, w))  # no bias, zeros
 
 
+@pytest.mark.parametrize("reverse", [False, True])
+def test_projected_recurrence_gradcheck(backend, rng, reverse):
+    """Finite differences through the recurrence node of an LSTM with projections (H 3 -> P 2): xg, w_hh (4H, P),
+    b_hh, h0 (B, P), c0 (B, H) and w_hr (P, H)."""
+    steps, batch, hidden, proj = 3, 2, 3, 2
+    xg = pn.tensor(rng.standard_normal((steps, batch, 4 * hidden)), requires_grad=True)
+    w = pn.tensor(rng.standard_normal((4 * hidden, proj)) * 0.5, requires_grad=True)
+    b = pn.tensor(rng.standard_normal(4 * hidden), requires_grad=True)
+    h0 = pn.tensor(rng.standard_normal((batch, proj)), requires_grad=True)
+    c0 = pn.tensor(rng.standard_normal((batch, hidden)), requires_grad=True)
+    w_hr = pn.tensor(rng.standard_normal((proj, hidden)), requires_grad=True)
+
+    def run(x, w, b, h, c, r):
+        states = recurrence("LSTM", x, w, b, h, c, reverse=reverse, weight_hr=r)
+        return states[0, :, :, :proj], states[1]  # the padding columns of states[0] are no output
+
+    assert pn.autograd.gradcheck(run, (xg, w, b, h0, c0, w_hr))
+    assert pn.autograd.gradcheck(lambda x, w, r: run(x, w, None, None, None, r), (xg, w, w_hr))  # zero states
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_layer_gradcheck(backend, rng, mode):
     """A tiny 2-layer bidirectional layer end to end, through the input and the initial state."""
@@ -437,12 +482,29 @@ def test_layer_gradcheck(backend, rng, mode):
         assert pn.autograd.gradcheck(lambda x, h: layer(x, h)[0], (x, h0))
 
 
+def test_projected_layer_gradcheck(backend, rng):
+    """A tiny 2-layer bidirectional LSTM with projections (H 3 -> P 2) end to end: output and both final states
+    through the input and the initial states."""
+    layer = pn.nn.LSTM(2, 3, num_layers=2, bidirectional=True, proj_size=2, dtype=pn.float64)
+    x = pn.tensor(rng.standard_normal((3, 2, 2)), requires_grad=True)
+    h0 = pn.tensor(rng.standard_normal((4, 2, 2)), requires_grad=True)
+    c0 = pn.tensor(rng.standard_normal((4, 2, 3)), requires_grad=True)
+
+    def run(x, h, c):
+        out, (h_n, c_n) = layer(x, (h, c))
+        return out, h_n, c_n
+
+    assert pn.autograd.gradcheck(run, (x, h0, c0))
+
+
 # ------------------------------------------------------------------------------------------ behaviour
 
-@pytest.mark.parametrize("mode", MODES)
-def test_no_grad_forward_matches(backend, rng, mode):
+@pytest.mark.parametrize("mode,proj_size", [(m, 0) for m in MODES] + [("LSTM", 3)])
+def test_no_grad_forward_matches(backend, rng, mode, proj_size):
     """Without autograd the forward keeps one step of gates (no saved activations) and gives the same result."""
     name, kwargs = LAYERS[mode]
+    if proj_size:
+        kwargs = dict(kwargs, proj_size=proj_size)
     layer = getattr(pn.nn, name)(5, 7, **kwargs)
     x = rng.standard_normal((6, 2, 5)).astype(np.float32)
     with_grad = layer(pn.tensor(x))[0].numpy()
@@ -547,6 +609,57 @@ def test_bad_input_raises(name):
         cls(4, 0)
     with pytest.raises(ValueError, match=rf"{name}: input_size"):
         cls(-1, 3)
+
+
+def test_bad_proj_size_raises():
+    """PyTorch's rules: 0 <= proj_size < hidden_size, LSTM only; states of the wrong width name both sizes."""
+    for bad in (3, 4, -1):
+        with pytest.raises(ValueError, match=r"LSTM: proj_size"):
+            pn.nn.LSTM(4, 3, proj_size=bad)
+    with pytest.raises(ValueError, match=r"LSTM: proj_size has to be smaller than hidden_size, got proj_size=3"):
+        pn.nn.LSTM(4, 3, proj_size=3)
+    with pytest.raises(ValueError, match=r"LSTM: proj_size should be a positive integer or zero"):
+        pn.nn.LSTM(4, 3, proj_size=-2)
+    with pytest.raises(TypeError, match=r"LSTM: proj_size must be an int"):
+        pn.nn.LSTM(4, 3, proj_size=1.5)
+    for name in ("RNN", "GRU"):
+        for value in (0, 2):  # PyTorch refuses the argument itself, even 0
+            with pytest.raises(ValueError, match=rf"{name}: proj_size argument is only supported for LSTM"):
+                getattr(pn.nn, name)(4, 3, proj_size=value)
+        with pytest.raises(TypeError, match="unexpected keyword argument 'projection'"):
+            getattr(pn.nn, name)(4, 3, projection=2)
+    layer = pn.nn.LSTM(4, 3, num_layers=2, proj_size=2)
+    x = np.zeros((5, 2, 4), np.float32)
+    h0, c0 = np.zeros((2, 2, 2), np.float32), np.zeros((2, 2, 3), np.float32)
+    assert layer(x, (h0, c0))[0].shape == (5, 2, 2)
+    with pytest.raises(ValueError, match=r"LSTM: h0 has shape \(2, 2, 3\); expected \(2, 2, 2\) \(with proj_size=2"):
+        layer(x, (c0, c0))  # h0 with hidden_size instead of proj_size columns
+    with pytest.raises(ValueError, match=r"LSTM: c0 has shape \(2, 2, 2\); expected \(2, 2, 3\)"):
+        layer(x, (h0, h0))
+    with pytest.raises(ValueError, match=r"LSTM: h0 has shape \(2, 3\); expected \(2, 2\)"):
+        layer(x[:, 0], (c0[:, 0], c0[:, 0]))  # unbatched
+    with pytest.raises(ValueError, match=r"LSTM: input of shape \(5, 2, 3\) has 3 features"):
+        layer(np.zeros((5, 2, 3), np.float32))
+
+
+def test_projected_recurrence_kernel_rejects_bad_shapes():
+    xg, w_hh, w_hr = np.zeros((3, 2, 12)), np.zeros((12, 2)), np.zeros((2, 3))
+    with pytest.raises(ValueError, match=r"recurrence_forward: w_hr .* only used by the LSTM, not GRU"):
+        K.recurrence_forward("GRU", np.zeros((3, 2, 9)), np.zeros((9, 2)), w_hr=w_hr)
+    with pytest.raises(ValueError, match=r"recurrence_forward: w_hr has shape \(3, 3\); expected \(proj_size, hid"):
+        K.recurrence_forward("LSTM", xg, np.zeros((12, 3)), w_hr=np.zeros((3, 3)))
+    with pytest.raises(ValueError, match=r"recurrence_forward: w_hh has shape \(12, 3\); expected \(12, 2\)"):
+        K.recurrence_forward("LSTM", xg, np.zeros((12, 3)), w_hr=w_hr)
+    with pytest.raises(ValueError, match=r"recurrence_forward: h0 has shape \(2, 3\); expected \(2, 2\)"):
+        K.recurrence_forward("LSTM", xg, w_hh, h0=np.zeros((2, 3)), w_hr=w_hr)
+    with pytest.raises(TypeError, match=r"recurrence_forward: w_hr must be a float32 or float64"):
+        K.recurrence_forward("LSTM", xg, w_hh, w_hr=np.zeros((2, 3), np.int64))
+    states, saved = K.recurrence_forward("LSTM", xg, w_hh, w_hr=w_hr)
+    assert states.shape == (2, 4, 2, 3) and saved[1].shape == (3, 2, 3)
+    with pytest.raises(ValueError, match=r"recurrence_backward: with w_hr, gates must be the pair"):
+        K.recurrence_backward("LSTM", np.zeros_like(states), states, saved[0], w_hh, w_hr=w_hr)
+    with pytest.raises(ValueError, match=r"recurrence_backward: w_hh has shape \(12, 3\)"):
+        K.recurrence_backward("LSTM", np.zeros_like(states), states, saved, np.zeros((12, 3)), w_hr=w_hr)
 
 
 def test_rnn_rejects_unknown_nonlinearity():

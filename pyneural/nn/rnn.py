@@ -3,12 +3,19 @@
 Per layer and direction: the input projection of ALL time steps is one GEMM (``F.linear``), then the
 recurrence is one autograd node (:func:`pyneural.ops.rnn.recurrence`) running one GEMM and one fused gate
 kernel per step.
+
+``LSTM(..., proj_size=P)`` (0 < P < hidden_size) is PyTorch's LSTM with projections: ``h_t = W_hr (o_t *
+tanh(c_t))`` has P features, so ``weight_hh_l{k}`` is (4H, P), each layer and direction has one more
+parameter ``weight_hr_l{k}`` (P, H) (no bias), outputs are (T, B, D * P), h_0 and h_n (L * D, B, P) while
+c_0 and c_n stay (L * D, B, H), and layer k > 0 reads D * P features. The projection is one more GEMM per
+step inside the same recurrence node.
 """
 from __future__ import annotations
 
 import math
 from typing import Any
 
+import numpy as np
 
 from .. import ops
 from ..kernels.rnn import gate_count, layout
@@ -26,42 +33,73 @@ def _size(layer: str, **size: Any) -> int:
     check_positive(layer, **size)
     return int(next(iter(size.values())))
 
+
+def _proj_size(layer: str, proj_size: Any, hidden_size: int) -> int:
+    """``proj_size`` checked as PyTorch does: an int with 0 <= proj_size < hidden_size (0: no projection)."""
+    if isinstance(proj_size, bool) or not isinstance(proj_size, (int, np.integer)):
+        raise TypeError(f"{layer}: proj_size must be an int, got {type(proj_size).__name__}")
+    if proj_size < 0:
+        raise ValueError(f"{layer}: proj_size should be a positive integer or zero to disable projections, "
+                         f"got {proj_size}")
+    if proj_size >= hidden_size:
+        raise ValueError(f"{layer}: proj_size has to be smaller than hidden_size, got proj_size={proj_size} and "
+                         f"hidden_size={hidden_size}")
+    return int(proj_size)
+
+
+def _reject_proj_size(layer: str, kwargs: dict[str, Any]) -> None:
+    """RNN and GRU take no projection: ``proj_size`` raises ValueError as in PyTorch, other unknown keywords
+    TypeError as for any Python function."""
+    if "proj_size" in kwargs:
+        raise ValueError(f"{layer}: proj_size argument is only supported for LSTM, not RNN or GRU")
+    if kwargs:
+        raise TypeError(f"{layer}.__init__() got an unexpected keyword argument {next(iter(kwargs))!r}")
+
+
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
 
 
 class RNNBase(Module):
     """Shared machinery of ``RNN``, ``LSTM`` and ``GRU`` (``mode``: ``"RNN_TANH"``, ``"RNN_RELU"``,
-    ``"LSTM"``, ``"GRU"``). Parameters ``weight_ih_l{k}`` (G*H, in), ``weight_hh_l{k}`` (G*H, H),
-    ``bias_ih_l{k}``, ``bias_hh_l{k}`` (G*H,), with the ``_reverse`` suffix for the second direction,
-    all drawn from U(-1/sqrt(H), 1/sqrt(H)) as PyTorch does."""
+    ``"LSTM"``, ``"GRU"``). Parameters ``weight_ih_l{k}`` (G*H, in), ``weight_hh_l{k}`` (G*H, R),
+    ``bias_ih_l{k}``, ``bias_hh_l{k}`` (G*H,) and, for the LSTM with ``proj_size`` P > 0, ``weight_hr_l{k}``
+    (P, H), in this order, with the ``_reverse`` suffix for the second direction, all drawn from
+    U(-1/sqrt(H), 1/sqrt(H)) as PyTorch does; R (the features of h) is P with a projection, else H."""
 
     def __init__(self, mode: str, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, device: Any = None,
-                 dtype: Any = None) -> None:
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, proj_size: int = 0,
+                 device: Any = None, dtype: Any = None) -> None:
         super().__init__()
         name = type(self).__name__
         self.mode = mode
         self.input_size = _size(name, input_size=input_size)
         self.hidden_size = _size(name, hidden_size=hidden_size)
         self.num_layers = _size(name, num_layers=num_layers)
+        self.proj_size = _proj_size(name, proj_size, self.hidden_size)
+        if self.proj_size and mode != "LSTM":
+            raise ValueError(f"{name}: proj_size argument is only supported for LSTM, not RNN or GRU")
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1:
             raise ValueError(f"{name}: dropout must be a number in [0, 1], got {dropout!r}")
         self.bias, self.batch_first, self.bidirectional = bool(bias), bool(batch_first), bool(bidirectional)
         self.dropout = float(dropout)
         gates = gate_count(mode) * self.hidden_size
         directions = 2 if self.bidirectional else 1
-        self._weight_names: list[tuple[str, str, str | None, str | None]] = []
+        real_hidden = self.proj_size or self.hidden_size  # the features of h: the outputs and next layer's input
+        self._weight_names: list[tuple[str, str, str | None, str | None, str | None]] = []
         for layer in range(self.num_layers):
-            layer_input = self.input_size if layer == 0 else self.hidden_size * directions
+            layer_input = self.input_size if layer == 0 else real_hidden * directions
             for direction in range(directions):
                 suffix = f"_l{layer}" + ("_reverse" if direction else "")
                 names = (f"weight_ih{suffix}", f"weight_hh{suffix}",
-                         f"bias_ih{suffix}" if self.bias else None, f"bias_hh{suffix}" if self.bias else None)
+                         f"bias_ih{suffix}" if self.bias else None, f"bias_hh{suffix}" if self.bias else None,
+                         f"weight_hr{suffix}" if self.proj_size else None)
                 setattr(self, names[0], empty_parameter((gates, layer_input), dtype, device))
-                setattr(self, names[1], empty_parameter((gates, self.hidden_size), dtype, device))
+                setattr(self, names[1], empty_parameter((gates, real_hidden), dtype, device))
                 if self.bias:
                     setattr(self, names[2], empty_parameter((gates,), dtype, device))
                     setattr(self, names[3], empty_parameter((gates,), dtype, device))
+                if self.proj_size:
+                    setattr(self, names[4], empty_parameter((self.proj_size, self.hidden_size), dtype, device))
                 self._weight_names.append(names)
         self.reset_parameters()
 
@@ -71,18 +109,17 @@ class RNNBase(Module):
         for p in self.parameters():
             init.uniform_(p, -bound, bound)
 
-    def _state_error(self, what: str, shape: tuple, expected: tuple) -> ValueError:
-        return ValueError(f"{type(self).__name__}: {what} has shape {shape}; expected {expected}")
-
-    def _initial(self, state: Any, what: str, batch: int, batched: bool) -> Tensor | None:
-        """An initial state (layers * directions, B, H), or (layers * directions, H) for unbatched input."""
+    def _initial(self, state: Any, what: str, batch: int, batched: bool, width: int) -> Tensor | None:
+        """An initial state (layers * directions, B, width), or (layers * directions, width) for unbatched input;
+        width is hidden_size, or proj_size for the h0 of a projected LSTM."""
         if state is None:
             return None
         state = tensor_arg(state, type(self).__name__)
-        expected = (self.num_layers * (2 if self.bidirectional else 1),) + ((batch,) if batched else ()) + \
-            (self.hidden_size,)
+        expected = (self.num_layers * (2 if self.bidirectional else 1),) + ((batch,) if batched else ()) + (width,)
         if tuple(state.shape) != expected:
-            raise self._state_error(what, tuple(state.shape), expected)
+            note = (f" (with proj_size={self.proj_size}, h0 has proj_size features and c0 hidden_size="
+                    f"{self.hidden_size})") if self.proj_size else ""
+            raise ValueError(f"{type(self).__name__}: {what} has shape {tuple(state.shape)}; expected {expected}{note}")
         return state if batched else state.unsqueeze(1)
 
     def _run(self, x: Any, h0: Any, c0: Any) -> tuple[Tensor, Tensor, Tensor | None]:
@@ -102,23 +139,25 @@ class RNNBase(Module):
         steps, batch = x.shape[0], x.shape[1]
         if steps == 0:
             raise ValueError(f"{name}: expected a sequence of at least one step, got input of shape {tuple(x.shape)}")
-        h0 = self._initial(h0, "h0" if self.mode == "LSTM" else "hx", batch, batched)
-        c0 = self._initial(c0, "c0", batch, batched)
+        h0 = self._initial(h0, "h0" if self.mode == "LSTM" else "hx", batch, batched,
+                           self.proj_size or self.hidden_size)
+        c0 = self._initial(c0, "c0", batch, batched, self.hidden_size)
         directions = 2 if self.bidirectional else 1
         layer_input, h_n, c_n = x, [], []
         for layer in range(self.num_layers):
             outputs = []
             for direction in range(directions):
                 index = layer * directions + direction
-                w_ih, w_hh, b_ih, b_hh = (None if n is None else getattr(self, n)
-                                          for n in self._weight_names[index])
+                w_ih, w_hh, b_ih, b_hh, w_hr = (None if n is None else getattr(self, n)
+                                                for n in self._weight_names[index])
                 reverse = direction == 1
                 xg = F.linear(layer_input, w_ih, b_ih)  # all time steps in one GEMM
                 states = recurrence(self.mode, xg, w_hh, b_hh, None if h0 is None else h0[index],
-                                    None if c0 is None else c0[index], reverse)
+                                    None if c0 is None else c0[index], reverse, w_hr)
                 out_slots, final = layout(steps, reverse)
-                outputs.append(states[0, out_slots])
-                h_n.append(states[0, final])
+                hidden = states[0] if w_hr is None else states[0, :, :, :self.proj_size]  # projected h: P columns
+                outputs.append(hidden[out_slots])
+                h_n.append(hidden[final])
                 if self.mode == "LSTM":
                     c_n.append(states[1, final])
             layer_input = outputs[0] if directions == 1 else ops.concatenate(outputs, axis=2)
@@ -139,6 +178,8 @@ class RNNBase(Module):
 
     def extra_repr(self) -> str:
         text = f"{self.input_size}, {self.hidden_size}"
+        if self.proj_size:
+            text += f", proj_size={self.proj_size}"
         if self.num_layers != 1:
             text += f", num_layers={self.num_layers}"
         if self.mode == "RNN_RELU":
@@ -164,11 +205,12 @@ class RNN(RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 device: Any = None, dtype: Any = None) -> None:
+                 device: Any = None, dtype: Any = None, **kwargs: Any) -> None:
+        _reject_proj_size("RNN", kwargs)
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNN: unknown nonlinearity {nonlinearity!r}; expected 'tanh' or 'relu'")
         super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size, hidden_size, num_layers,
-                         bias, batch_first, dropout, bidirectional, device, dtype)
+                         bias, batch_first, dropout, bidirectional, 0, device, dtype)
         self.nonlinearity = nonlinearity
 
     def forward(self, input: Any, hx: Any = None) -> tuple[Tensor, Tensor]:
@@ -181,13 +223,17 @@ class LSTM(RNNBase):
 
     Input as for :class:`RNN`; optional ``hx = (h_0, c_0)``, each (num_layers * D, B, H). Returns
     ``(output, (h_n, c_n))``.
+
+    ``proj_size`` P > 0 (must be < hidden_size) gives PyTorch's LSTM with projections: ``h_t = W_hr (o_t *
+    tanh(c_t))`` with ``weight_hr_l{k}`` (P, H) per layer and direction (no bias), ``weight_hh_l{k}`` (4H, P),
+    output (T, B, D * P), h_0 and h_n (num_layers * D, B, P), c_0 and c_n (num_layers * D, B, H).
     """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, device: Any = None,
-                 dtype: Any = None) -> None:
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, proj_size: int = 0,
+                 device: Any = None, dtype: Any = None) -> None:
         super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         device, dtype)
+                         proj_size, device, dtype)
 
     def forward(self, input: Any, hx: Any = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         h0 = c0 = None
@@ -207,8 +253,9 @@ class GRU(RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, device: Any = None,
-                 dtype: Any = None) -> None:
-        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                 dtype: Any = None, **kwargs: Any) -> None:
+        _reject_proj_size("GRU", kwargs)
+        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 0,
                          device, dtype)
 
     def forward(self, input: Any, hx: Any = None) -> tuple[Tensor, Tensor]:
