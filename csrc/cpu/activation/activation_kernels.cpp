@@ -1,5 +1,6 @@
 // Element-wise activations, compiled once per ISA (PN_ISA = ref | avx2 | avx512): one vector loop per
 // activation over contiguous memory, the tail through a zero-padded vector, blocks shared over threads.
+#include <immintrin.h>  // vec_math.h uses AVX/AVX-512 intrinsics where the variant has them
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

@@ -55,57 +55,102 @@ __attribute__((always_inline)) inline VecT<T> splat(T c) {
 template <class T>
 __attribute__((always_inline)) inline VecT<T> select(MaskT<T> m, VecT<T> a, VecT<T> b) { return m ? a : b; }
 
-// 1/k! for k = 1.. : the Taylor coefficients of expm1.
+// expm1(r) for |r| <= ln2/2. float: r + r^2 P(r), P of degree 4 fitted to (e^r - 1 - r) / r^2 for minimal
+// relative error (iteratively reweighted least squares, i.e. Lawson's method): within 1.4 ulp, two terms
+// fewer than Taylor. double: the Taylor series, 1/k! for k <= 13.
 template <class T>
 __attribute__((always_inline)) inline VecT<T> expm1_poly(VecT<T> r) {
-    constexpr double inv_fact[] = {1.0, 1.0, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720, 1.0 / 5040,
-                                   1.0 / 40320, 1.0 / 362880, 1.0 / 3628800, 1.0 / 39916800, 1.0 / 479001600,
-                                   1.0 / 6227020800.0};
-    constexpr int d = Math<T>::kExpDegree;
-    VecT<T> p = splat<T>(T(inv_fact[d]));
+    if constexpr (sizeof(T) == 4) {
+        constexpr float c[] = {0.4999999815182789f, 0.16666543525122984f, 0.041667200301817045f,
+                               0.008366533463860511f, 0.001388251685517501f};
+        const VecT<T> p = (((c[4] * r + c[3]) * r + c[2]) * r + c[1]) * r + c[0];
+        return r + (r * r) * p;
+    } else {
+        constexpr double inv_fact[] = {1.0, 1.0, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720, 1.0 / 5040,
+                                       1.0 / 40320, 1.0 / 362880, 1.0 / 3628800, 1.0 / 39916800, 1.0 / 479001600,
+                                       1.0 / 6227020800.0};
+        constexpr int d = Math<T>::kExpDegree;
+        VecT<T> p = splat<T>(T(inv_fact[d]));
 #pragma GCC unroll 16
-    for (int k = d - 1; k >= 1; --k) p = p * r + T(inv_fact[k]);
-    return p * r;
+        for (int k = d - 1; k >= 1; --k) p = p * r + T(inv_fact[k]);
+        return p * r;
+    }
+}
+
+// max(x, c) and min(x, c) with a NaN x kept: one maxps/minps (which return their second operand when
+// either is NaN) where the ISA has it, a compare and blend otherwise.
+#if defined(__AVX512F__)
+#define PN_MAX_MIN(T, V, sfx) \
+    return (VecT<T>)_mm512_##sfx((V)splat<T>(c), (V)x);
+#elif defined(__AVX2__)
+#define PN_MAX_MIN(T, V, sfx) \
+    return (VecT<T>)_mm256_##sfx((V)splat<T>(c), (V)x);
+#endif
+template <class T>
+__attribute__((always_inline)) inline VecT<T> at_least(VecT<T> x, T c) {
+#if defined(__AVX512F__)
+    if constexpr (sizeof(T) == 4) { PN_MAX_MIN(T, __m512, max_ps) } else { PN_MAX_MIN(T, __m512d, max_pd) }
+#elif defined(__AVX2__)
+    if constexpr (sizeof(T) == 4) { PN_MAX_MIN(T, __m256, max_ps) } else { PN_MAX_MIN(T, __m256d, max_pd) }
+#else
+    return select<T>(x < c, splat<T>(c), x);
+#endif
+}
+template <class T>
+__attribute__((always_inline)) inline VecT<T> at_most(VecT<T> x, T c) {
+#if defined(__AVX512F__)
+    if constexpr (sizeof(T) == 4) { PN_MAX_MIN(T, __m512, min_ps) } else { PN_MAX_MIN(T, __m512d, min_pd) }
+#elif defined(__AVX2__)
+    if constexpr (sizeof(T) == 4) { PN_MAX_MIN(T, __m256, min_ps) } else { PN_MAX_MIN(T, __m256d, min_pd) }
+#else
+    return select<T>(x > c, splat<T>(c), x);
+#endif
+}
+#undef PN_MAX_MIN
+
+// p * 2^n for an integral-valued n with p * 2^n in range or overflowing to inf, subnormal results right:
+// AVX-512's vscalef does it in one instruction; elsewhere two multiplies by built powers of two (one would
+// overflow the exponent field for the subnormal results and for n near the overflow point).
+template <class T>
+__attribute__((always_inline)) inline VecT<T> scale_pow2(VecT<T> p, VecT<T> n) {
+#if defined(__AVX512F__)
+    if constexpr (sizeof(T) == 4) return (VecT<T>)_mm512_scalef_ps((__m512)p, (__m512)n);
+    else return (VecT<T>)_mm512_scalef_pd((__m512d)p, (__m512d)n);
+#else
+    using M = Math<T>;
+    const MaskT<T> ni = __builtin_convertvector(n, MaskT<T>);
+    const MaskT<T> half = ni >> 1;
+    const MaskT<T> rest = ni - half;
+    return p * (VecT<T>)((half + M::kBias) << M::kMantissa) * (VecT<T>)((rest + M::kBias) << M::kMantissa);
+#endif
 }
 
 // exp(x) = 2^n (1 + q): Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2, and q = expm1(r).
-template <class T>
-__attribute__((always_inline)) inline void exp_reduce(VecT<T> x, VecT<T>& q, MaskT<T>& n) {
+// `upper` = false skips the overflow clamp for callers whose x is never positive.
+template <class T, bool upper = true>
+__attribute__((always_inline)) inline void exp_reduce(VecT<T> x, VecT<T>& q, VecT<T>& n) {
     using M = Math<T>;
-    x = select<T>(x < M::kExpLo, splat<T>(M::kExpLo), x);  // NaN fails both tests and stays NaN
-    x = select<T>(x > M::kExpHi, splat<T>(M::kExpHi), x);
-    const VecT<T> shifted = x * T(1.44269504088896340736) + M::kMagic;
-    const VecT<T> nf = shifted - M::kMagic;
-    n = (MaskT<T>)shifted - (MaskT<T>)splat<T>(M::kMagic);  // the integer sits in the low mantissa bits
-    VecT<T> r = x - nf * M::kLn2Hi;
-    r = r - nf * M::kLn2Lo;
+    x = at_least<T>(x, M::kExpLo);  // NaN stays NaN
+    if constexpr (upper) x = at_most<T>(x, M::kExpHi);
+    n = (x * T(1.44269504088896340736) + M::kMagic) - M::kMagic;  // round to nearest
+    VecT<T> r = x - n * M::kLn2Hi;
+    r = r - n * M::kLn2Lo;
     q = expm1_poly<T>(r);
 }
 
-// p * 2^n in two steps, so that results in the subnormal range and n up to the overflow point are right.
-template <class T>
-__attribute__((always_inline)) inline VecT<T> scale_pow2(VecT<T> p, MaskT<T> n) {
-    using M = Math<T>;
-    const MaskT<T> half = n >> 1;
-    const MaskT<T> rest = n - half;
-    return p * (VecT<T>)((half + M::kBias) << M::kMantissa) * (VecT<T>)((rest + M::kBias) << M::kMantissa);
-}
-
-template <class T>
+template <class T, bool upper = true>
 __attribute__((always_inline)) inline VecT<T> vexp(VecT<T> x) {
-    VecT<T> q;
-    MaskT<T> n;
-    exp_reduce<T>(x, q, n);
+    VecT<T> q, n;
+    exp_reduce<T, upper>(x, q, n);
     return scale_pow2<T>(q + T(1), n);
 }
 
 // expm1 with full relative accuracy near 0 (no 1 is added when n == 0).
 template <class T>
 __attribute__((always_inline)) inline VecT<T> vexpm1(VecT<T> x) {
-    VecT<T> q;
-    MaskT<T> n;
+    VecT<T> q, n;
     exp_reduce<T>(x, q, n);
-    return select<T>(n == 0, q, scale_pow2<T>(q + T(1), n) - T(1));
+    return select<T>(n == T(0), q, scale_pow2<T>(q + T(1), n) - T(1));
 }
 
 // exp(a + b) for |b| << |a|, without rounding a + b: the reduction subtracts n ln2 from a first (exactly,
@@ -113,14 +158,11 @@ __attribute__((always_inline)) inline VecT<T> vexpm1(VecT<T> x) {
 template <class T>
 __attribute__((always_inline)) inline VecT<T> vexp_sum(VecT<T> a, VecT<T> b) {
     using M = Math<T>;
-    VecT<T> x = a + b;
-    x = select<T>(x < M::kExpLo, splat<T>(M::kExpLo), x);
-    const VecT<T> shifted = x * T(1.44269504088896340736) + M::kMagic;
-    const VecT<T> nf = shifted - M::kMagic;
-    const MaskT<T> n = (MaskT<T>)shifted - (MaskT<T>)splat<T>(M::kMagic);
-    VecT<T> r = a - nf * M::kLn2Hi;
-    r = (r + b) - nf * M::kLn2Lo;
-    r = select<T>(x == M::kExpLo, x - nf * M::kLn2Hi - nf * M::kLn2Lo, r);  // clamped: far underflow
+    const VecT<T> x = at_least<T>(a + b, M::kExpLo);
+    const VecT<T> n = (x * T(1.44269504088896340736) + M::kMagic) - M::kMagic;
+    VecT<T> r = a - n * M::kLn2Hi;
+    r = (r + b) - n * M::kLn2Lo;
+    r = select<T>(x == M::kExpLo, x - n * M::kLn2Hi - n * M::kLn2Lo, r);  // clamped: far underflow
     return scale_pow2<T>(expm1_poly<T>(r) + T(1), n);
 }
 
@@ -138,8 +180,7 @@ __attribute__((always_inline)) inline VecT<T> copy_sign(VecT<T> magnitude, VecT<
 // tanh(x) = sign(x) e / (e + 2), e = expm1(2|x|): no cancellation for small |x|.
 template <class T>
 __attribute__((always_inline)) inline VecT<T> vtanh(VecT<T> x) {
-    VecT<T> a = vabs<T>(x);
-    a = select<T>(a > Math<T>::kTanhClamp, splat<T>(Math<T>::kTanhClamp), a);
+    const VecT<T> a = at_most<T>(vabs<T>(x), Math<T>::kTanhClamp);
     const VecT<T> e = vexpm1<T>(a + a);
     return copy_sign<T>(e / (e + T(2)), x);
 }
@@ -147,7 +188,7 @@ __attribute__((always_inline)) inline VecT<T> vtanh(VecT<T> x) {
 // sigmoid(x) = 1 / (1 + e^-x) for x >= 0, e^x / (1 + e^x) below: e = exp(-|x|) never overflows.
 template <class T>
 __attribute__((always_inline)) inline VecT<T> vsigmoid(VecT<T> x) {
-    const VecT<T> e = vexp<T>(-vabs<T>(x));
+    const VecT<T> e = vexp<T, false>(-vabs<T>(x));
     const VecT<T> r = T(1) / (e + T(1));
     return select<T>(x >= T(0), r, e * r);  // NaN: e is NaN, so both branches are NaN
 }
@@ -155,8 +196,7 @@ __attribute__((always_inline)) inline VecT<T> vsigmoid(VecT<T> x) {
 // exp(-x^2 / 2) with x^2 split into an exact head and a small tail (so large |x| keep full accuracy).
 template <class T>
 __attribute__((always_inline)) inline VecT<T> gauss(VecT<T> x) {
-    x = vabs<T>(x);
-    x = select<T>(x > Math<T>::kCdfClamp, splat<T>(Math<T>::kCdfClamp), x);
+    x = at_most<T>(vabs<T>(x), Math<T>::kCdfClamp);
     const VecT<T> head = (VecT<T>)((MaskT<T>)x & (MaskT<T>{} + Math<T>::kSplitMask));
     const VecT<T> tail = (x - head) * (x + head);  // x^2 = head^2 + tail, head^2 exact
     return vexp_sum<T>(head * head * T(-0.5), tail * T(-0.5));
@@ -217,8 +257,7 @@ __attribute__((always_inline)) inline VecT<T> gauss_cdf(VecT<T> x, VecT<T> g) {
     const VecT<T> z = x * T(-0.70710678118654752440);
     VecT<T> az = vabs<T>(z);
     const VecT<T> near = T(0.5) - T(0.5) * erf_small<T>(z);  // |z| < 1
-    az = select<T>(az < T(1), splat<T>(T(1)), az);
-    az = select<T>(az > Math<T>::kCdfClamp, splat<T>(Math<T>::kCdfClamp), az);
+    az = at_most<T>(at_least<T>(az, T(1)), Math<T>::kCdfClamp);
     const VecT<T> plus3 = az + T(3);
     const VecT<T> inv = T(1) / (az * plus3);  // one division for both 1/(z + 3) and 1/z
     const VecT<T> half_erfc = T(0.5) * g * z_erfcx<T>((az - T(3)) * az * inv) * (plus3 * inv);  // erfc(|z|) / 2

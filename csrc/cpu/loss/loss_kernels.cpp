@@ -1,6 +1,7 @@
 // Element-wise losses and the NLL gather, compiled once per ISA (PN_ISA = ref | avx2 | avx512): one vector
 // loop per loss kind over contiguous memory, blocks shared over threads; sums accumulate in double per block
 // and the block sums are added in block order, so the result is the same for any thread count.
+#include <immintrin.h>  // vec_math.h uses AVX/AVX-512 intrinsics where the variant has them
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,7 +54,7 @@ __attribute__((always_inline)) inline VecT<T> value(VecT<T> x, VecT<T> y, VecT<T
         // (x < 0: -pw y x) so that no large terms cancel
         const VecT<T> lw = T(1) + (pw - T(1)) * y;
         const VecT<T> linear = select<T>(x < T(0), -(pw * y) * x, (T(1) - y) * x);
-        return linear + lw * vlog1p<T>(vexp<T>(-vabs<T>(x)));
+        return linear + lw * vlog1p<T>(vexp<T, false>(-vabs<T>(x)));
     }
 }
 

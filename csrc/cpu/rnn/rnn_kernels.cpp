@@ -1,6 +1,7 @@
 // Fused recurrent gate kernels, compiled once per ISA (PN_ISA = ref | avx2 | avx512): each row of the batch
 // is one pass over its gate blocks in vectors, with the vectorised sigmoid/tanh of vec_math.h; the last
 // partial vector goes through a zero-padded copy. Threads over the rows only when the step is big enough.
+#include <immintrin.h>  // vec_math.h uses AVX/AVX-512 intrinsics where the variant has them
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,6 @@
 // Softmax, log-softmax and softmax cross-entropy over contiguous rows, compiled once per ISA: each row in
 // vector passes (max, sum of exp, write), threads over rows.
+#include <immintrin.h>  // vec_math.h uses AVX/AVX-512 intrinsics where the variant has them
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,12 +51,12 @@ T row_sum_exp(const T* x, index_t n, T m, T* e) {
     for (; i + L <= n; i += L) {
         V v;
         memcpy(&v, x + i, sizeof(V));
-        v = vexp<T>(v - m);
+        v = vexp<T, false>(v - m);
         if (e) memcpy(e + i, &v, sizeof(V));
         acc += v;
     }
     if (i < n) {
-        V v = vexp<T>(load_part<T>(x + i, n - i, T(-INFINITY)) - m);  // padding: exp(-inf) = 0
+        V v = vexp<T, false>(load_part<T>(x + i, n - i, T(-INFINITY)) - m);  // padding: exp(-inf) = 0
         v = select<T>(load_part<T>(x + i, n - i, T(-INFINITY)) == T(-INFINITY), V{}, v);
         if (e) memcpy(e + i, &v, (n - i) * sizeof(T));
         acc += v;
@@ -130,7 +131,7 @@ void backward_rows(const T* g, const T* y, T* gx, index_t rows, index_t cols, bo
         T* out = gx + r * cols;
         if (log) {
             const T total = row_sum<T>(gr, cols);
-            map_binary<T>(gr, yr, out, cols, [total](V gv, V yv) { return gv - vexp<T>(yv) * total; });
+            map_binary<T>(gr, yr, out, cols, [total](V gv, V yv) { return gv - vexp<T, false>(yv) * total; });
         } else {
             const T dot = row_dot<T>(gr, yr, cols);
             map_binary<T>(gr, yr, out, cols, [dot](V gv, V yv) { return yv * (gv - dot); });
@@ -170,7 +171,7 @@ void softmax_columns(const T* x, T* y, index_t dim, index_t inner, index_t n, bo
         store_part<T>(m + j, select<T>(v > mv, v, mv), k);
     });
     column_pass<T>(dim, inner, n, [&](index_t at, index_t j, index_t k) {
-        const V e = vexp<T>(load_n<T>(x + at, k, T(0)) - load_n<T>(m + j, k, T(0)));
+        const V e = vexp<T, false>(load_n<T>(x + at, k, T(0)) - load_n<T>(m + j, k, T(0)));
         if (!log) store_part<T>(y + at, e, k);
         store_part<T>(s + j, load_n<T>(s + j, k, T(0)) + e, k);
     });
@@ -199,7 +200,7 @@ void softmax_columns_backward(const T* g, const T* y, T* gx, index_t dim, index_
     });
     column_pass<T>(dim, inner, n, [&](index_t at, index_t j, index_t k) {
         const V gv = load_n<T>(g + at, k, T(0)), yv = load_n<T>(y + at, k, T(0)), a = load_n<T>(acc + j, k, T(0));
-        store_part<T>(gx + at, log ? gv - vexp<T>(yv) * a : yv * (gv - a), k);
+        store_part<T>(gx + at, log ? gv - vexp<T, false>(yv) * a : yv * (gv - a), k);
     });
 }
 
@@ -281,10 +282,10 @@ void ce_backward(const T* x, const index_t* target, const T* lse, const T* gl, T
         const T a = w ? g * ((T(1) - eps) * wt + eps / T(classes) * wsum) : g;
         if (w && eps != T(0)) {
             map_binary<T>(x + r * classes, w, out, classes,
-                          [a, l, floor](V v, V wv) { return vexp<T>(v - l) * a - wv * floor; });
+                          [a, l, floor](V v, V wv) { return vexp<T, false>(v - l) * a - wv * floor; });
         } else {
             map_binary<T>(x + r * classes, x + r * classes, out, classes,
-                          [a, l, floor](V v, V) { return vexp<T>(v - l) * a - floor; });
+                          [a, l, floor](V v, V) { return vexp<T, false>(v - l) * a - floor; });
         }
         out[tr] -= g * (T(1) - eps) * wt;
     }
