@@ -6,6 +6,7 @@
 //       jr (NR) > ir (MR): register-blocked micro-kernel on packed panels
 // Packing absorbs any strides and transposes. The C++ here uses only C headers and GCC vector
 // extensions, so no out-of-line library template can be emitted with this TU's ISA.
+#include <immintrin.h>  // vec_math.h's AVX/AVX-512 intrinsics
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@ namespace pyneural::cpu::PN_ISA {
 namespace {
 
 #include "pyneural/isa.h"
+#include "../activation/vec_math.h"  // the epilogue's activations: the same as the activation kernels'
 
 #if defined(__AVX512F__)
 constexpr int kMR = 12;  // 12 x 2 zmm accumulators + 2 for B + 1 broadcast of the 32 registers
@@ -126,6 +128,29 @@ void pack_b_strip(const T* b, index_t rs, index_t cs, index_t cols, index_t kc, 
     }
 }
 
+// One activation on a vector of C (the same functions as the activation kernels).
+template <class T>
+__attribute__((always_inline)) inline Vec<T> activate(Vec<T> v, Activation act) {
+    switch (act) {
+        case Activation::relu: return select<T>(v < T(0), Vec<T>{}, v);  // NaN passes through, as in PyTorch
+        case Activation::gelu: return v * gauss_cdf<T>(v, gauss<T>(v));
+        case Activation::sigmoid: return vsigmoid<T>(v);
+        case Activation::tanh: return vtanh<T>(v);
+        default: return v;
+    }
+}
+
+// What the micro-kernel applies in registers on a tile's last depth block (so the tile is not read back
+// from stores still in flight): a bias, `cols` NR values (unit stride) and/or `rows` one per row,
+// `row_stride` apart (either may be null), then ReLU if `relu`. Other activations run over a strip later.
+template <class T>
+struct TileEpilogue {
+    const T* cols = nullptr;
+    const T* rows = nullptr;
+    index_t row_stride = 0;
+    bool relu = false;
+};
+
 // ---- micro-kernel: C (MR x NR) (+)= A strip (MR x kc, packed) @ B (kc x NR, row p at b + p * b_rs) ----
 // C's rows are c_rs apart with unit-stride columns: either the output itself (full tiles) or a tile
 // buffer. b_rs is NR for packed B, B's row stride when the direct path reads B in place.
@@ -133,7 +158,8 @@ void pack_b_strip(const T* b, index_t rs, index_t cs, index_t cols, index_t kc, 
 // R rows: kMR for full strips; a last strip of fewer rows may use fewer (the A strip keeps its kMR stride).
 template <class T, int NV, int R = kMR>
 __attribute__((always_inline)) inline void micro_kernel(index_t kc, const T* __restrict a, const T* __restrict b,
-                                                        index_t b_rs, T* __restrict c, index_t c_rs, bool accumulate) {
+                                                        index_t b_rs, T* __restrict c, index_t c_rs, bool accumulate,
+                                                        TileEpilogue<T> ep) {
     using V = Vec<T>;
     constexpr int VL = kVL<T>;
     V acc[R][NV];
@@ -149,6 +175,18 @@ __attribute__((always_inline)) inline void micro_kernel(index_t kc, const T* __r
         a += kMR;
         b += b_rs;
     }
+    if (ep.cols) {
+        V bv[NV];
+        for (int v = 0; v < NV; ++v) memcpy(&bv[v], ep.cols + v * VL, sizeof(V));
+#pragma GCC unroll 32
+        for (int i = 0; i < R; ++i)
+            for (int v = 0; v < NV; ++v) acc[i][v] += bv[v];
+    }
+    if (ep.rows) {
+#pragma GCC unroll 32
+        for (int i = 0; i < R; ++i)
+            for (int v = 0; v < NV; ++v) acc[i][v] += ep.rows[i * ep.row_stride];
+    }
 #pragma GCC unroll 32
     for (int i = 0; i < R; ++i)
         for (int v = 0; v < NV; ++v) {
@@ -158,30 +196,12 @@ __attribute__((always_inline)) inline void micro_kernel(index_t kc, const T* __r
                 memcpy(&old, dst, sizeof(V));
                 acc[i][v] += old;
             }
+            if (ep.relu) acc[i][v] = activate<T>(acc[i][v], Activation::relu);
             memcpy(dst, &acc[i][v], sizeof(V));
         }
 }
 
 // ---- output: C = tile (first depth block) or C += tile; after the last one, c = act(c + bias) ----
-inline float activate(float x, Activation act) {
-    switch (act) {
-        case Activation::relu: return x < 0.0f ? 0.0f : x;  // NaN passes through, as in PyTorch
-        case Activation::gelu: return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
-        case Activation::sigmoid: return 1.0f / (1.0f + expf(-x));
-        case Activation::tanh: return tanhf(x);
-        default: return x;
-    }
-}
-inline double activate(double x, Activation act) {
-    switch (act) {
-        case Activation::relu: return x < 0.0 ? 0.0 : x;
-        case Activation::gelu: return 0.5 * x * (1.0 + erf(x * 0.70710678118654752));
-        case Activation::sigmoid: return 1.0 / (1.0 + exp(-x));
-        case Activation::tanh: return tanh(x);
-        default: return x;
-    }
-}
-
 // Where C goes, and the epilogue applied on the last pass: c = act(c + bias).
 template <class T>
 struct Output {
@@ -193,20 +213,47 @@ struct Output {
     Activation act;
 };
 
-// The epilogue on a finished block of C: c = act(c + bias).
+// row[j] = act(row[j] + bias[j] + row_bias) for j < n, in vectors: row and bias (null: none) unit-stride.
 template <class T>
-void finish_tile(const Output<T>& out, index_t i0, index_t j0, index_t rows, index_t cols) {
+void epilogue_run(T* row, const T* bias, T row_bias, index_t n, Activation act) {
+    constexpr index_t L = kVL<T>;
+    for (index_t j = 0; j < n; j += L) {
+        const index_t w = min_i(L, n - j);
+        Vec<T> v = w == L ? load(row + j) : load_part(row + j, w);
+        if (bias) v += w == L ? load(bias + j) : load_part(bias + j, w);
+        v = activate<T>(v + row_bias, act);
+        if (w == L) store(row + j, v);
+        else store_part(row + j, v, w);
+    }
+}
+
+// The epilogue on a finished block of C: c = act(c + bias), or only what the micro-kernels left (a
+// non-ReLU activation) when `after_tiles`. Strided rows and biases go through a buffer.
+template <class T>
+void finish_tile(Output<T> out, index_t i0, index_t j0, index_t rows, index_t cols, bool after_tiles = false) {
+    if (after_tiles) {
+        out.bias = nullptr;
+        if (out.act == Activation::relu) out.act = Activation::none;
+    }
     if (!out.bias && out.act == Activation::none) return;
+    constexpr index_t kChunk = 64;
+    T buf[kChunk], bias_buf[kChunk];
     for (index_t i = 0; i < rows; ++i) {
         T* row = out.c + (i0 + i) * out.rs + j0 * out.cs;
-        if (out.bias && out.bias_on_rows) {
-            const T bias = out.bias[(i0 + i) * out.bias_stride];
-            for (index_t j = 0; j < cols; ++j) row[j * out.cs] += bias;
-        } else if (out.bias) {
-            for (index_t j = 0; j < cols; ++j) row[j * out.cs] += out.bias[(j0 + j) * out.bias_stride];
+        const T row_bias = out.bias && out.bias_on_rows ? out.bias[(i0 + i) * out.bias_stride] : T(0);
+        const T* col_bias = out.bias && !out.bias_on_rows ? out.bias + j0 * out.bias_stride : nullptr;
+        if (out.cs == 1 && (!col_bias || out.bias_stride == 1)) {
+            epilogue_run(row, col_bias, row_bias, cols, out.act);
+            continue;
         }
-        if (out.act != Activation::none)
-            for (index_t j = 0; j < cols; ++j) row[j * out.cs] = activate(row[j * out.cs], out.act);
+        for (index_t jc = 0; jc < cols; jc += kChunk) {
+            const index_t w = min_i(kChunk, cols - jc);
+            for (index_t j = 0; j < w; ++j) buf[j] = row[(jc + j) * out.cs];
+            if (col_bias)
+                for (index_t j = 0; j < w; ++j) bias_buf[j] = col_bias[(jc + j) * out.bias_stride];
+            epilogue_run(buf, col_bias ? bias_buf : nullptr, row_bias, w, out.act);
+            for (index_t j = 0; j < w; ++j) row[(jc + j) * out.cs] = buf[j];
+        }
     }
 }
 
@@ -229,30 +276,50 @@ void store_block(const T* tile, index_t ld, const Output<T>& out, index_t i0, in
 // work, not 72).
 template <class T, int NV>
 void strip_kernel(index_t rows, index_t kc, const T* a, const T* b, index_t b_rs, T* c, index_t c_rs,
-                  bool accumulate) {
+                  bool accumulate, TileEpilogue<T> ep) {
     if constexpr (kMR % 3 == 0) {
-        if (rows <= kMR / 3) return micro_kernel<T, NV, kMR / 3>(kc, a, b, b_rs, c, c_rs, accumulate);
-        if (rows <= 2 * kMR / 3) return micro_kernel<T, NV, 2 * kMR / 3>(kc, a, b, b_rs, c, c_rs, accumulate);
+        if (rows <= kMR / 3) return micro_kernel<T, NV, kMR / 3>(kc, a, b, b_rs, c, c_rs, accumulate, ep);
+        if (rows <= 2 * kMR / 3) return micro_kernel<T, NV, 2 * kMR / 3>(kc, a, b, b_rs, c, c_rs, accumulate, ep);
     }
-    micro_kernel<T, NV>(kc, a, b, b_rs, c, c_rs, accumulate);
+    micro_kernel<T, NV>(kc, a, b, b_rs, c, c_rs, accumulate, ep);
 }
 
+// The tile's product, plus the bias and a ReLU on its last depth block. Other activations are left to the
+// caller (finish_tile(..., true) over a strip of tiles, once their stores have left the pipeline).
 template <class T>
 void tile_product(index_t kc, const T* a, const T* b, index_t b_rs, const Output<T>& out, index_t i0, index_t j0,
                   index_t rows, index_t cols, bool first, bool last) {
     constexpr int NR = kNR<T>;
+    TileEpilogue<T> ep;
+    T padded_bias[NR] __attribute__((aligned(64)));
+    if (last && out.bias && out.bias_on_rows) {
+        ep.rows = out.bias + i0 * out.bias_stride;
+        ep.row_stride = out.bias_stride;
+    } else if (last && out.bias && cols == NR && out.bias_stride == 1) {
+        ep.cols = out.bias + j0;
+    } else if (last && out.bias) {  // a partial or strided bias, copied to NR values (zeros past the edge)
+        for (index_t j = 0; j < NR; ++j) padded_bias[j] = j < cols ? out.bias[(j0 + j) * out.bias_stride] : T(0);
+        ep.cols = padded_bias;
+    }
+    ep.relu = last && out.act == Activation::relu;
     const bool whole_rows = rows == kMR || (kMR % 3 == 0 && (rows == kMR / 3 || rows == 2 * kMR / 3));
     if (whole_rows && cols == NR && out.cs == 1) {
-        strip_kernel<T, kNV>(rows, kc, a, b, b_rs, out.c + i0 * out.rs + j0, out.rs, !first);
+        strip_kernel<T, kNV>(rows, kc, a, b, b_rs, out.c + i0 * out.rs + j0, out.rs, !first, ep);
     } else {
+        const bool relu_after_sum = ep.relu && !first;  // the tile is added to C below: ReLU the sum
+        ep.relu = ep.relu && first;
         T tile[kMR * NR] __attribute__((aligned(64)));
         if (cols <= kVL<T>)
-            strip_kernel<T, 1>(rows, kc, a, b, b_rs, tile, NR, false);
+            strip_kernel<T, 1>(rows, kc, a, b, b_rs, tile, NR, false, ep);
         else
-            strip_kernel<T, kNV>(rows, kc, a, b, b_rs, tile, NR, false);
+            strip_kernel<T, kNV>(rows, kc, a, b, b_rs, tile, NR, false, ep);
         store_block(tile, NR, out, i0, j0, rows, cols, !first);
+        if (relu_after_sum) {
+            Output<T> relu_only = out;
+            relu_only.bias = nullptr;
+            finish_tile(relu_only, i0, j0, rows, cols);
+        }
     }
-    if (last) finish_tile(out, i0, j0, rows, cols);
 }
 
 // One matrix product c (m x n) = a (m x k) @ b (k x n) with strides, and its output.
@@ -275,12 +342,9 @@ struct Operands {
 // k == 0: the product is zero, so C is just the epilogue of 0.
 template <class T>
 void store_empty_product(const Operands<T>& x) {
-    const Output<T>& out = x.out;
     for (index_t i = 0; i < x.m; ++i)
-        for (index_t j = 0; j < x.n; ++j) {
-            const T bias = out.bias ? out.bias[(out.bias_on_rows ? i : j) * out.bias_stride] : T(0);
-            out.c[i * out.rs + j * out.cs] = activate(bias, out.act);
-        }
+        for (index_t j = 0; j < x.n; ++j) x.out.c[i * x.out.rs + j * x.out.cs] = T(0);
+    finish_tile(x.out, 0, 0, x.m, x.n);
 }
 
 // ---- packed path: the BLIS loops, threads over row blocks sharing the packed B ----
@@ -324,11 +388,13 @@ bool gemm_packed(const Operands<T>& x, int threads) {
                     for (index_t s = 0; s < a_strips; ++s)
                         pack_a_strip(a + (ic + s * kMR) * a_rs + pc * a_cs, a_rs, a_cs, min_i(kMR, mcur - s * kMR), kc,
                                      a_packed + s * kMR * kc);
-                    for (index_t sj = 0; sj < b_strips; ++sj)
+                    for (index_t sj = 0; sj < b_strips; ++sj) {
                         for (index_t si = 0; si < a_strips; ++si)
                             tile_product(kc, a_packed + si * kMR * kc, b_packed + sj * NR * kc, index_t(NR), x.out,
                                          ic + si * kMR, jc + sj * NR, min_i(kMR, mcur - si * kMR),
                                          min_i(NR, ncur - sj * NR), first, last);
+                        if (last) finish_tile(x.out, ic, jc + sj * NR, mcur, min_i(NR, ncur - sj * NR), true);
+                    }
                 }
             }
         }
@@ -380,6 +446,7 @@ bool gemm_direct(const Operands<T>& x, int threads) {
         for (index_t si = 0; si < a_strips; ++si)
             tile_product(k, a_packed + si * kMR * k, b, b_rs, x.out, si * kMR, sj * NR, min_i(kMR, m - si * kMR),
                          min_i(NR, n - sj * NR), true, true);
+        finish_tile(x.out, 0, sj * NR, m, min_i(NR, n - sj * NR), true);
     }
     return true;
 }
