@@ -77,36 +77,44 @@ __attribute__((always_inline)) inline VecT<T> expm1_poly(VecT<T> r) {
     }
 }
 
-// max(x, c) and min(x, c) with a NaN x kept: one maxps/minps (which return their second operand when
-// either is NaN) where the ISA has it, a compare and blend otherwise.
+// a > b ? a : b and a < b ? a : b (so a NaN in a gives b, a NaN in b gives b): one maxps/minps, which
+// return their second operand when either is NaN, where the ISA has it; a compare and blend otherwise.
 #if defined(__AVX512F__)
-#define PN_MAX_MIN(T, V, sfx) \
-    return (VecT<T>)_mm512_##sfx((V)splat<T>(c), (V)x);
+#define PN_MAX_MIN(V, sfx) return (VecT<T>)_mm512_##sfx((V)a, (V)b);
 #elif defined(__AVX2__)
-#define PN_MAX_MIN(T, V, sfx) \
-    return (VecT<T>)_mm256_##sfx((V)splat<T>(c), (V)x);
+#define PN_MAX_MIN(V, sfx) return (VecT<T>)_mm256_##sfx((V)a, (V)b);
 #endif
 template <class T>
-__attribute__((always_inline)) inline VecT<T> at_least(VecT<T> x, T c) {
+__attribute__((always_inline)) inline VecT<T> vmax(VecT<T> a, VecT<T> b) {
 #if defined(__AVX512F__)
-    if constexpr (sizeof(T) == 4) { PN_MAX_MIN(T, __m512, max_ps) } else { PN_MAX_MIN(T, __m512d, max_pd) }
+    if constexpr (sizeof(T) == 4) { PN_MAX_MIN(__m512, max_ps) } else { PN_MAX_MIN(__m512d, max_pd) }
 #elif defined(__AVX2__)
-    if constexpr (sizeof(T) == 4) { PN_MAX_MIN(T, __m256, max_ps) } else { PN_MAX_MIN(T, __m256d, max_pd) }
+    if constexpr (sizeof(T) == 4) { PN_MAX_MIN(__m256, max_ps) } else { PN_MAX_MIN(__m256d, max_pd) }
 #else
-    return select<T>(x < c, splat<T>(c), x);
+    return select<T>(a > b, a, b);
 #endif
 }
 template <class T>
-__attribute__((always_inline)) inline VecT<T> at_most(VecT<T> x, T c) {
+__attribute__((always_inline)) inline VecT<T> vmin(VecT<T> a, VecT<T> b) {
 #if defined(__AVX512F__)
-    if constexpr (sizeof(T) == 4) { PN_MAX_MIN(T, __m512, min_ps) } else { PN_MAX_MIN(T, __m512d, min_pd) }
+    if constexpr (sizeof(T) == 4) { PN_MAX_MIN(__m512, min_ps) } else { PN_MAX_MIN(__m512d, min_pd) }
 #elif defined(__AVX2__)
-    if constexpr (sizeof(T) == 4) { PN_MAX_MIN(T, __m256, min_ps) } else { PN_MAX_MIN(T, __m256d, min_pd) }
+    if constexpr (sizeof(T) == 4) { PN_MAX_MIN(__m256, min_ps) } else { PN_MAX_MIN(__m256d, min_pd) }
 #else
-    return select<T>(x > c, splat<T>(c), x);
+    return select<T>(a < b, a, b);
 #endif
 }
 #undef PN_MAX_MIN
+
+// max(x, c) and min(x, c) with a NaN x kept.
+template <class T>
+__attribute__((always_inline)) inline VecT<T> at_least(VecT<T> x, T c) {
+    return vmax<T>(splat<T>(c), x);
+}
+template <class T>
+__attribute__((always_inline)) inline VecT<T> at_most(VecT<T> x, T c) {
+    return vmin<T>(splat<T>(c), x);
+}
 
 // p * 2^n for an integral-valued n with p * 2^n in range or overflowing to inf, subnormal results right:
 // AVX-512's vscalef does it in one instruction; elsewhere two multiplies by built powers of two (one would

@@ -27,15 +27,8 @@ T row_max(const T* x, index_t n) {
     constexpr index_t L = kLanes<T>;
     V m = splat<T>(T(-INFINITY));
     index_t i = 0;
-    for (; i + L <= n; i += L) {
-        V v;
-        memcpy(&v, x + i, sizeof(V));
-        m = select<T>(v > m, v, m);
-    }
-    if (i < n) {
-        const V v = load_part<T>(x + i, n - i, T(-INFINITY));
-        m = select<T>(v > m, v, m);
-    }
+    for (; i + L <= n; i += L) m = vmax<T>(load<T>(x + i), m);
+    if (i < n) m = vmax<T>(load_part<T>(x + i, n - i, T(-INFINITY)), m);
     T r = m[0];
     for (int k = 1; k < kLanes<T>; ++k) r = m[k] > r ? m[k] : r;
     return r;
