@@ -238,6 +238,87 @@ def test_gate_kernels_threaded(kernel_impl, threads, rng, mode):
     assert_close(h, h_ref, np.float64)
 
 
+def lstm_sequence_reference(xg, w_t, bias, h0, c0, reverse, grad_states, need_h0):
+    """A whole LSTM direction in float64 from cell_reference / cell_backward_reference: (states, gates,
+    dxg, dh, dc) in the layouts of the sequence kernels (dh None unless need_h0)."""
+    steps, batch, width = xg.shape
+    hidden = width // 4
+    first = steps if reverse else 0
+    states = np.zeros((2, steps + 1, batch, hidden))
+    states[0, first], states[1, first] = h0, c0
+    gates, hgs = np.empty((steps, batch, width)), np.empty((steps, batch, width))
+    order = range(steps - 1, -1, -1) if reverse else range(steps)
+    for t in order:
+        prev, nxt = (t + 1, t) if reverse else (t, t + 1)
+        hgs[t] = states[0, prev] @ w_t
+        states[0, nxt], states[1, nxt], gates[t] = cell_reference("LSTM", xg[t], hgs[t], bias, states[0, prev],
+                                                                  states[1, prev])
+    dxg, dh, dc = np.empty((steps, batch, width)), np.zeros((batch, hidden)), np.zeros((batch, hidden))
+    for t in reversed(list(order)):
+        prev, nxt = (t + 1, t) if reverse else (t, t + 1)
+        dxg[t], _, _, dc = cell_backward_reference("LSTM", grad_states[0, nxt] + dh, grad_states[1, nxt] + dc, xg[t],
+                                                   hgs[t], bias, states[0, prev], states[1, prev])
+        dh = dxg[t] @ w_t.T
+    return states, gates, dxg, (dh if need_h0 else None), dc
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("batch,hidden,steps,initial", [(2, 37, 4, True), (33, 70, 5, False), (1, 1, 1, True)])
+def test_lstm_sequence_kernels_match_reference(kernel_impl, threads, rng, dtype, reverse, batch, hidden, steps,
+                                               initial):
+    """The whole-sequence LSTM kernels (per step one GEMM and the fused cell; natively one parallel region
+    in which each thread owns a slice of hidden units) against float64 steps, forward and backward."""
+    width = 4 * hidden
+    xg = rng.standard_normal((steps, batch, width)).astype(dtype)
+    w_t = (rng.standard_normal((hidden, width)) / np.sqrt(hidden)).astype(dtype)
+    bias = rng.standard_normal(width).astype(dtype)
+    h0, c0 = (rng.standard_normal((batch, hidden)).astype(dtype) if initial else np.zeros((batch, hidden), dtype)
+              for _ in range(2))
+    grad_states = rng.standard_normal((2, steps + 1, batch, hidden)).astype(dtype)
+    states_ref, gates_ref, dxg_ref, dh_ref, dc_ref = lstm_sequence_reference(xg, w_t, bias, h0, c0, reverse,
+                                                                             grad_states, True)
+    first = steps if reverse else 0
+    states = np.empty((2, steps + 1, batch, hidden), dtype)
+    states[0, first], states[1, first] = h0, c0
+    gates = np.empty((steps, batch, width), dtype)
+    backend.kernel("lstm_sequence_forward")(xg, w_t, bias, states, gates, reverse, not initial, not initial)
+    assert_close(states, states_ref, dtype, scale=20)
+    assert_close(gates, gates_ref, dtype, scale=20)
+    scratch = np.empty((1, batch, width), dtype)  # no gates saved: the same states
+    unsaved = np.empty_like(states)
+    unsaved[:, first] = states[:, first]
+    backend.kernel("lstm_sequence_forward")(xg, w_t, bias, unsaved, scratch, reverse, not initial, not initial)
+    np.testing.assert_array_equal(unsaved, states)
+    for need_h0 in (True, False):
+        dxg, dh, dc = np.empty((steps, batch, width), dtype), np.empty((batch, hidden), dtype), np.empty((batch, hidden), dtype)
+        backend.kernel("lstm_sequence_backward")(grad_states, states, gates, np.ascontiguousarray(w_t.T), reverse,
+                                                 need_h0, dxg, dh, dc)
+        assert_close(dxg, dxg_ref, dtype, scale=100)
+        assert_close(dc, dc_ref, dtype, scale=100)
+        if need_h0:
+            assert_close(dh, dh_ref, dtype, scale=100)
+
+
+def test_lstm_sequence_kernels_reject_bad_arrays(kernel_impl):
+    xg, w_t = np.zeros((3, 2, 8)), np.zeros((2, 8))
+    states, gates = np.zeros((2, 4, 2, 2)), np.zeros((3, 2, 8))
+    fwd, bwd = backend.kernel("lstm_sequence_forward"), backend.kernel("lstm_sequence_backward")
+    with pytest.raises(ValueError, match="lstm_sequence_forward.*xg"):
+        fwd(np.zeros((3, 2, 9)), w_t, None, states, gates, False, True, True)
+    with pytest.raises(ValueError, match="lstm_sequence_forward.*states"):
+        fwd(xg, w_t, None, np.zeros((3, 4, 2, 2)), gates, False, True, True)
+    with pytest.raises(TypeError, match="lstm_sequence_forward"):
+        fwd(xg.astype(np.float32), w_t, None, states, gates, False, True, True)
+    with pytest.raises(ValueError, match="lstm_sequence_forward"):
+        fwd(xg, w_t, None, states, np.zeros((2, 2, 8)), False, True, True)  # gates neither T nor 1 steps
+    dxg, dh, dc = np.zeros((3, 2, 8)), np.zeros((2, 2)), np.zeros((2, 2))
+    with pytest.raises(ValueError, match="lstm_sequence_backward.*w_hh"):
+        bwd(states, states.copy(), gates, np.zeros((2, 8)), False, True, dxg, dh, dc)
+    with pytest.raises(ValueError, match="lstm_sequence_backward"):
+        bwd(states, states.copy(), gates, np.zeros((8, 2)), False, True, dxg, dh, dxg[0, :, :2])  # dc is in dxg
+
+
 # ------------------------------------------------------------------------------------------ layers vs PyTorch
 
 LAYERS = {"RNN_TANH": ("RNN", {}), "RNN_RELU": ("RNN", {"nonlinearity": "relu"}), "LSTM": ("LSTM", {}),

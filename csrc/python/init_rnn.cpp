@@ -1,6 +1,7 @@
 #include <pybind11/stl.h>
 
 #include <optional>
+#include <tuple>
 #include <string>
 
 #include "../cpu/rnn/rnn.h"
@@ -124,6 +125,52 @@ void gru_cell_backward(Opt gy, Opt dh, py::array gates, Opt h_prev, py::array dx
     });
 }
 
+// (steps, batch, hidden) of an LSTM sequence from its states array (2, steps + 1, batch, hidden).
+std::tuple<index_t, index_t, index_t> sequence_dims(const py::array& states, const char* op) {
+    require_ndim(states, 4, op, "states", "(2, steps + 1, batch, hidden)");
+    PN_CHECK(states.shape(0) == 2 && states.shape(1) >= 2, op, ": states has shape ", shape_str(states),
+             ", expected (2, steps + 1, batch, hidden) with steps >= 1");
+    return {states.shape(1) - 1, states.shape(2), states.shape(3)};
+}
+
+void lstm_sequence_forward(py::array xg, py::array w_t, Opt bias, py::array states, py::array gates, bool reverse,
+                           bool zero_h0, bool zero_c0) {
+    const char* op = "lstm_sequence_forward";
+    auto [steps, batch, hidden] = sequence_dims(states, op);
+    const index_t G = 4 * hidden;
+    require_ndim(gates, 3, op, "gates", "(steps or 1, batch, 4 * hidden)");
+    const bool save = gates.shape(0) == steps;
+    by_dtype(states, op, [&](auto zero) {
+        using T = decltype(zero);
+        const T* xp = contiguous_data<const T>(xg, op, "xg", {steps, batch, G});
+        const T* wp = contiguous_data<const T>(w_t, op, "w_t", {hidden, G});
+        const T* bp = optional_contiguous<const T>(bias, op, "bias", {G});
+        T* sp = contiguous_data<T>(states, op, "states", {2, steps + 1, batch, hidden});
+        T* gp = contiguous_data<T>(gates, op, "gates", {save ? steps : 1, batch, G});
+        py::gil_scoped_release release;
+        cpu::lstm_sequence_forward(xp, wp, bp, steps, batch, hidden, reverse, zero_h0, zero_c0, save, sp, gp);
+    });
+}
+
+void lstm_sequence_backward(py::array grad_states, py::array states, py::array gates, py::array w_hh, bool reverse,
+                            bool need_h0, py::array dxg, py::array dh, py::array dc) {
+    const char* op = "lstm_sequence_backward";
+    auto [steps, batch, hidden] = sequence_dims(states, op);
+    const index_t G = 4 * hidden;
+    by_dtype(states, op, [&](auto zero) {
+        using T = decltype(zero);
+        const T* gsp = contiguous_data<const T>(grad_states, op, "grad_states", {2, steps + 1, batch, hidden});
+        const T* sp = contiguous_data<const T>(states, op, "states", {2, steps + 1, batch, hidden});
+        const T* gp = contiguous_data<const T>(gates, op, "gates", {steps, batch, G});
+        const T* wp = contiguous_data<const T>(w_hh, op, "w_hh", {G, hidden});
+        T* dxp = contiguous_data<T>(dxg, op, "grad_xg", {steps, batch, G});
+        T* dhp = contiguous_data<T>(dh, op, "grad_h", {batch, hidden});
+        T* dcp = contiguous_data<T>(dc, op, "grad_c", {batch, hidden});
+        py::gil_scoped_release release;
+        cpu::lstm_sequence_backward(gsp, sp, gp, wp, steps, batch, hidden, reverse, need_h0, dxp, dhp, dcp);
+    });
+}
+
 }  // namespace
 
 void init_rnn(py::module_& m) {
@@ -147,6 +194,16 @@ void init_rnn(py::module_& m) {
     m.def("gru_cell_backward", &gru_cell_backward, py::arg("grad_output"), py::arg("grad_h"), py::arg("gates"),
           py::arg("h_prev"), py::arg("grad_xg"), py::arg("grad_hg"), py::arg("grad_h_prev"),
           "Backward of gru_cell_forward: grad_xg, grad_hg (batch, 3H) and the direct part z * grad of grad_h_prev.");
+    m.def("lstm_sequence_forward", &lstm_sequence_forward, py::arg("xg"), py::arg("w_t"), py::arg("bias"),
+          py::arg("states"), py::arg("gates"), py::arg("reverse"), py::arg("zero_h0"), py::arg("zero_c0"),
+          "A whole LSTM layer direction: per step hg = h_prev @ w_t (w_t = W_hh^T, (H, 4H)) and the fused cell, in\n"
+          "one call (one parallel region). xg (T, B, 4H); states (2, T + 1, B, H) with the initial h, c in slot\n"
+          "T (reverse) or 0; gates (T, B, 4H) saved, or (1, B, 4H) scratch.");
+    m.def("lstm_sequence_backward", &lstm_sequence_backward, py::arg("grad_states"), py::arg("states"),
+          py::arg("gates"), py::arg("w_hh"), py::arg("reverse"), py::arg("need_h0"), py::arg("grad_xg"),
+          py::arg("grad_h"), py::arg("grad_c"),
+          "Backward of lstm_sequence_forward: grad_xg (T, B, 4H) and the h, c gradients (B, H) carried into the\n"
+          "initial slot (grad_h only when need_h0); w_hh (4H, H).");
 }
 
 }  // namespace pyneural::python

@@ -4,7 +4,10 @@ The input projection of every time step is the caller's one GEMM (``xg = x @ W_i
 (T, B, G) with G = gates * H). Here each step is one GEMM ``h @ W_hh.T`` (into a preallocated buffer)
 and one fused gate kernel of the active backend, which also saves what backward needs. Backward walks
 the steps in reverse with one gate-backward kernel and one GEMM (``dh_prev = dhg @ W_hh``) per step, then
-computes ``dW_hh`` as ONE GEMM over all steps and ``db_hh`` as one reduction.
+computes ``dW_hh`` as ONE GEMM over all steps and ``db_hh`` as one reduction. The plain LSTM runs its steps
+in one kernel call (``lstm_sequence_forward`` / ``_backward``): natively one parallel region with a barrier
+per step, each thread owning a slice of the hidden units and its columns of W_hh; the step loop below
+serves the RNN, the GRU and the projected LSTM.
 
 Modes (PyTorch's names): ``"RNN_TANH"``, ``"RNN_RELU"``, ``"LSTM"`` (gates i, f, g, o), ``"GRU"`` (gates
 r, z, n with ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``).
@@ -127,6 +130,9 @@ def recurrence_forward(mode: str, xg, w_hh, b_hh=None, h0=None, c0=None, reverse
         states[1, first] = 0 if c0 is None else c0
     saved = _SAVED_GATES[mode] * hidden
     gates = np.empty((steps if save else 1, batch, saved), dtype) if saved else None
+    if lstm and w_hr is None:  # the whole recurrence in one kernel call (one parallel region natively)
+        backend.kernel("lstm_sequence_forward")(xg, w_t, bias, states, gates, reverse, h0 is None, c0 is None)
+        return states, gates
     hg = np.empty((batch, xg.shape[2]), dtype)
     cell = backend.kernel("lstm_cell_forward" if lstm else "gru_cell_forward" if mode == "GRU" else "rnn_cell_forward")
     act = "relu" if mode == "RNN_RELU" else "tanh"
@@ -139,11 +145,10 @@ def recurrence_forward(mode: str, xg, w_hh, b_hh=None, h0=None, c0=None, reverse
         else:
             matmul(hs[prev], w_t, out=hg)
         g = gates[t if save else 0] if gates is not None else None
-        if lstm:
-            out = hs[nxt] if w_hr is None else cell_out[t if save else 0]
+        if lstm:  # with a projection (the kernel call above runs the plain LSTM)
+            out = cell_out[t if save else 0]
             cell(xg[t], hg, bias, None if k == 0 and c0 is None else states[1, prev], g, states[1, nxt], out)
-            if w_hr is not None:
-                matmul(out, hr_t, out=hs[nxt])  # h_t = (o * tanh(c_t)) @ w_hr.T
+            matmul(out, hr_t, out=hs[nxt])  # h_t = (o * tanh(c_t)) @ w_hr.T
         elif mode == "GRU":
             cell(xg[t], hg, bias, None if k == 0 and zero_start else hs[prev], g, hs[nxt])
         else:
@@ -207,16 +212,17 @@ def recurrence_backward(mode: str, grad_states, states, gates, w_hh, has_bias: b
         dm = np.empty((batch, hidden), dtype)               # ... and of the unprojected o * tanh(c)
     act = "relu" if mode == "RNN_RELU" else "tanh"
     cell = backend.kernel("lstm_cell_backward" if lstm else "gru_cell_backward" if gru else "rnn_cell_backward")
-    for k in range(steps):  # the forward's steps, last first
-        t = k if reverse else steps - 1 - k
-        prev, nxt = (t + 1, t) if reverse else (t, t + 1)
-        if lstm:
-            # the cell slot's own gradient (c_n's, or any other slot's) joins the one from the later steps
-            dc_in = grad_states[1, nxt] if dc is None else np.add(dc, grad_states[1, nxt], out=dc)
-            dc = dc_buffers[k % 2]
-            if w_hr is None:
-                cell(gy_all[nxt], dh, dc_in, gates[t], states[1, prev], states[1, nxt], dxg[t], dc)
-            else:
+    if lstm and w_hr is None:  # the steps in one kernel call; dh, dc: the gradients carried into h0, c0
+        dh, dc = np.empty((batch, hidden), dtype), np.empty((batch, hidden), dtype)
+        backend.kernel("lstm_sequence_backward")(grad_states, states, gates, w_hh, reverse, need_h0, dxg, dh, dc)
+    else:
+        for k in range(steps):  # the forward's steps, last first
+            t = k if reverse else steps - 1 - k
+            prev, nxt = (t + 1, t) if reverse else (t, t + 1)
+            if lstm:  # with a projection (the kernel call above runs the plain LSTM)
+                # the cell slot's own gradient (c_n's, or any other slot's) joins the one from the later steps
+                dc_in = grad_states[1, nxt] if dc is None else np.add(dc, grad_states[1, nxt], out=dc)
+                dc = dc_buffers[k % 2]
                 dr = dr_all[t]
                 if dh is None:
                     np.copyto(dr, gy_all[nxt])
@@ -224,15 +230,15 @@ def recurrence_backward(mode: str, grad_states, states, gates, w_hh, has_bias: b
                     np.add(gy_all[nxt], dh, out=dr)
                 matmul(dr, w_hr, out=dm)
                 cell(dm, None, dc_in, gates[t], states[1, prev], states[1, nxt], dxg[t], dc)
-        elif gru:
-            cell(gy_all[nxt], dh, gates[t], hs[prev], dxg[t], dhg[t], direct)
-        else:
-            cell(act, gy_all[nxt], dh, hs[nxt], dxg[t])
-        if k < steps - 1 or need_h0:
-            matmul(dhg[t], w_hh, out=rec)
-            if gru:
-                np.add(rec, direct, out=rec)
-            dh, rec = rec, (spare if dh is None else dh)
+            elif gru:
+                cell(gy_all[nxt], dh, gates[t], hs[prev], dxg[t], dhg[t], direct)
+            else:
+                cell(act, gy_all[nxt], dh, hs[nxt], dxg[t])
+            if k < steps - 1 or need_h0:
+                matmul(dhg[t], w_hh, out=rec)
+                if gru:
+                    np.add(rec, direct, out=rec)
+                dh, rec = rec, (spare if dh is None else dh)
     first = steps if reverse else 0  # the initial-state slot holds a copy of h0 (c0): its gradient is theirs
     dh0 = dh + gy_all[first] if need_h0 else None
     dc0 = dc + grad_states[1, first] if lstm and need_c0 else None

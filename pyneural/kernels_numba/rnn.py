@@ -12,7 +12,8 @@ import numpy as np
 from numba import njit, prange
 
 from .activation import _sigmoid, _tanh
-from .checks import check_arrays, check_disjoint, dims, optional
+from .checks import check_arrays, check_disjoint, check_float, check_ndarray, dims, optional
+from .gemm import matmul
 
 _PARALLEL_WORK = 1 << 18  # hidden units x rough flops per unit below which one thread does the step
 
@@ -219,6 +220,64 @@ def lstm_cell_backward(grad_output, grad_h, grad_c, gates, c_prev, c, grad_pre, 
     dcp, has_dcp = optional(grad_c_prev, c.dtype, 2)
     _run(_lstm_backward_rows, _lstm_backward_par, rows, 65.0 * c.size, c.dtype == np.float64, gy, has_gy, dh, has_dh,
          dc, has_dc, gates, cp, has_cp, c, grad_pre, dcp, has_dcp)
+
+
+# ----------------------------------------------------------------------------- LSTM, whole sequences
+
+def _sequence_dims(op: str, states) -> tuple:
+    """(steps, batch, hidden) from states (2, steps + 1, batch, hidden)."""
+    check_float(op, states, "states")
+    if states.ndim != 4 or states.shape[0] != 2 or states.shape[1] < 2:
+        raise ValueError(f"{op}: states has shape {states.shape}, expected (2, steps + 1, batch, hidden) with "
+                         "steps >= 1")
+    return states.shape[1] - 1, states.shape[2], states.shape[3]
+
+
+def lstm_sequence_forward(xg, w_t, bias, states, gates, reverse: bool, zero_h0: bool, zero_c0: bool) -> None:
+    """A whole LSTM layer direction (contract of ``_C.lstm_sequence_forward``): per step ``hg = h_prev @ w_t``
+    and :func:`lstm_cell_forward`. xg (T, B, 4H), w_t (H, 4H), states (2, T + 1, B, H) with the initial h, c
+    in slot T (reverse) or 0, gates (T, B, 4H) saved or (1, B, 4H) scratch."""
+    op = "lstm_sequence_forward"
+    steps, batch, hidden = _sequence_dims(op, states)
+    check_ndarray(op, gates, "gates")
+    save = gates.ndim == 3 and gates.shape[0] == steps
+    check_arrays(op, states.dtype, ("xg", xg, (steps, batch, 4 * hidden), False),
+                 ("w_t", w_t, (hidden, 4 * hidden), False), ("bias", bias, (4 * hidden,), False),
+                 ("states", states, (2, steps + 1, batch, hidden), True),
+                 ("gates", gates, (steps if save else 1, batch, 4 * hidden), True))
+    check_disjoint(op, (states, gates), (xg, w_t, bias))
+    hg = np.zeros((batch, 4 * hidden), states.dtype)
+    for k in range(steps):
+        t = steps - 1 - k if reverse else k
+        prev, nxt = (t + 1, t) if reverse else (t, t + 1)
+        if k > 0 or not zero_h0:
+            matmul(states[0, prev], w_t, out=hg)
+        lstm_cell_forward(xg[t], hg, bias, None if k == 0 and zero_c0 else states[1, prev], gates[t if save else 0],
+                          states[1, nxt], states[0, nxt])
+
+
+def lstm_sequence_backward(grad_states, states, gates, w_hh, reverse: bool, need_h0: bool, grad_xg, grad_h,
+                           grad_c) -> None:
+    """Backward of :func:`lstm_sequence_forward` (contract of ``_C.lstm_sequence_backward``): grad_xg (T, B, 4H)
+    and the h, c gradients (B, H) carried into the initial slot (grad_h only when need_h0)."""
+    op = "lstm_sequence_backward"
+    steps, batch, hidden = _sequence_dims(op, states)
+    slots = (2, steps + 1, batch, hidden)
+    check_arrays(op, states.dtype, ("grad_states", grad_states, slots, False), ("states", states, slots, False),
+                 ("gates", gates, (steps, batch, 4 * hidden), False), ("w_hh", w_hh, (4 * hidden, hidden), False),
+                 ("grad_xg", grad_xg, (steps, batch, 4 * hidden), True), ("grad_h", grad_h, (batch, hidden), True),
+                 ("grad_c", grad_c, (batch, hidden), True))
+    check_disjoint(op, (grad_xg, grad_h, grad_c), (grad_states, states, gates, w_hh))
+    dc_in = np.empty((batch, hidden), states.dtype)  # the c gradient entering a step (its slot's and the carried)
+    for k in range(steps):
+        t = k if reverse else steps - 1 - k
+        prev, nxt = (t + 1, t) if reverse else (t, t + 1)
+        if k > 0:
+            np.add(grad_c, grad_states[1, nxt], out=dc_in)
+        lstm_cell_backward(grad_states[0, nxt], grad_h if k > 0 else None, dc_in if k > 0 else grad_states[1, nxt],
+                           gates[t], states[1, prev], states[1, nxt], grad_xg[t], grad_c)
+        if k < steps - 1 or need_h0:
+            matmul(grad_xg[t], w_hh, out=grad_h)
 
 
 # ------------------------------------------------------------------------------------------ GRU

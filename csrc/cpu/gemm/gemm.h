@@ -16,6 +16,7 @@ struct GemmProblem {
     index_t bias_stride = 1;
     Activation act = Activation::none;
     bool bias_on_rows = false;
+    bool serial = false;  // one thread, whatever the size (a caller that already runs one part per thread)
 };
 
 void gemm(const GemmProblem<float>& p);

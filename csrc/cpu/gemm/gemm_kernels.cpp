@@ -585,7 +585,7 @@ template <class T>
 bool gemm_impl(const GemmProblem<T>& p) {
     if (p.batch == 0 || p.m == 0 || p.n == 0) return true;
     const double flops = 2.0 * double(p.m) * double(p.n) * double(p.k);
-    const int threads = threads_for(flops * double(p.batch));
+    const int threads = p.serial ? 1 : threads_for(flops * double(p.batch));
     bool failed = false;
     auto run = [&](index_t bi, int t) {
         const Operands<T> x{p.a.data + bi * p.a.bs, p.a.rs, p.a.cs, p.b.data + bi * p.b.bs, p.b.rs, p.b.cs, p.m, p.n,

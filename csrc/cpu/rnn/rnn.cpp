@@ -1,6 +1,7 @@
 #include "rnn.h"
 
 #include <initializer_list>
+#include <new>
 
 #include "pyneural/checks.h"
 #include "pyneural/error.h"
@@ -83,6 +84,36 @@ void gru_cell_backward(const T* gy, const T* dh, const T* gates, const T* h_prev
     variant().of<T>().gru_cell_backward(gy, dh, gates, h_prev, rows, hidden, dxg, dhg, dh_prev);
 }
 
+template <class T>
+void lstm_sequence_forward(const T* xg, const T* w_t, const T* bias, index_t steps, index_t batch, index_t hidden,
+                           bool reverse, bool zero_h0, bool zero_c0, bool save, T* states, T* gates) {
+    const char* op = "lstm_sequence_forward";
+    PN_CHECK(steps >= 1, op, ": expected at least one step, got ", steps);
+    const index_t n = batch * hidden, all = steps * n;
+    if (!check(op, batch, hidden, {xg, w_t, states, gates}, {span(states, 2 * (all + n)), span(gates, 4 * (save ? all : n))},
+               {span(xg, 4 * all), span(w_t, 4 * hidden * hidden), span(bias, 4 * hidden)}))
+        return;
+    if (!variant().of<T>().lstm_sequence_forward(xg, w_t, bias, steps, batch, hidden, reverse, zero_h0, zero_c0, save,
+                                                 states, gates))
+        throw std::bad_alloc();
+}
+
+template <class T>
+void lstm_sequence_backward(const T* grad_states, const T* states, const T* gates, const T* w_hh, index_t steps,
+                            index_t batch, index_t hidden, bool reverse, bool need_h0, T* dxg, T* dh, T* dc) {
+    const char* op = "lstm_sequence_backward";
+    PN_CHECK(steps >= 1, op, ": expected at least one step, got ", steps);
+    const index_t n = batch * hidden, all = steps * n;
+    if (!check(op, batch, hidden, {grad_states, states, gates, w_hh, dxg, dh, dc},
+               {span(dxg, 4 * all), span(dh, n), span(dc, n)},
+               {span(grad_states, 2 * (all + n)), span(states, 2 * (all + n)), span(gates, 4 * all),
+                span(w_hh, 4 * hidden * hidden)}))
+        return;
+    if (!variant().of<T>().lstm_sequence_backward(grad_states, states, gates, w_hh, steps, batch, hidden, reverse,
+                                                  need_h0, dxg, dh, dc))
+        throw std::bad_alloc();
+}
+
 #define PN_RNN_INSTANTIATE(T)                                                                                    \
     template void rnn_cell_forward<T>(bool, const T*, const T*, const T*, index_t, index_t, T*);                 \
     template void rnn_cell_backward<T>(bool, const T*, const T*, const T*, index_t, index_t, T*);                \
@@ -90,7 +121,11 @@ void gru_cell_backward(const T* gy, const T* dh, const T* gates, const T* h_prev
     template void lstm_cell_backward<T>(const T*, const T*, const T*, const T*, const T*, const T*, index_t,     \
                                         index_t, T*, T*);                                                        \
     template void gru_cell_forward<T>(const T*, const T*, const T*, const T*, index_t, index_t, T*, T*);         \
-    template void gru_cell_backward<T>(const T*, const T*, const T*, const T*, index_t, index_t, T*, T*, T*);
+    template void gru_cell_backward<T>(const T*, const T*, const T*, const T*, index_t, index_t, T*, T*, T*);   \
+    template void lstm_sequence_forward<T>(const T*, const T*, const T*, index_t, index_t, index_t, bool, bool, bool, \
+                                           bool, T*, T*);                                                        \
+    template void lstm_sequence_backward<T>(const T*, const T*, const T*, const T*, index_t, index_t, index_t, bool, \
+                                            bool, T*, T*, T*);
 PN_RNN_INSTANTIATE(float)
 PN_RNN_INSTANTIATE(double)
 #undef PN_RNN_INSTANTIATE

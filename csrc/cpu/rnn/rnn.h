@@ -46,4 +46,22 @@ template <class T>
 void gru_cell_backward(const T* gy, const T* dh, const T* gates, const T* h_prev, index_t rows, index_t hidden,
                        T* dxg, T* dhg, T* dh_prev);
 
+// A whole LSTM sequence (one layer and direction) in one call: for each step t, in reverse order if
+// `reverse`, hg = h_prev @ w_t then lstm_cell_forward. xg (steps, B, 4H) holds the input projections,
+// w_t (H, 4H) is W_hh^T, bias (4H,) or null. states (2, steps + 1, B, H): h then c, each with the initial
+// state in slot `steps` (reverse) or 0, which zero_h0 / zero_c0 declare zero (the first GEMM is skipped);
+// the state after step t goes to slot t (reverse) or t + 1. gates (steps, B, 4H) receives every step's
+// activated gates when `save`, else it is a (1, B, 4H) scratch.
+template <class T>
+void lstm_sequence_forward(const T* xg, const T* w_t, const T* bias, index_t steps, index_t batch, index_t hidden,
+                           bool reverse, bool zero_h0, bool zero_c0, bool save, T* states, T* gates);
+
+// Backward of lstm_sequence_forward (run with save) for the gradient grad_states of its states array
+// (any slot may carry gradient): dxg (steps, B, 4H) the gradient of the pre-activations; dh, dc (B, H) the
+// gradients carried into the initial slot from the first step (dh only when need_h0; the initial slot's
+// own gradient is the caller's to add). w_hh (4H, H). The weight gradients are the caller's (one GEMM).
+template <class T>
+void lstm_sequence_backward(const T* grad_states, const T* states, const T* gates, const T* w_hh, index_t steps,
+                            index_t batch, index_t hidden, bool reverse, bool need_h0, T* dxg, T* dh, T* dc);
+
 }  // namespace pyneural::cpu

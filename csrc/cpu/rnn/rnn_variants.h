@@ -15,6 +15,11 @@ struct RnnKernels {
                                T*);
     void (*gru_cell_forward)(const T*, const T*, const T*, const T*, index_t, index_t, T*, T*);
     void (*gru_cell_backward)(const T*, const T*, const T*, const T*, index_t, index_t, T*, T*, T*);
+    // the sequence kernels return false when out of memory
+    bool (*lstm_sequence_forward)(const T*, const T*, const T*, index_t, index_t, index_t, bool, bool, bool, bool, T*,
+                                  T*);
+    bool (*lstm_sequence_backward)(const T*, const T*, const T*, const T*, index_t, index_t, index_t, bool, bool, T*,
+                                   T*, T*);
 };
 
 using RnnVariant = ByDtype<RnnKernels>;
