@@ -258,10 +258,32 @@ __attribute__((always_inline)) inline VecT<T> z_erfcx(VecT<T> t) {
     return u * b1 - b2 + T(c[0]);
 }
 
+// float Phi(x) in one expression for both tails: Phi(-|x|) = erfc(z) / 2, z = |x| / sqrt 2, with
+// erfc(z) = t exp(-z^2 + P(t)), t = 1 / (1 + z / 2) (the form of Numerical Recipes' erfcc); P of degree 9
+// fitted here to log(erfc(z) / t) + z^2 for z in [0, 10.7] (Phi(-15) underflows) by iteratively
+// reweighted least squares against mpmath: relative error 5e-8 before rounding. exp(-z^2 + P) goes
+// through vexp_sum with x^2 split as in gauss(), so the far tail keeps its relative accuracy.
+__attribute__((always_inline)) inline VecF gauss_cdf_float(VecF x) {
+    constexpr float c[] = {-1.265456950274756f,    0.998806599732287f,    0.3852143718540734f,
+                           0.041121324295448534f,  -0.017109956273473444f, -0.04700277775722247f,
+                           -0.7350999017742899f,   1.1850195896740174f,   -0.6925168444304334f,
+                           0.1470245932798609f};
+    const VecF ax = at_most<float>(vabs<float>(x), Math<float>::kCdfClamp);
+    const VecF t = 1.0f / (ax * 0.35355339059327376f + 1.0f);  // 1 / (1 + z / 2)
+    VecF p = splat<float>(c[9]);
+#pragma GCC unroll 10
+    for (int k = 8; k >= 0; --k) p = p * t + c[k];
+    const VecF head = (VecF)((VecI32)ax & (VecI32{} + Math<float>::kSplitMask));
+    const VecF tail = (ax - head) * (ax + head);  // x^2 = head^2 + tail, head^2 exact
+    const VecF half_erfc = 0.5f * t * vexp_sum<float>(head * head * -0.5f, tail * -0.5f + p);  // Phi(-|x|)
+    return select<float>(x < 0.0f, half_erfc, 1.0f - half_erfc);  // NaN: ax is NaN, so both are
+}
+
 // Phi(x) = P(N(0,1) <= x) = erfc(-x / sqrt 2) / 2, with relative accuracy in both tails.
-// `g` = exp(-x^2 / 2) (from gauss()), shared with the GELU derivative.
+// `g` = exp(-x^2 / 2) (from gauss()), shared with the GELU derivative (double only).
 template <class T>
 __attribute__((always_inline)) inline VecT<T> gauss_cdf(VecT<T> x, VecT<T> g) {
+    if constexpr (sizeof(T) == 4) return gauss_cdf_float(x);
     const VecT<T> z = x * T(-0.70710678118654752440);
     VecT<T> az = vabs<T>(z);
     const VecT<T> near = T(0.5) - T(0.5) * erf_small<T>(z);  // |z| < 1
