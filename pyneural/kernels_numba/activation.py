@@ -4,7 +4,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.extending import overload
 
 from .checks import FLOATS, check_ndarray
 
@@ -13,24 +14,105 @@ _INV_SQRT2 = 0.7071067811865476
 _INV_SQRT_2PI = 0.3989422804014327
 
 
+# ---- exp for float32 data in float32 arithmetic, which LLVM vectorises (libm's exp is one call per
+# element): the algorithm of csrc/cpu/activation/vec_math.h, Cody-Waite reduction, the same fitted
+# polynomial, 2^n built in two steps so subnormal results stay right.
+_F32 = np.float32
+_ONE32, _ZERO32 = _F32(1), _F32(0)
+_LOG2E32, _MAGIC32 = _F32(1.4426950408889634), _F32(12582912.0)  # 1.5 * 2^23: adding it rounds to an integer
+_LN2HI32, _LN2LO32 = _F32(0.693145751953125), _F32(1.42860682030941723212e-06)
+_EXP_LO32, _EXP_HI32 = _F32(-104.0), _F32(89.0)  # exp underflows to 0 / overflows to inf past these
+_P32 = tuple(_F32(c) for c in (0.4999999815182789, 0.16666543525122984, 0.041667200301817045,
+                                0.008366533463860511, 0.001388251685517501))
+
+
 @njit(cache=True, inline="always")
+def _exp32_parts(x):
+    """(q, n) with exp(x) = 2^n (1 + q) and q = expm1(r), |r| <= ln2 / 2, for a float32 x (NaN stays NaN)."""
+    x = min(max(x, _EXP_LO32), _EXP_HI32)
+    n = (x * _LOG2E32 + _MAGIC32) - _MAGIC32
+    r = (x - n * _LN2HI32) - n * _LN2LO32
+    p = (((_P32[4] * r + _P32[3]) * r + _P32[2]) * r + _P32[1]) * r + _P32[0]
+    return r + (r * r) * p, n
+
+
+@njit(cache=True, inline="always")
+def _scale32(p, n):
+    """p * 2^n for an integral float32 n in the range of exp's reduction."""
+    ni = np.int32(n)  # n is NaN only when p is
+    half = ni >> 1
+    low = np.int32((half + 127) << 23).view(np.float32)
+    high = np.int32((ni - half + 127) << 23).view(np.float32)
+    return p * low * high
+
+
+@njit(cache=True, inline="always")
+def _exp32(x):
+    q, n = _exp32_parts(x)
+    return _scale32(q + _ONE32, n)
+
+
+@njit(cache=True, inline="always")
+def _expm1_32(x):
+    q, n = _exp32_parts(x)
+    return q if n == _ZERO32 else _scale32(q + _ONE32, n) - _ONE32  # full relative accuracy near 0
+
+
+def _exp(v):
+    """exp(v): _exp32 for a float32 v, libm's otherwise (Numba only)."""
+    raise NotImplementedError("compiled by Numba only")
+
+
+@overload(_exp)
+def _exp_numba(v):
+    if v == types.float32:
+        return lambda v: _exp32(v)
+    return lambda v: math.exp(v)
+
+
 def _sigmoid(v):
-    # e = exp(-|v|) never overflows; the two forms keep relative accuracy in both tails
-    e = math.exp(-abs(v))
-    r = 1.0 / (1.0 + e)
-    return r if v >= 0 else e * r
+    """1 / (1 + e^-v) in both tails through e = exp(-|v|), which never overflows (Numba only)."""
+    raise NotImplementedError("compiled by Numba only")
 
 
-@njit(cache=True, inline="always")
+@overload(_sigmoid)
+def _sigmoid_numba(v):
+    if v == types.float32:
+        def sigmoid32(v):
+            e = _exp32(-abs(v))
+            r = _ONE32 / (_ONE32 + e)
+            return r if v >= _ZERO32 else e * r
+        return sigmoid32
+
+    def sigmoid(v):
+        e = math.exp(-abs(v))
+        r = 1.0 / (1.0 + e)
+        return r if v >= 0 else e * r
+    return sigmoid
+
+
 def _tanh(v, precise):
-    """tanh through exp, in float64 (libm's tanh is several times slower than its exp); ``precise`` (float64
-    data) takes expm1 near 0, where 1 - exp(-2|v|) would cancel."""
-    a = abs(v) * 1.0  # float64 arithmetic from here
-    if precise and a < 0.55:
-        e = math.expm1(-2.0 * a)
-        return math.copysign(-e / (2.0 + e), v)
-    e = math.exp(-2.0 * a)
-    return math.copysign((1.0 - e) / (1.0 + e), v)
+    """tanh with relative accuracy near 0 (Numba only): float32 through _expm1_32; otherwise in float64
+    through exp (libm's tanh is several times slower), with expm1 near 0 when ``precise``."""
+    raise NotImplementedError("compiled by Numba only")
+
+
+@overload(_tanh)
+def _tanh_numba(v, precise):
+    if v == types.float32:
+        def tanh32(v, precise):
+            e = _expm1_32(_F32(-2) * min(abs(v), _F32(9.5)))  # tanh(9.5) rounds to 1
+            return np.float32(math.copysign(-e / (_F32(2) + e), v))
+        return tanh32
+
+    def tanh(v, precise):
+        a = abs(v) * 1.0  # float64 arithmetic from here
+        if precise and a < 0.55:
+            e = math.expm1(-2.0 * a)
+            return math.copysign(-e / (2.0 + e), v)
+        e = math.exp(-2.0 * a)
+        return math.copysign((1.0 - e) / (1.0 + e), v)
+    return tanh
 
 
 # z * erfcx(z) for z >= 1 as a Chebyshev series in t = (z - 3) / (z + 3) (the native kernel's fit)
@@ -144,6 +226,10 @@ def _backward(g, s, out, kind, alpha):
     elif kind == 1:
         for i in prange(n):
             out[i] = g[i] if s[i] > 0 else g[i] * a
+    elif kind == 4:
+        for i in prange(n):
+            sg = _sigmoid(s[i])
+            out[i] = g[i] * sg * (one + s[i] * (one - sg))
     elif kind == 5:
         for i in prange(n):
             out[i] = g[i] * s[i] * (one - s[i])
