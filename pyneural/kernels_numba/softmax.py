@@ -175,7 +175,7 @@ def _ce_backward(x, target, lse, grad_loss, out, eps, ignore_index, w, has_w):
         floor = g * eps / classes
         a = g * ((1.0 - eps) * wt + eps / classes * wsum) if has_w else g
         for c in range(classes):
-            out[r, c] = math.exp(x[r, c] - lse[r]) * a - (floor * w[c] if has_w else floor)
+            out[r, c] = _exp(x[r, c] - lse[r]) * a - (floor * w[c] if has_w else floor)
         out[r, t] -= g * (1.0 - eps) * wt
 
 
