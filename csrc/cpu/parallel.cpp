@@ -30,6 +30,22 @@ bool has_openmp() {
 #endif
 }
 
+int thread_index() {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+bool in_parallel() {
+#ifdef _OPENMP
+    return omp_in_parallel();
+#else
+    return false;
+#endif
+}
+
 int threads_for(double flops) {
     const int n = num_threads();
     const int useful = int(flops / kFlopsPerThread);

@@ -77,22 +77,20 @@ template <class T>
 void forward(ActKind kind, const T* x, T* y, index_t n, double alpha) {
     const index_t blocks = (n + kBlock - 1) / kBlock;
     const int t = threads_for(cost(kind) * double(n));
-#pragma omp parallel for num_threads(t) if (t > 1)
-    for (index_t b = 0; b < blocks; ++b) {
+    parallel_for(t, blocks, [&](index_t b) {
         const index_t start = b * kBlock, len = n - start < kBlock ? n - start : kBlock;
         forward_block<T>(kind, x + start, y + start, len, T(alpha));
-    }
+    });
 }
 
 template <class T>
 void backward(ActKind kind, const T* g, const T* s, T* out, index_t n, double alpha) {
     const index_t blocks = (n + kBlock - 1) / kBlock;
     const int t = threads_for(cost(kind) * double(n));
-#pragma omp parallel for num_threads(t) if (t > 1)
-    for (index_t b = 0; b < blocks; ++b) {
+    parallel_for(t, blocks, [&](index_t b) {
         const index_t start = b * kBlock, len = n - start < kBlock ? n - start : kBlock;
         backward_block<T>(kind, g + start, s + start, out + start, len, T(alpha));
-    }
+    });
 }
 
 }  // namespace

@@ -17,9 +17,6 @@
 #include "conv_variants.h"
 #include "pyneural/parallel.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 namespace pyneural::cpu::PN_ISA {
 namespace {
@@ -182,11 +179,10 @@ template <class T>
 void fill_columns(const ConvShape& s, const Geometry& g, const T* x, index_t images, T* col) {
     const index_t ld = images * g.ohw, tasks = images * s.c;
     const int t = threads_for(4.0 * double(tasks) * double(g.taps * g.ohw));
-#pragma omp parallel for num_threads(t) if (t > 1)
-    for (index_t task = 0; task < tasks; ++task) {
+    parallel_for(t, tasks, [&](index_t task) {
         const index_t i = task / s.c, ch = task % s.c;
         im2col_plane(s, x + task * g.hw, col + column_offset(g, ld, i, ch), ld);
-    }
+    });
 }
 
 // ---- direct forward for few input channels (first layers): im2col would give a GEMM of depth
@@ -362,31 +358,33 @@ bool forward_direct(const ConvShape& s, const T* x, const T* weight, const T* bi
     const double flops = 2.0 * double(s.n) * double(s.k) * double(s.oh * s.ow) * double(depth);
     const int t = threads_for(flops);
     bool failed = false;
-#pragma omp parallel for num_threads(t) if (t > 1) schedule(dynamic, 1)
-    for (index_t n = 0; n < s.n; ++n) {
-        T* xp = scratch<T, 0>(s.c * hp * wp);
-        if (!xp) {
+    team(t, [&] {
+#pragma omp for schedule(dynamic, 1)
+        for (index_t n = 0; n < s.n; ++n) {
+            T* xp = scratch<T, 0>(s.c * hp * wp);
+            if (!xp) {
 #pragma omp atomic write
-            failed = true;
-            continue;
+                failed = true;
+                continue;
+            }
+            memset(xp, 0, size_t(s.c * hp * wp) * sizeof(T));
+            for (index_t c = 0; c < s.c; ++c)
+                for (index_t iy = 0; iy < s.h; ++iy)
+                    memcpy(xp + (c * hp + iy + s.ph) * wp + s.pw, x + ((n * s.c + c) * s.h + iy) * s.w,
+                           size_t(s.w) * sizeof(T));
+            T* y_image = y + n * s.k * s.oh * s.ow;
+            if (one_vector) {
+                direct_rows<T, kVL<T>, 1, 2 * kBlockK>(s, xp, hp, wp, weight, bias, y_image, act);
+            } else if (half_vector && s.oh >= kRowBlock) {
+                direct_row_blocks<T, half_lanes<T>(), kRowBlock, 2 * kBlockK / kRowBlock>(s, xp, hp, wp, weight, bias,
+                                                                                     y_image, act);
+            } else if (half_vector) {
+                direct_rows<T, half_lanes<T>(), 1, 2 * kBlockK>(s, xp, hp, wp, weight, bias, y_image, act);
+            } else {
+                direct_rows<T, kVL<T>, 2, kBlockK>(s, xp, hp, wp, weight, bias, y_image, act);
+            }
         }
-        memset(xp, 0, size_t(s.c * hp * wp) * sizeof(T));
-        for (index_t c = 0; c < s.c; ++c)
-            for (index_t iy = 0; iy < s.h; ++iy)
-                memcpy(xp + (c * hp + iy + s.ph) * wp + s.pw, x + ((n * s.c + c) * s.h + iy) * s.w,
-                       size_t(s.w) * sizeof(T));
-        T* y_image = y + n * s.k * s.oh * s.ow;
-        if (one_vector) {
-            direct_rows<T, kVL<T>, 1, 2 * kBlockK>(s, xp, hp, wp, weight, bias, y_image, act);
-        } else if (half_vector && s.oh >= kRowBlock) {
-            direct_row_blocks<T, half_lanes<T>(), kRowBlock, 2 * kBlockK / kRowBlock>(s, xp, hp, wp, weight, bias,
-                                                                                 y_image, act);
-        } else if (half_vector) {
-            direct_rows<T, half_lanes<T>(), 1, 2 * kBlockK>(s, xp, hp, wp, weight, bias, y_image, act);
-        } else {
-            direct_rows<T, kVL<T>, 2, kBlockK>(s, xp, hp, wp, weight, bias, y_image, act);
-        }
-    }
+    });
     return !failed;
 }
 
@@ -481,8 +479,7 @@ bool backward_data(const ConvShape& s, const T* dy, const T* weight, T* dx) {
         if (g.direct) continue;
         const index_t tasks = images * s.c;
         const int t = threads_for(4.0 * double(tasks) * double(g.taps * g.ohw));
-#pragma omp parallel for num_threads(t) if (t > 1)
-        for (index_t task = 0; task < tasks; ++task) {
+        parallel_for(t, tasks, [&](index_t task) {
             const index_t i = task / s.c, ch = task % s.c;
             T* plane = dx_chunk + task * g.hw;
             if (gather) {
@@ -491,7 +488,7 @@ bool backward_data(const ConvShape& s, const T* dy, const T* weight, T* dx) {
                 memset(plane, 0, size_t(g.hw) * sizeof(T));
                 col2im_plane(s, col + column_offset(g, ld, i, ch), ld, plane);
             }
-        }
+        });
     }
     return true;
 }
@@ -520,12 +517,11 @@ T plane_sum(const T* p, index_t count) {
 template <class T>
 void bias_gradient(const ConvShape& s, const Geometry& g, const T* dy, T* dbias) {
     const int t = threads_for(double(s.n) * double(s.k) * double(g.ohw));
-#pragma omp parallel for num_threads(t) if (t > 1)
-    for (index_t kk = 0; kk < s.k; ++kk) {
+    parallel_for(t, s.k, [&](index_t kk) {
         double total = 0;  // summed in double: many terms
         for (index_t i = 0; i < s.n; ++i) total += double(plane_sum(dy + (i * s.k + kk) * g.ohw, g.ohw));
         dbias[kk] = T(total);
-    }
+    });
 }
 
 // ---- backward weight for few input channels (first layers): im2col + GEMM sums over the output pixels
@@ -647,13 +643,8 @@ struct WeightLanes {
         if (!sums.data) return false;
         memset(sums.data, 0, size_t(t) * size_t(weights * N) * sizeof(T));
         bool failed = false;
-#pragma omp parallel num_threads(t) if (t > 1)
-        {
-#ifdef _OPENMP
-            const int tid = omp_get_thread_num();
-#else
-            const int tid = 0;
-#endif
+        team(t, [&] {
+            const int tid = thread_index();
             T* copies = x_size + dy_size > 0 ? scratch<T, 0>(x_size + dy_size) : nullptr;
             if (copies) memset(copies, 0, size_t(x_size + dy_size) * sizeof(T));  // the padding stays zero
 #pragma omp for schedule(static)
@@ -680,7 +671,7 @@ struct WeightLanes {
                 }
                 image<KB, JB>(s, x_image, hp, wp, dy_image, owp, sums.data + index_t(tid) * weights * N);
             }
-        }
+        });
         if (failed) return false;
         for (index_t e = 0; e < weights; ++e) {
             T total = 0;
@@ -748,22 +739,20 @@ bool backward_weight(const ConvShape& s, const T* x, const T* dy, T* dweight, T*
                                     {partial.data + group * g.kg * g.rows, weights, g.rows, 1}});
             }
             const int t = threads_for(double(images) * double(weights));
-#pragma omp parallel for num_threads(t) if (t > 1)
-            for (index_t e = 0; e < weights; ++e) {
+            parallel_for(t, weights, [&](index_t e) {
                 T total = n0 == 0 ? T(0) : dweight[e];
                 for (index_t i = 0; i < images; ++i) total += partial.data[i * weights + e];
                 dweight[e] = total;
-            }
+            });
             continue;
         }
         if (chunk > 1) {
             const index_t tasks = images * s.k;
             const int t = threads_for(double(tasks) * double(g.ohw));
-#pragma omp parallel for num_threads(t) if (t > 1)
-            for (index_t task = 0; task < tasks; ++task) {
+            parallel_for(t, tasks, [&](index_t task) {
                 const index_t i = task / s.k, kk = task % s.k;
                 memcpy(dy_rows.data + kk * ld + i * g.ohw, dy_chunk + task * g.ohw, size_t(g.ohw) * sizeof(T));
-            }
+            });
         }
         T* out = n0 == 0 ? dweight : partial.data;
         for (index_t group = 0; group < s.groups; ++group) {

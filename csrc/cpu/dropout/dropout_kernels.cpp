@@ -34,11 +34,10 @@ void forward(const T* x, T* out, std::uint8_t* mask, index_t n, std::uint64_t th
              std::uint64_t seed) {
     const index_t blocks = (n + kBlock - 1) / kBlock;
     const int t = threads_for(10.0 * double(n));
-#pragma omp parallel for num_threads(t) if (t > 1)
-    for (index_t b = 0; b < blocks; ++b) {
+    parallel_for(t, blocks, [&](index_t b) {
         const index_t start = b * kBlock, len = n - start < kBlock ? n - start : kBlock;
         forward_block<T>(x + start, out + start, mask + start, start, len, threshold, T(scale), seed);
-    }
+    });
 }
 
 template <class T>
@@ -46,11 +45,10 @@ void backward(const T* g, const std::uint8_t* mask, T* gx, index_t n, double sca
     const T s = T(scale);
     const index_t blocks = (n + kBlock - 1) / kBlock;
     const int t = threads_for(double(n));
-#pragma omp parallel for num_threads(t) if (t > 1)
-    for (index_t b = 0; b < blocks; ++b) {
+    parallel_for(t, blocks, [&](index_t b) {
         const index_t start = b * kBlock, end = n - start < kBlock ? n : start + kBlock;
         for (index_t i = start; i < end; ++i) gx[i] = g[i] * (mask[i] ? s : T(0));
-    }
+    });
 }
 
 template <class T>

@@ -17,8 +17,8 @@ void embedding_forward(const T* weight, index_t rows, index_t dim, const std::in
                        T* out) {
     (void)rows;
     const int t = threads_for(double(count) * double(dim));
-#pragma omp parallel for num_threads(t) if (t > 1) schedule(static)
-    for (index_t i = 0; i < count; ++i) memcpy(out + i * dim, weight + indices[i] * dim, size_t(dim) * sizeof(T));
+    parallel_for(t, count,
+                 [&](index_t i) { memcpy(out + i * dim, weight + indices[i] * dim, size_t(dim) * sizeof(T)); });
 }
 
 // dst[j] += src[j] for j < n.
@@ -44,15 +44,14 @@ void embedding_backward(const T* grad, const std::int64_t* indices, index_t coun
     const index_t slice = round_up(max_i(64, (dim + t - 1) / t), kVL<T>);
     const index_t slices = (dim + slice - 1) / slice;
     const int ts = int(min_i(t, slices));
-#pragma omp parallel for num_threads(ts) if (ts > 1) schedule(static)
-    for (index_t s = 0; s < slices; ++s) {
+    parallel_for(ts, slices, [&](index_t s) {
         const index_t j0 = s * slice, width = min_i(slice, dim - j0);
         for (index_t r = 0; r < rows; ++r) memset(grad_weight + r * dim + j0, 0, size_t(width) * sizeof(T));
         for (index_t i = 0; i < count; ++i) {
             if (indices[i] == padding_idx) continue;
             add_row(grad_weight + indices[i] * dim + j0, grad + i * dim + j0, width);
         }
-    }
+    });
 }
 
 template <class T>

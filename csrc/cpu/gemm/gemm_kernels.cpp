@@ -15,9 +15,6 @@
 #include "pyneural/cache.h"
 #include "pyneural/parallel.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 namespace pyneural::cpu::PN_ISA {
 namespace {
@@ -363,8 +360,7 @@ bool gemm_packed(const Operands<T>& x, int threads) {
     if (!b_packed) return false;
     bool failed = false;
 
-#pragma omp parallel num_threads(threads) if (threads > 1)
-    {
+    team(threads, [&] {
         T* a_packed = scratch<T, 1>(mc * kc_max);
         for (index_t jc = 0; jc < n; jc += nc) {
             const index_t ncur = min_i(nc, n - jc), b_strips = (ncur + NR - 1) / NR;
@@ -398,7 +394,7 @@ bool gemm_packed(const Operands<T>& x, int threads) {
                 }
             }
         }
-    }
+    });
     return !failed;
 }
 
@@ -408,10 +404,9 @@ template <class T>
 bool gemm_column_slices(const Operands<T>& x, int threads) {
     const index_t slice = round_up((x.n + threads - 1) / threads, kNR<T>);
     bool failed = false;
-#pragma omp parallel for schedule(static) num_threads(threads)
-    for (int t = 0; t < threads; ++t) {
+    parallel_for(threads, threads, [&](int t) {
         const index_t j0 = t * slice;
-        if (j0 >= x.n) continue;
+        if (j0 >= x.n) return;
         Operands<T> part = x;
         part.b += j0 * x.b_cs;
         part.n = min_i(slice, x.n - j0);
@@ -421,7 +416,7 @@ bool gemm_column_slices(const Operands<T>& x, int threads) {
 #pragma omp atomic write
             failed = true;
         }
-    }
+    });
     return !failed;
 }
 
@@ -439,8 +434,7 @@ bool gemm_direct(const Operands<T>& x, int threads) {
     T* a_packed = scratch<T, 3>(a_strips * kMR * k);
     T* edge = strips > full ? scratch<T, 2>(k * NR) : nullptr;
     if (!a_packed || (strips > full && !edge)) return false;
-#pragma omp parallel num_threads(threads) if (threads > 1)
-    {
+    team(threads, [&] {
 #pragma omp single nowait
         if (edge) pack_b_strip(x.b + full * NR, x.b_rs, index_t(1), n - full * NR, k, edge);
 #pragma omp for schedule(static)
@@ -455,7 +449,7 @@ bool gemm_direct(const Operands<T>& x, int threads) {
                              min_i(NR, n - sj * NR), true, true);
             finish_tile(x.out, 0, sj * NR, m, min_i(NR, n - sj * NR), true);
         }
-    }
+    });
     return true;
 }
 
@@ -492,8 +486,7 @@ bool gemv(const Operands<T>& x, int threads) {
     const index_t n = x.n, k = x.k;
     if (x.b_cs == 1) {  // rows of B contiguous: c[j0:j1] += a[p] * B[p, j0:j1]
         const index_t chunk = min_i(kChunk, round_up((n + threads - 1) / threads, 64)), chunks = (n + chunk - 1) / chunk;
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
-        for (index_t ch = 0; ch < chunks; ++ch) {
+        parallel_for(threads, chunks, [&](index_t ch) {
             const index_t j0 = ch * chunk, cols = min_i(chunk, n - j0);
             T acc[kChunk] __attribute__((aligned(64)));
             for (index_t j = 0; j < cols; ++j) acc[j] = T(0);
@@ -512,7 +505,7 @@ bool gemv(const Operands<T>& x, int threads) {
             }
             store_block(acc, kChunk, x.out, 0, j0, 1, cols, false);
             finish_tile(x.out, 0, j0, 1, cols);
-        }
+        });
         return true;
     }
     // columns of B contiguous (B = W^T of a linear layer): c[j] = dot(a, B[:, j])
@@ -525,8 +518,7 @@ bool gemv(const Operands<T>& x, int threads) {
     }
     constexpr index_t kBlock = 64;
     const index_t blocks = (n + kBlock - 1) / kBlock;
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
-    for (index_t bj = 0; bj < blocks; ++bj) {
+    parallel_for(threads, blocks, [&](index_t bj) {
         T acc[kBlock];
         const index_t j0 = bj * kBlock, cols = min_i(kBlock, n - j0);
         index_t j = 0;
@@ -534,7 +526,7 @@ bool gemv(const Operands<T>& x, int threads) {
         for (; j < cols; ++j) dots<T, 1>(a, x.b + (j0 + j) * x.b_cs, x.b_cs, k, acc + j);
         store_block(acc, kBlock, x.out, 0, j0, 1, cols, false);
         finish_tile(x.out, 0, j0, 1, cols);
-    }
+    });
     return true;
 }
 

@@ -164,12 +164,11 @@ double forward_kind(const T* x, const T* y, const T* w, const T* pw, T* out, ind
         }
         return total;
     }
-#pragma omp parallel for num_threads(t)
-    for (index_t b = 0; b < blocks; ++b) {
+    parallel_for(t, blocks, [&](index_t b) {
         const index_t start = b * kBlock, len = n - start < kBlock ? n - start : kBlock;
         partial[b] = forward_block<K, T>(x + start, y + start, w ? w + start : w, pw ? pw + start : pw,
                                          out ? out + start : out, len, p);
-    }
+    });
     for (index_t b = 0; b < blocks; ++b) total += partial[b];
     free(partial);
     return total;
@@ -180,12 +179,11 @@ void backward_kind(const T* x, const T* y, const T* w, const T* pw, const T* g, 
                    const Params<T>& p) {
     const index_t blocks = (n + kBlock - 1) / kBlock;
     const int t = threads_for(cost(K) * double(n));
-#pragma omp parallel for num_threads(t) if (t > 1)
-    for (index_t b = 0; b < blocks; ++b) {
+    parallel_for(t, blocks, [&](index_t b) {
         const index_t start = b * kBlock, len = n - start < kBlock ? n - start : kBlock;
         backward_block<K, T>(x + start, y + start, w ? w + start : w, pw ? pw + start : pw, g ? g + start : g, scale,
                              gx + start, len, p);
-    }
+    });
 }
 
 template <class T>
@@ -263,8 +261,7 @@ void nll_forward(const T* x, const index_t* target, const T* w, T* loss, index_t
         }
         return;
     }
-#pragma omp parallel for num_threads(t)
-    for (index_t b = 0; b < blocks; ++b) block(b, partial + 2 * b);
+    parallel_for(t, blocks, [&](index_t b) { block(b, partial + 2 * b); });
     for (index_t b = 0; b < blocks; ++b) sums[0] += partial[2 * b], sums[1] += partial[2 * b + 1];
     free(partial);
 }
@@ -274,8 +271,7 @@ void nll_backward(const index_t* target, const T* w, const T* g, double scale, T
                   index_t inner, index_t ignore_index) {
     const T s = T(scale);
     const int t = threads_for(double(outer) * double(classes) * double(inner));
-#pragma omp parallel for num_threads(t) if (t > 1)
-    for (index_t o = 0; o < outer; ++o) {
+    parallel_for(t, outer, [&](index_t o) {
         T* slab = gx + o * classes * inner;
         memset(slab, 0, size_t(classes * inner) * sizeof(T));
         for (index_t i = 0; i < inner; ++i) {
@@ -283,7 +279,7 @@ void nll_backward(const index_t* target, const T* w, const T* g, double scale, T
             if (tr == ignore_index) continue;
             slab[tr * inner + i] = -(w ? w[tr] : T(1)) * (g ? g[r] : s);
         }
-    }
+    });
 }
 
 template <class T>

@@ -14,9 +14,6 @@
 #include "norm_variants.h"
 #include "pyneural/parallel.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 namespace pyneural::cpu::PN_ISA {
 namespace {
@@ -189,8 +186,7 @@ template <class T>
 void layer_norm_forward(const T* x, index_t rows, index_t dim, const T* weight, const T* bias, double eps, T* out,
                         T* mean, T* rstd) {
     const int t = threads_for(6.0 * double(rows) * double(dim));
-#pragma omp parallel for num_threads(t) if (t > 1) schedule(static)
-    for (index_t r = 0; r < rows; ++r) {
+    parallel_for(t, rows, [&](index_t r) {
         const T* xr = x + r * dim;
         // Two passes over a row that stays in cache: the mean, then shifted sums around it.
         double s, q;
@@ -208,7 +204,7 @@ void layer_norm_forward(const T* x, index_t rows, index_t dim, const T* weight, 
         else if (weight) layer_norm_row<T, true, false>(xr, dim, weight, bias, m, inv, o);
         else if (bias) layer_norm_row<T, false, true>(xr, dim, weight, bias, m, inv, o);
         else layer_norm_row<T, false, false>(xr, dim, weight, bias, m, inv, o);
-    }
+    });
 }
 
 // One row of the backward, g and x read while in cache:
@@ -270,13 +266,8 @@ void layer_norm_grad_row(const T* g, const T* x, index_t dim, const T* weight, T
 template <class T, bool HasWeight, bool WantGx, bool WantParams>
 void layer_norm_grad_rows(const T* g, const T* x, index_t rows, index_t dim, const T* weight, const T* mean,
                           const T* rstd, T* gx, T* partial, int t) {
-#pragma omp parallel num_threads(t) if (t > 1)
-    {
-#ifdef _OPENMP
-        const int tid = omp_get_thread_num();
-#else
-        const int tid = 0;
-#endif
+    team(t, [&] {
+        const int tid = thread_index();
         T* sum_g = WantParams ? partial + index_t(tid) * 2 * dim : nullptr;
         T* sum_gx = WantParams ? sum_g + dim : nullptr;
 #pragma omp for schedule(static)
@@ -284,7 +275,7 @@ void layer_norm_grad_rows(const T* g, const T* x, index_t rows, index_t dim, con
             layer_norm_grad_row<T, HasWeight, WantGx, WantParams>(g + r * dim, x + r * dim, dim, weight, mean[r],
                                                                   rstd[r], WantGx ? gx + r * dim : nullptr,
                                                                   sum_g, sum_gx);
-    }
+    });
 }
 
 // One pass over g and x: each thread adds its rows' parameter gradients into its own partial sums,
@@ -336,8 +327,7 @@ void batch_norm_stats(const T* x, index_t n, index_t c, index_t l, T* mean, T* v
     if (l == 1) {  // (n, c): rows of channels; sum down the columns, threads over blocks of channels
         const index_t blocks = (c + kColumns - 1) / kColumns;
         const int tb = int(min_i(t, blocks));
-#pragma omp parallel for num_threads(tb) if (tb > 1) schedule(static)
-        for (index_t bk = 0; bk < blocks; ++bk) {
+        parallel_for(tb, blocks, [&](index_t bk) {
             const index_t c0 = bk * kColumns, width = min_i(kColumns, c - c0);
             T shift[kColumns], run_s[kColumns], run_q[kColumns];
             double s[kColumns], q[kColumns];
@@ -359,11 +349,10 @@ void batch_norm_stats(const T* x, index_t n, index_t c, index_t l, T* mean, T* v
                 mean[c0 + j] = T(double(shift[j]) + ms);
                 var[c0 + j] = T(v < 0 ? 0 : v);
             }
-        }
+        });
         return;
     }
-#pragma omp parallel for num_threads(t) if (t > 1) schedule(static)
-    for (index_t ch = 0; ch < c; ++ch) {
+    parallel_for(t, c, [&](index_t ch) {
         const T shift = x[ch * l];
         double s = 0, q = 0;
         for (index_t i = 0; i < n; ++i) {
@@ -375,7 +364,7 @@ void batch_norm_stats(const T* x, index_t n, index_t c, index_t l, T* mean, T* v
         const double ms = s / count, v = q / count - ms * ms;
         mean[ch] = T(double(shift) + ms);
         var[ch] = T(v < 0 ? 0 : v);
-    }
+    });
 }
 
 // out = x * a[ch] + b[ch] over x (n, c, l).
@@ -383,12 +372,10 @@ template <class T>
 void per_channel_affine(const T* x, index_t n, index_t c, index_t l, const T* a, const T* b, T* out) {
     const int t = threads_for(2.0 * double(n) * double(c) * double(l));
     if (l == 1) {
-#pragma omp parallel for num_threads(t) if (t > 1) schedule(static)
-        for (index_t i = 0; i < n; ++i) affine_arrays(x + i * c, c, a, b, out + i * c);
+        parallel_for(t, n, [&](index_t i) { affine_arrays(x + i * c, c, a, b, out + i * c); });
         return;
     }
-#pragma omp parallel for num_threads(t) if (t > 1) schedule(static)
-    for (index_t r = 0; r < n * c; ++r) affine_scalar(x + r * l, l, a[r % c], b[r % c], out + r * l);
+    parallel_for(t, n * c, [&](index_t r) { affine_scalar(x + r * l, l, a[r % c], b[r % c], out + r * l); });
 }
 
 template <class T>
@@ -415,8 +402,7 @@ void batch_norm_grad_sums(const T* g, const T* x, index_t n, index_t c, index_t 
     if (l == 1) {
         const index_t blocks = (c + kColumns - 1) / kColumns;
         const int tb = int(min_i(t, blocks));
-#pragma omp parallel for num_threads(tb) if (tb > 1) schedule(static)
-        for (index_t bk = 0; bk < blocks; ++bk) {
+        parallel_for(tb, blocks, [&](index_t bk) {
             const index_t c0 = bk * kColumns, width = min_i(kColumns, c - c0);
             T run_s[kColumns], run_d[kColumns];
             double s[kColumns], d[kColumns];
@@ -434,11 +420,10 @@ void batch_norm_grad_sums(const T* g, const T* x, index_t n, index_t c, index_t 
                 sum_g[c0 + j] = s[j];
                 sum_gx[c0 + j] = d[j];
             }
-        }
+        });
         return;
     }
-#pragma omp parallel for num_threads(t) if (t > 1) schedule(static)
-    for (index_t ch = 0; ch < c; ++ch) {
+    parallel_for(t, c, [&](index_t ch) {
         double s = 0, d = 0;
         for (index_t i = 0; i < n; ++i) {
             double rs, rd;
@@ -448,7 +433,7 @@ void batch_norm_grad_sums(const T* g, const T* x, index_t n, index_t c, index_t 
         }
         sum_g[ch] = s;
         sum_gx[ch] = d;
-    }
+    });
 }
 
 template <class T>
@@ -485,12 +470,12 @@ bool batch_norm_backward(const T* g, const T* x, index_t n, index_t c, index_t l
         const T *a = coef, *b = coef + c, *k = coef + 2 * c;
         const int t = threads_for(4.0 * double(n) * double(c) * double(l));
         if (l == 1) {
-#pragma omp parallel for num_threads(t) if (t > 1) schedule(static)
-            for (index_t i = 0; i < n; ++i) linear2_arrays(g + i * c, x + i * c, c, a, b, k, gx + i * c);
+            parallel_for(t, n, [&](index_t i) { linear2_arrays(g + i * c, x + i * c, c, a, b, k, gx + i * c); });
         } else {
-#pragma omp parallel for num_threads(t) if (t > 1) schedule(static)
-            for (index_t r = 0; r < n * c; ++r)
+            parallel_for(t, n * c, [&](index_t r) {
+                
                 linear2_scalar(g + r * l, x + r * l, l, a[r % c], b[r % c], k[r % c], gx + r * l);
+            });
         }
     }
     free(sums);

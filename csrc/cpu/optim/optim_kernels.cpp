@@ -80,11 +80,10 @@ void for_each_vector(index_t n, T* param, const T* grad, T* s0, T* s1, T* s2, do
     const int threads = threads_for(double(n) * flops_per_element);
     if (threads <= 1) return slice(0, n, param, grad, s0, s1, s2, body);
     const index_t per_thread = round_up((n + threads - 1) / threads, index_t(kVL<T>));
-#pragma omp parallel for num_threads(threads)
-    for (int t = 0; t < threads; ++t) {
+    parallel_for(threads, threads, [&](int t) {
         const index_t lo = min_i(n, t * per_thread);
         slice(lo, min_i(n, lo + per_thread), param, grad, s0, s1, s2, body);
-    }
+    });
 }
 
 // torch.lerp(start, end, weight): the form depends on the weight, for accuracy near either end.

@@ -180,8 +180,7 @@ void max_forward(const PoolShape& s, const T* x, T* y, index_t* indices) {
     // work in flop-equivalents of the time taken (measured: 4 ns per output of a 2x2 window, 8x8 to 24x24
     // planes, about 32 per input pixel and tap), so that batches taking 100 us and more get both threads
     const int t = plane_threads(s, 32 * (s.h * s.w + s.oh * s.ow * s.kh * s.kw));
-#pragma omp parallel for num_threads(t) if (t > 1)
-    for (index_t plane = 0; plane < s.planes; ++plane) {
+    parallel_for(t, s.planes, [&](index_t plane) {
         const T* in = x + plane * s.h * s.w;
         T* out = y + plane * s.oh * s.ow;
         index_t* where = indices + plane * s.oh * s.ow;
@@ -202,21 +201,20 @@ void max_forward(const PoolShape& s, const T* x, T* y, index_t* indices) {
                     max_scalar(s, in, y0, i0, i1, ox, out + oy * s.ow, where + oy * s.ow);
             }
         }
-    }
+    });
 }
 
 template <class T>
 void max_backward(const PoolShape& s, const T* dy, const index_t* indices, T* dx) {
     const int t = plane_threads(s, s.h * s.w + s.oh * s.ow);
-#pragma omp parallel for num_threads(t) if (t > 1)
-    for (index_t plane = 0; plane < s.planes; ++plane) {
+    parallel_for(t, s.planes, [&](index_t plane) {
         T* in = dx + plane * s.h * s.w;
         memset(in, 0, size_t(s.h * s.w) * sizeof(T));
         const T* g = dy + plane * s.oh * s.ow;
         const index_t* where = indices + plane * s.oh * s.ow;
         for (index_t p = 0; p < s.oh * s.ow; ++p)
             if (where[p] >= 0) in[where[p]] += g[p];
-    }
+    });
 }
 
 // Rows or columns [lo, hi) of window o, clipped to the input, and the divisor's extent along that axis.
@@ -240,8 +238,7 @@ T avg_scale(index_t y_lo, index_t y_hi, index_t y_padded, index_t x_lo, index_t 
 template <class T>
 void avg_forward(const PoolShape& s, bool count_include_pad, const T* x, T* y) {
     const int t = plane_threads(s, s.oh * s.ow * s.kh * s.kw);
-#pragma omp parallel for num_threads(t) if (t > 1)
-    for (index_t plane = 0; plane < s.planes; ++plane) {
+    parallel_for(t, s.planes, [&](index_t plane) {
         const T* in = x + plane * s.h * s.w;
         T* out = y + plane * s.oh * s.ow;
         for (index_t oy = 0; oy < s.oh; ++oy) {
@@ -257,14 +254,13 @@ void avg_forward(const PoolShape& s, bool count_include_pad, const T* x, T* y) {
                     total * avg_scale<T>(y_lo, y_hi, y_padded, x_lo, x_hi, x_padded, count_include_pad);
             }
         }
-    }
+    });
 }
 
 template <class T>
 void avg_backward(const PoolShape& s, bool count_include_pad, const T* dy, T* dx) {
     const int t = plane_threads(s, s.oh * s.ow * s.kh * s.kw);
-#pragma omp parallel for num_threads(t) if (t > 1)
-    for (index_t plane = 0; plane < s.planes; ++plane) {
+    parallel_for(t, s.planes, [&](index_t plane) {
         T* in = dx + plane * s.h * s.w;
         memset(in, 0, size_t(s.h * s.w) * sizeof(T));
         const T* g = dy + plane * s.oh * s.ow;
@@ -280,7 +276,7 @@ void avg_backward(const PoolShape& s, bool count_include_pad, const T* dy, T* dx
                     for (index_t ix = x_lo; ix < x_hi; ++ix) in[iy * s.w + ix] += share;
             }
         }
-    }
+    });
 }
 
 // PyTorch's adaptive window [floor(o * size / out), ceil((o + 1) * size / out)).
@@ -292,8 +288,7 @@ void adaptive_window(index_t o, index_t size, index_t out, index_t& lo, index_t&
 template <class T>
 void adaptive_forward(const PoolShape& s, const T* x, T* y) {
     const int t = plane_threads(s, s.h * s.w + s.oh * s.ow);
-#pragma omp parallel for num_threads(t) if (t > 1)
-    for (index_t plane = 0; plane < s.planes; ++plane) {
+    parallel_for(t, s.planes, [&](index_t plane) {
         const T* in = x + plane * s.h * s.w;
         T* out = y + plane * s.oh * s.ow;
         for (index_t oy = 0; oy < s.oh; ++oy) {
@@ -308,14 +303,13 @@ void adaptive_forward(const PoolShape& s, const T* x, T* y) {
                 out[oy * s.ow + ox] = total / T((y_hi - y_lo) * (x_hi - x_lo));
             }
         }
-    }
+    });
 }
 
 template <class T>
 void adaptive_backward(const PoolShape& s, const T* dy, T* dx) {
     const int t = plane_threads(s, s.h * s.w + s.oh * s.ow);
-#pragma omp parallel for num_threads(t) if (t > 1)
-    for (index_t plane = 0; plane < s.planes; ++plane) {
+    parallel_for(t, s.planes, [&](index_t plane) {
         T* in = dx + plane * s.h * s.w;
         memset(in, 0, size_t(s.h * s.w) * sizeof(T));
         const T* g = dy + plane * s.oh * s.ow;
@@ -330,7 +324,7 @@ void adaptive_backward(const PoolShape& s, const T* dy, T* dx) {
                     for (index_t ix = x_lo; ix < x_hi; ++ix) in[iy * s.w + ix] += share;
             }
         }
-    }
+    });
 }
 
 template <class T>

@@ -12,10 +12,6 @@
 #include "pyneural/parallel.h"
 #include "rnn_variants.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 namespace pyneural::cpu::PN_ISA {
 namespace {
 
@@ -57,8 +53,7 @@ __attribute__((always_inline)) inline void lanes(index_t hidden, F f) {
 template <class F>
 void over_rows(index_t rows, double flops_per_row, F f) {
     const int t = threads_for(flops_per_row * double(rows));
-#pragma omp parallel for num_threads(t) if (t > 1) schedule(static)
-    for (index_t r = 0; r < rows; ++r) f(r);
+    parallel_for(t, rows, [&](index_t r) { f(r); });
 }
 
 template <class T>
@@ -183,14 +178,6 @@ int sequence_threads(double step_flops, index_t hidden) {
     return vectors < t ? int(vectors) : t;
 }
 
-inline int thread_id() {
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-
 // c (m x n, row stride c_rs) = a (m x k, row stride a_rs) @ b (k x n, row stride b_rs) on this thread.
 // False if the GEMM failed (out of memory): the caller raises after its parallel region.
 template <class T>
@@ -216,9 +203,8 @@ bool lstm_sequence_forward(const T* xg, const T* w_t, const T* bias, index_t ste
     T *hs = states, *cs = states + (steps + 1) * slot;
     const int threads = sequence_threads<T>(2.0 * double(B) * double(H) * double(G) + kLstmCost * double(B * H), H);
     bool failed = false;
-#pragma omp parallel num_threads(threads) if (threads > 1)
-    {
-        const Units u = units_of<T>(thread_id(), threads, H);
+    team(threads, [&] {
+        const Units u = units_of<T>(thread_index(), threads, H);
         const index_t w = u.j1 - u.j0, col = 4 * u.j0;  // this thread's columns of w_own and hg
         for (index_t r = 0; r < H; ++r)
             for (int g = 0; g < 4; ++g) memcpy(w_own + r * G + col + g * w, w_t + r * G + g * H + u.j0, w * sizeof(T));
@@ -238,7 +224,7 @@ bool lstm_sequence_forward(const T* xg, const T* w_t, const T* bias, index_t ste
             }
 #pragma omp barrier
         }
-    }
+    });
     return !failed;
 }
 
@@ -250,9 +236,8 @@ bool lstm_sequence_backward(const T* grad_states, const T* states, const T* gate
     const int threads =
         sequence_threads<T>(2.0 * double(B) * double(H) * double(G) + 0.7 * kLstmCost * double(B * H), H);
     bool failed = false;
-#pragma omp parallel num_threads(threads) if (threads > 1)
-    {
-        const Units u = units_of<T>(thread_id(), threads, H);
+    team(threads, [&] {
+        const Units u = units_of<T>(thread_index(), threads, H);
         const index_t w = u.j1 - u.j0;
         for (index_t k = 0; k < steps; ++k) {
             const index_t t = reverse ? k : steps - 1 - k, prev = reverse ? t + 1 : t, next = reverse ? t : t + 1;
@@ -270,7 +255,7 @@ bool lstm_sequence_backward(const T* grad_states, const T* states, const T* gate
                 failed = true;
             }
         }
-    }
+    });
     return !failed;
 }
 

@@ -98,8 +98,7 @@ template <class T>
 void forward_rows(const T* x, T* y, index_t rows, index_t cols, bool log) {
     using V = VecT<T>;
     const int t = row_threads<T>(rows, cols);
-#pragma omp parallel for num_threads(t) if (t > 1)
-    for (index_t r = 0; r < rows; ++r) {
+    parallel_for(t, rows, [&](index_t r) {
         const T* xr = x + r * cols;
         T* yr = y + r * cols;
         const T m = row_max<T>(xr, cols);  // a row of -inf gives m = -inf and NaN below, as in PyTorch
@@ -110,15 +109,14 @@ void forward_rows(const T* x, T* y, index_t rows, index_t cols, bool log) {
             const T inv = T(1) / row_sum_exp<T>(xr, cols, m, yr);
             map_binary<T>(yr, yr, yr, cols, [inv](V v, V) { return v * inv; });
         }
-    }
+    });
 }
 
 template <class T>
 void backward_rows(const T* g, const T* y, T* gx, index_t rows, index_t cols, bool log) {
     using V = VecT<T>;
     const int t = row_threads<T>(rows, cols);
-#pragma omp parallel for num_threads(t) if (t > 1)
-    for (index_t r = 0; r < rows; ++r) {
+    parallel_for(t, rows, [&](index_t r) {
         const T* gr = g + r * cols;
         const T* yr = y + r * cols;
         T* out = gx + r * cols;
@@ -129,7 +127,7 @@ void backward_rows(const T* g, const T* y, T* gx, index_t rows, index_t cols, bo
             const T dot = row_dot<T>(gr, yr, cols);
             map_binary<T>(gr, yr, out, cols, [dot](V gv, V yv) { return yv * (gv - dot); });
         }
-    }
+    });
 }
 
 // ---- softmax along a non-last axis: (outer, dim, inner), vectors run along inner (unit stride) ----
@@ -202,13 +200,12 @@ void forward(const T* x, T* y, index_t outer, index_t dim, index_t inner, bool l
     if (inner == 1) return forward_rows<T>(x, y, outer, dim, log);
     const index_t chunks = (inner + kColumnChunk - 1) / kColumnChunk, tasks = outer * chunks;
     const int t = row_threads<T>(tasks, dim * (inner < kColumnChunk ? inner : kColumnChunk));
-#pragma omp parallel for num_threads(t) if (t > 1)
-    for (index_t task = 0; task < tasks; ++task) {
+    parallel_for(t, tasks, [&](index_t task) {
         const index_t o = task / chunks, j0 = task % chunks * kColumnChunk;
         const index_t n = inner - j0 < kColumnChunk ? inner - j0 : kColumnChunk;
         const index_t base = o * dim * inner + j0;
         softmax_columns<T>(x + base, y + base, dim, inner, n, log);
-    }
+    });
 }
 
 template <class T>
@@ -216,13 +213,12 @@ void backward(const T* g, const T* y, T* gx, index_t outer, index_t dim, index_t
     if (inner == 1) return backward_rows<T>(g, y, gx, outer, dim, log);
     const index_t chunks = (inner + kColumnChunk - 1) / kColumnChunk, tasks = outer * chunks;
     const int t = row_threads<T>(tasks, dim * (inner < kColumnChunk ? inner : kColumnChunk));
-#pragma omp parallel for num_threads(t) if (t > 1)
-    for (index_t task = 0; task < tasks; ++task) {
+    parallel_for(t, tasks, [&](index_t task) {
         const index_t o = task / chunks, j0 = task % chunks * kColumnChunk;
         const index_t n = inner - j0 < kColumnChunk ? inner - j0 : kColumnChunk;
         const index_t base = o * dim * inner + j0;
         softmax_columns_backward<T>(g + base, y + base, gx + base, dim, inner, n, log);
-    }
+    });
 }
 
 // Cross-entropy per row; with class weights w, loss = (1 - eps) w[t] (lse - x[t]) + eps / C (sum(w) lse - w . x).
@@ -232,8 +228,7 @@ void ce_forward(const T* x, const index_t* target, T* loss, T* lse, index_t rows
     const int t = row_threads<T>(rows, classes);
     const T eps = T(smoothing);
     const T wsum = w && eps != T(0) ? row_sum<T>(w, classes) : T(0);
-#pragma omp parallel for num_threads(t) if (t > 1)
-    for (index_t r = 0; r < rows; ++r) {
+    parallel_for(t, rows, [&](index_t r) {
         const T* xr = x + r * classes;
         const T m = row_max<T>(xr, classes);
         const T l = m + ::log(row_sum_exp<T>(xr, classes, m, nullptr));
@@ -241,7 +236,7 @@ void ce_forward(const T* x, const index_t* target, T* loss, T* lse, index_t rows
         const index_t tr = target[r];
         if (tr == ignore_index) {
             loss[r] = T(0);
-            continue;
+            return;
         }
         T value;
         if (w) {
@@ -252,7 +247,7 @@ void ce_forward(const T* x, const index_t* target, T* loss, T* lse, index_t rows
             if (eps != T(0)) value -= eps / T(classes) * row_sum<T>(xr, classes);
         }
         loss[r] = value;
-    }
+    });
 }
 
 template <class T>
@@ -262,13 +257,12 @@ void ce_backward(const T* x, const index_t* target, const T* lse, const T* gl, T
     const int t = row_threads<T>(rows, classes);
     const T eps = T(smoothing);
     const T wsum = w && eps != T(0) ? row_sum<T>(w, classes) : T(0);
-#pragma omp parallel for num_threads(t) if (t > 1)
-    for (index_t r = 0; r < rows; ++r) {
+    parallel_for(t, rows, [&](index_t r) {
         T* out = grad + r * classes;
         const index_t tr = target[r];
         if (tr == ignore_index) {
             memset(out, 0, classes * sizeof(T));
-            continue;
+            return;
         }
         const T g = gl[r], l = lse[r], wt = w ? w[tr] : T(1);
         const T floor = g * eps / T(classes);  // times w[c] when weighted
@@ -281,7 +275,7 @@ void ce_backward(const T* x, const index_t* target, const T* lse, const T* gl, T
                           [a, l, floor](V v, V) { return vexp<T, false>(v - l) * a - floor; });
         }
         out[tr] -= g * (T(1) - eps) * wt;
-    }
+    });
 }
 
 template <class T>
