@@ -10,7 +10,6 @@ from .checks import as_numeric_array
 __all__ = ["matmul", "linear", "ACTIVATIONS"]
 
 ACTIVATIONS = (None, "relu", "gelu", "sigmoid", "tanh")
-_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)  # builtin dtypes are singletons: compared by identity
 
 
 def _merged(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | None:
@@ -25,10 +24,14 @@ def matmul(a, b, out: np.ndarray | None = None) -> np.ndarray:
     float32 and float64 run on pyneural's GEMM (mixed inputs promote); integer and bool inputs
     use NumPy. Any strides, transposed views included, are handled without copies.
     """
-    if (type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and b.ndim == 2
-            and ((dtype := a.dtype) is _F32 or dtype is _F64) and b.dtype is dtype and a.shape[1] == b.shape[0]
-            and (out is None or type(out) is np.ndarray)):
-        return backend.kernel("matmul")(a, b, out)  # the common case, with the least overhead: one call
+    if type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 == b.ndim:
+        # the common case with the least overhead: the 2-D kernel checks dtypes, shapes and out itself;
+        # what it refuses (integers, mixed dtypes, misaligned shapes) goes the general way, which promotes
+        # or raises the error
+        try:
+            return backend.kernel("matmul")(a, b, out)
+        except (TypeError, ValueError):
+            pass
     a = as_numeric_array("matmul", a, "a")
     b = as_numeric_array("matmul", b, "b")
     if a.ndim == 0 or b.ndim == 0:
