@@ -199,23 +199,23 @@ def recurrence_backward(mode: str, grad_states, states, gates, w_hh, has_bias: b
     dtype = states.dtype
     dxg = np.empty((steps, batch, gate_rows), dtype)
     dhg = np.empty_like(dxg) if gru else dxg  # the GEMM operand; differs from dxg only for the GRU
-    dh = None                                  # gradient reaching h from the later steps (none yet)
-    rec = np.empty((batch, proj), dtype)
-    spare = np.empty((batch, proj), dtype)
-    direct = np.empty((batch, hidden), dtype) if gru else None
-    dc = None                                  # gradient reaching c from the later steps (LSTM)
-    dc_buffers = [np.empty((batch, hidden), dtype) for _ in range(2)] if lstm else None
     hs, gy_all = states[0], grad_states[0]
     if w_hr is not None:
         hs, gy_all = hs[:, :, :proj], gy_all[:, :, :proj]  # the projected h; its padding columns play no part
         dr_all = np.empty((steps, batch, proj), dtype)     # every step's whole gradient of h, for dw_hr
         dm = np.empty((batch, hidden), dtype)               # ... and of the unprojected o * tanh(c)
-    act = "relu" if mode == "RNN_RELU" else "tanh"
-    cell = backend.kernel("lstm_cell_backward" if lstm else "gru_cell_backward" if gru else "rnn_cell_backward")
     if lstm and w_hr is None:  # the steps in one kernel call; dh, dc: the gradients carried into h0, c0
         dh, dc = np.empty((batch, hidden), dtype), np.empty((batch, hidden), dtype)
         backend.kernel("lstm_sequence_backward")(grad_states, states, gates, w_hh, reverse, need_h0, dxg, dh, dc)
     else:
+        dh = None                                  # gradient reaching h from the later steps (none yet)
+        rec = np.empty((batch, proj), dtype)
+        spare = np.empty((batch, proj), dtype)
+        direct = np.empty((batch, hidden), dtype) if gru else None
+        dc = None                                  # gradient reaching c from the later steps (LSTM)
+        dc_buffers = [np.empty((batch, hidden), dtype) for _ in range(2)] if lstm else None
+        act = "relu" if mode == "RNN_RELU" else "tanh"
+        cell = backend.kernel("lstm_cell_backward" if lstm else "gru_cell_backward" if gru else "rnn_cell_backward")
         for k in range(steps):  # the forward's steps, last first
             t = k if reverse else steps - 1 - k
             prev, nxt = (t + 1, t) if reverse else (t, t + 1)
