@@ -41,6 +41,17 @@ def test_linear_matches_reference(kernel_impl, rng, activation, dtype, shape_x, 
     np.testing.assert_allclose(pn.kernels.linear(x, w), reference(x, w, None, None), rtol=tol, atol=tol)
 
 
+@pytest.mark.parametrize("activation", [None, "relu", "gelu"])
+@pytest.mark.parametrize("shape_x,out_features", [((97, 61), 83), ((150, 100), 250), ((300, 40), 9)])
+def test_linear_threads(kernel_impl, threads, rng, activation, shape_x, out_features):
+    """Bias (by column, or by row when computed transposed) and activation on every thread's part."""
+    x = rng.standard_normal(shape_x).astype(np.float32)
+    w = rng.standard_normal((out_features, shape_x[-1])).astype(np.float32) / math.sqrt(shape_x[-1])
+    b = rng.standard_normal(out_features).astype(np.float32)
+    np.testing.assert_allclose(pn.kernels.linear(x, w, b, activation), reference(x, w, b, activation),
+                               rtol=1e-5, atol=1e-5)
+
+
 def test_linear_edge_values(kernel_impl):
     x = np.array([[np.nan, 1.0], [-np.inf, 0.0], [1e30, 0.0], [-1e30, 0.0]])
     w = np.array([[1.0, 0.0]])

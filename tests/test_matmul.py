@@ -57,6 +57,8 @@ def test_every_last_strip_height(kernel_impl, rng, dtype, m):
     (1, 4099, 1031),   # one row: matrix-vector, rows of b streamed
     (1031, 4099, 1),   # one column: matrix-vector as dot products
     (17, 40, 3001),    # few rows: direct path, no packing
+    (97, 61, 83),      # small on two threads: each thread its own rows, direct
+    (150, 100, 250),   # small on two threads: each thread its own rows, packed
 ])
 @pytest.mark.parametrize("trans_b", [False, True])
 def test_large_and_threaded_paths(kernel_impl, threads, rng, dtype, m, k, n, trans_b):

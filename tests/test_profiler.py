@@ -45,3 +45,21 @@ def test_convolution_flops_are_counted(backend, rng):
     flops = {name: stats.flops for (name, _, _), stats in prof.stats.items()}
     per_pass = 2 * (2 * 4 * 7 * 6) * (3 * 3 * 3)  # 2 x outputs x taps
     assert flops["conv2d"] == flops["conv2d_backward_data"] == flops["conv2d_backward_weight"] == per_pass
+
+
+def test_time_calls_times_each_function_in_blocks():
+    import time
+    calls = {"fast": 0, "slow": 0}
+
+    def fast():
+        calls["fast"] += 1
+
+    def slow():
+        calls["slow"] += 1
+        time.sleep(0.002)
+
+    best = pn.profiler.time_calls({"fast": fast, "slow": slow}, min_time=0.05, min_rounds=3)
+    assert set(best) == {"fast", "slow"}
+    assert 0.002 <= best["slow"] < 0.05 and 0 < best["fast"] < best["slow"]
+    # each round: one untimed call, then a block of timed ones lasting about min_time / min_rounds
+    assert calls["slow"] >= 3 * 2 and calls["fast"] > 100 * calls["slow"]

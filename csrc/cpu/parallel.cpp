@@ -11,8 +11,6 @@
 namespace pyneural {
 namespace {
 std::atomic<int> g_threads{1};
-// Below this much work a second thread costs more (fork/join ~ microseconds) than it saves.
-constexpr double kFlopsPerThread = 1e6;
 }  // namespace
 
 int num_threads() { return g_threads.load(std::memory_order_relaxed); }
@@ -32,23 +30,15 @@ bool has_openmp() {
 
 int thread_index() {
 #ifdef _OPENMP
-    return omp_get_thread_num();
+    return detail::serial_team ? 0 : omp_get_thread_num();
 #else
     return 0;
 #endif
 }
 
-bool in_parallel() {
-#ifdef _OPENMP
-    return omp_in_parallel();
-#else
-    return false;
-#endif
-}
-
-int threads_for(double flops) {
+int threads_for(double flops, double flops_per_thread) {
     const int n = num_threads();
-    const int useful = int(flops / kFlopsPerThread);
+    const int useful = int(flops / flops_per_thread);
     return useful < 1 ? 1 : (useful < n ? useful : n);
 }
 

@@ -359,13 +359,12 @@ bool forward_direct(const ConvShape& s, const T* x, const T* weight, const T* bi
     const int t = threads_for(flops);
     bool failed = false;
     team(t, [&] {
-#pragma omp for schedule(dynamic, 1)
-        for (index_t n = 0; n < s.n; ++n) {
+        share_dynamic(s.n, [&](index_t n) {
             T* xp = scratch<T, 0>(s.c * hp * wp);
             if (!xp) {
 #pragma omp atomic write
                 failed = true;
-                continue;
+                return;
             }
             memset(xp, 0, size_t(s.c * hp * wp) * sizeof(T));
             for (index_t c = 0; c < s.c; ++c)
@@ -383,7 +382,7 @@ bool forward_direct(const ConvShape& s, const T* x, const T* weight, const T* bi
             } else {
                 direct_rows<T, kVL<T>, 2, kBlockK>(s, xp, hp, wp, weight, bias, y_image, act);
             }
-        }
+        });
     });
     return !failed;
 }
@@ -647,12 +646,11 @@ struct WeightLanes {
             const int tid = thread_index();
             T* copies = x_size + dy_size > 0 ? scratch<T, 0>(x_size + dy_size) : nullptr;
             if (copies) memset(copies, 0, size_t(x_size + dy_size) * sizeof(T));  // the padding stays zero
-#pragma omp for schedule(static)
-            for (index_t n = 0; n < s.n; ++n) {
+            share(s.n, [&](index_t n) {
                 if (x_size + dy_size > 0 && !copies) {
 #pragma omp atomic write
                     failed = true;
-                    continue;
+                    return;
                 }
                 const T* x_image = x + n * s.c * s.h * s.w;
                 const T* dy_image = dy + n * s.k * s.oh * s.ow;
@@ -670,7 +668,7 @@ struct WeightLanes {
                     dy_image = dyp;
                 }
                 image<KB, JB>(s, x_image, hp, wp, dy_image, owp, sums.data + index_t(tid) * weights * N);
-            }
+            });
         });
         if (failed) return false;
         for (index_t e = 0; e < weights; ++e) {

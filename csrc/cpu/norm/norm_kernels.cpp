@@ -270,11 +270,11 @@ void layer_norm_grad_rows(const T* g, const T* x, index_t rows, index_t dim, con
         const int tid = thread_index();
         T* sum_g = WantParams ? partial + index_t(tid) * 2 * dim : nullptr;
         T* sum_gx = WantParams ? sum_g + dim : nullptr;
-#pragma omp for schedule(static)
-        for (index_t r = 0; r < rows; ++r)
+        share(rows, [&](index_t r) {
             layer_norm_grad_row<T, HasWeight, WantGx, WantParams>(g + r * dim, x + r * dim, dim, weight, mean[r],
                                                                   rstd[r], WantGx ? gx + r * dim : nullptr,
                                                                   sum_g, sum_gx);
+        });
     });
 }
 

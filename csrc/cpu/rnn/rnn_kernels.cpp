@@ -222,7 +222,7 @@ bool lstm_sequence_forward(const T* xg, const T* w_t, const T* bias, index_t ste
                                  at(bias, u.j0), c_zero ? nullptr : cs + prev * slot + row, s + r * G + u.j0,
                                  cs + next * slot + row, hs + next * slot + row, w);
             }
-#pragma omp barrier
+            barrier();
         }
     });
     return !failed;
@@ -248,7 +248,7 @@ bool lstm_sequence_backward(const T* grad_states, const T* states, const T* gate
                                   k == 0 ? nullptr : dc + row, gates + t * B * G + r * G + u.j0, H,
                                   cs + prev * slot + row, cs + next * slot + row, d + r * G + u.j0, dc + row, w);
             }
-#pragma omp barrier
+            barrier();
             // dh_prev[:, own units] = dpre (B x 4H, every thread's gates) @ W_hh[:, own units]
             if (w > 0 && (k + 1 < steps || need_h0) && !serial_gemm(B, w, G, d, G, w_hh + u.j0, H, dh + u.j0, H)) {
 #pragma omp atomic write

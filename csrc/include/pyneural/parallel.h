@@ -9,37 +9,73 @@ int num_threads();
 void set_num_threads(int n);
 bool has_openmp();
 
-// Threads worth using for `flops` floating-point operations: small problems stay on one thread.
-int threads_for(double flops);
+// Threads worth using for `flops` floating-point operations, each thread taking at least `flops_per_thread`:
+// below that a thread costs more (fork/join ~ microseconds) than it saves, so small problems stay on one.
+int threads_for(double flops, double flops_per_thread = 1e6);
 
-// This thread's index in the innermost OpenMP team (0 outside one).
+namespace detail {
+// Whether the calling thread runs its innermost team() alone, without an OpenMP team of its own.
+// initial-exec: an offset from the thread pointer, not a __tls_get_addr call per access.
+inline thread_local bool serial_team __attribute__((tls_model("initial-exec"))) = false;
+}  // namespace detail
+
+// This thread's index in its innermost team() (0 on a one-thread team, and outside any).
 int thread_index();
 
-// Whether this thread is inside an active (more than one thread) parallel region.
-bool in_parallel();
-
-// Runs body() on a team of `threads` OpenMP threads, or directly when threads <= 1 and no team encloses
-// the call: a parallel region costs about a microsecond even when an if clause turns it off (a 2 x 2
-// matmul: 1.3 -> 0.5 us). The work-sharing constructs in body (omp for, single, barrier) then run whole
-// on the calling thread. Inside an enclosing team they would bind to that team and share out the loops
-// of a call meant for one thread, so there body() gets a team of its own.
+// Runs body() on a team of `threads` OpenMP threads, or directly on the calling thread when threads <= 1:
+// a parallel region costs about a microsecond even when an if clause turns it off (a 2 x 2 matmul:
+// 1.3 -> 0.5 us), and a nested one-thread region 0.7 us (a one-thread GEMM per matrix of a batch, per
+// thread of an enclosing team). Inside body the work is shared out with share(), share_dynamic() and
+// barrier(), never with OpenMP's own constructs, which would bind to an enclosing team when body runs
+// directly; on a one-thread team they are a plain loop and nothing.
 template <class Body>
 inline void team(int threads, Body&& body) {
-    if (threads <= 1 && !in_parallel()) {
+    const bool outer = detail::serial_team;
+    if (threads <= 1) {
+        detail::serial_team = true;
         body();
+    } else {
+#pragma omp parallel num_threads(threads)
+        {
+            detail::serial_team = false;  // per thread: the team's workers may have run a one-thread team before
+            body();
+        }
+    }
+    detail::serial_team = outer;
+}
+
+// Inside a team() body: body(i) for i in [0, n), in contiguous blocks, one per thread; the team then waits.
+template <class Index, class Body>
+inline void share(Index n, Body&& body) {
+    if (detail::serial_team) {
+        for (Index i = 0; i < n; ++i) body(i);
         return;
     }
-#pragma omp parallel num_threads(threads)
-    body();
+#pragma omp for schedule(static)
+    for (Index i = 0; i < n; ++i) body(i);
+}
+
+// share() handing out one index at a time, for iterations of uneven cost.
+template <class Index, class Body>
+inline void share_dynamic(Index n, Body&& body) {
+    if (detail::serial_team) {
+        for (Index i = 0; i < n; ++i) body(i);
+        return;
+    }
+#pragma omp for schedule(dynamic, 1)
+    for (Index i = 0; i < n; ++i) body(i);
+}
+
+// Inside a team() body: waits until every thread of the team has arrived.
+inline void barrier() {
+    if (detail::serial_team) return;
+#pragma omp barrier
 }
 
 // body(i) for i in [0, n), shared out statically over a team(threads, ...).
 template <class Index, class Body>
 inline void parallel_for(int threads, Index n, Body&& body) {
-    team(threads, [&] {
-#pragma omp for schedule(static)
-        for (Index i = 0; i < n; ++i) body(i);
-    });
+    team(threads, [&] { share(n, body); });
 }
 
 }  // namespace pyneural
