@@ -6,6 +6,7 @@
 // rows = (c / groups) * kh * kw. Images go in chunks whose column matrices fit a bounded buffer; col
 // holds a chunk as (groups, rows, images, ohw), so a group's columns of all images form one matrix.
 // A 1x1 convolution with stride 1 and no padding needs no im2col: each input plane block is the matrix.
+#include <immintrin.h>  // isa.h's masked loads and stores
 #include <math.h>
 #include <stdlib.h>
 #include <stdint.h>

@@ -1,5 +1,6 @@
 // Dropout, compiled once per ISA (PN_ISA = ref | avx2 | avx512): per block, one pass hashes the element
 // indices into mask bytes (a loop the compiler vectorises), a second scales the kept elements.
+#include <immintrin.h>  // isa.h's masked loads and stores
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,6 +1,7 @@
 // Embedding gather and scatter-add, compiled once per ISA (PN_ISA = ref | avx2 | avx512).
 // The backward splits the columns between threads: every thread walks all the indices but owns its
 // columns of grad_weight, so repeated indices add up without atomics and in a fixed order.
+#include <immintrin.h>  // isa.h's masked loads and stores
 #include <stdlib.h>
 #include <string.h>
 

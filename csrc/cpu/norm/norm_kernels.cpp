@@ -7,6 +7,7 @@
 // per column in the (n, c) layout) are summed in T vector lanes (short sums: error ~ run length / lanes
 // * eps) and the run totals in double: two-level sums, accurate for float32 without converting every
 // element to double, and one read of x. The backward's per-channel sums are accumulated the same way.
+#include <immintrin.h>  // isa.h's masked loads and stores
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,6 @@
 // FMA throughput loop, compiled once per ISA. 12 independent accumulators cover FMA latency x ports
 // (4 cycles x 2 pipes on current x86 cores) so the loop is bound by throughput alone.
+#include <immintrin.h>  // isa.h's masked loads and stores
 #include <stdlib.h>
 #include <string.h>
 

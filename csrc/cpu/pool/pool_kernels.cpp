@@ -1,5 +1,6 @@
 // Pooling kernels, compiled once per ISA (PN_ISA = ref | avx2 | avx512); one OpenMP task per plane.
 // Windows are clipped to the input once per output row/column, so the inner loops read only valid pixels.
+#include <immintrin.h>  // isa.h's masked loads and stores
 #include <math.h>
 #include <stdlib.h>
 #include <stdint.h>

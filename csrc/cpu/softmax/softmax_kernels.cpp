@@ -42,16 +42,14 @@ T row_sum_exp(const T* x, index_t n, T m, T* e) {
     V acc = V{};
     index_t i = 0;
     for (; i + L <= n; i += L) {
-        V v;
-        memcpy(&v, x + i, sizeof(V));
-        v = vexp<T, false>(v - m);
-        if (e) memcpy(e + i, &v, sizeof(V));
+        const V v = vexp<T, false>(load<T>(x + i) - m);
+        if (e) store<T>(e + i, v);
         acc += v;
     }
     if (i < n) {
-        V v = vexp<T, false>(load_part<T>(x + i, n - i, T(-INFINITY)) - m);  // padding: exp(-inf) = 0
-        v = select<T>(load_part<T>(x + i, n - i, T(-INFINITY)) == T(-INFINITY), V{}, v);
-        if (e) memcpy(e + i, &v, (n - i) * sizeof(T));
+        const V xv = load_part<T>(x + i, n - i, T(-INFINITY));
+        const V v = select<T>(xv == T(-INFINITY), V{}, vexp<T, false>(xv - m));  // padding: exp(-inf) = 0
+        if (e) store_part<T>(e + i, v, n - i);
         acc += v;
     }
     return lane_sum<T>(acc);
