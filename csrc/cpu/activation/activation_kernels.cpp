@@ -57,9 +57,15 @@ void backward_block(ActKind kind, const T* g, const T* s, T* out, index_t n, T a
             return map_binary<T>(g, s, out, n,
                                  [alpha](V gv, V x) { return select<T>(x > T(0), gv, gv * alpha * vexp<T>(x)); });
         case ActKind::gelu:
-            return map_binary<T>(g, s, out, n, [](V gv, V x) {
-                const V e = gauss<T>(x);  // d/dx x Phi(x) = Phi(x) + x phi(x)
-                return gv * (gauss_cdf<T>(x, e) + x * e * T(0.39894228040143267794));
+            return map_binary<T>(g, s, out, n, [](V gv, V x) {  // d/dx x Phi(x) = Phi(x) + x phi(x)
+                if constexpr (sizeof(T) == 4) {
+                    V pdf;
+                    const V cdf = gauss_cdf_pdf_float(x, pdf);
+                    return gv * (cdf + x * pdf);
+                } else {
+                    const V e = gauss<T>(x);
+                    return gv * (gauss_cdf<T>(x, e) + x * e * T(0.39894228040143267794));
+                }
             });
         case ActKind::silu:
             return map_binary<T>(g, s, out, n, [](V gv, V x) {
