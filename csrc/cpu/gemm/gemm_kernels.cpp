@@ -609,8 +609,8 @@ bool gemm_impl(const GemmProblem<T>& p) {
             failed = true;
         }
     };
-    // Many small matrices: one thread per matrix beats splitting each one.
-    if (threads > 1 && p.batch >= threads && threads_for(flops, kFlopsPerThread) < threads) {
+    // Many small matrices: one thread per matrix beats splitting each one (and forking per matrix).
+    if (threads > 1 && p.batch >= threads && threads_for(flops) < threads) {
         team(threads, [&] { share_dynamic(p.batch, [&](index_t bi) { run(bi, 1); }); });
         return !failed;
     }
