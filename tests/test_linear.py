@@ -52,6 +52,19 @@ def test_linear_threads(kernel_impl, threads, rng, activation, shape_x, out_feat
                                rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("activation", [None, "gelu"])
+@pytest.mark.parametrize("in_features,out_features", [(2000, 1500), (4099, 1031), (300, 5000)])
+def test_linear_one_row_weight_transposed_in_memory(kernel_impl, threads, rng, activation, in_features, out_features):
+    """One row against a weight stored (in, out) row by row: the matrix-vector product streaming rows of
+    w.T, split over the depth on several threads (partial sums added up, then bias and activation)."""
+    x = rng.standard_normal((1, in_features)).astype(np.float32)
+    w = np.ascontiguousarray(rng.standard_normal((in_features, out_features)).astype(np.float32).T)
+    w = np.asfortranarray(w) / math.sqrt(in_features)
+    b = rng.standard_normal(out_features).astype(np.float32)
+    np.testing.assert_allclose(pn.kernels.linear(x, w, b, activation), reference(x, w, b, activation),
+                               rtol=1e-5, atol=1e-5)
+
+
 def test_linear_edge_values(kernel_impl):
     x = np.array([[np.nan, 1.0], [-np.inf, 0.0], [1e30, 0.0], [-1e30, 0.0]])
     w = np.array([[1.0, 0.0]])
