@@ -22,11 +22,11 @@ inline std::uint64_t splitmix64(std::uint64_t seed, std::uint64_t i) {
     return z ^ (z >> 31);
 }
 
-// out[i] = x[i] * scale where mask[i], else 0: a multiply by the mask, which vectorises (a branch on a
+// out[i] = x[i] * scale where mask[i] != 0, else 0: a multiply by the mask, which vectorises (a branch on a
 // random mask mispredicted half the time: backward on two threads 8.1 ms for 4M floats, 0.4 ms now).
 template <class T>
 void scale_kept(const T* __restrict x, const std::uint8_t* __restrict mask, T* __restrict out, index_t n, T scale) {
-    for (index_t i = 0; i < n; ++i) out[i] = x[i] * (T(mask[i]) * scale);
+    for (index_t i = 0; i < n; ++i) out[i] = x[i] * (T(mask[i] != 0) * scale);
 }
 
 template <class T>
