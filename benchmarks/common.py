@@ -49,15 +49,9 @@ def load_torch(args: argparse.Namespace):
 
 
 def time_calls(fns: dict[str, Callable[[], object]], min_time: float = 0.3, min_rounds: int = 5) -> dict[str, float]:
-    """``pyneural.profiler.time_calls``, imported on first use: NumPy must not load before ``parse_args``.
-
-    With several threads each peer's block starts 0.1 s after the previous one, once that peer's thread
-    pool has gone idle (two threads on two cores: NumPy's 512^3 141 -> 203 GFLOP/s after pyneural).
-    """
-    import pyneural as pn
+    """``pyneural.profiler.time_calls``, imported on first use: NumPy must not load before ``parse_args``."""
     from pyneural.profiler import time_calls as timer
-    settle = 0.1 if pn.get_num_threads() > 1 and len(fns) > 1 else 0.0
-    return timer(fns, min_time, min_rounds, settle)
+    return timer(fns, min_time, min_rounds)
 
 
 def copy_bandwidth(dtype: str, min_time: float = 0.3, elements: int = 1 << 24) -> float:

@@ -92,7 +92,7 @@ def timed(name: str, fn: Callable) -> Callable:
 
 
 def time_calls(fns: dict[str, Callable[[], object]], min_time: float = 0.3, min_rounds: int = 5,
-               settle: float = 0.0) -> dict[str, float]:
+               settle: float | None = None) -> dict[str, float]:
     """Best seconds per call of each function, timed in interleaved rounds of short blocks of calls.
 
     Each round runs every function in turn: one untimed call, then timed calls for about
@@ -102,8 +102,12 @@ def time_calls(fns: dict[str, Callable[[], object]], min_time: float = 0.3, min_
     a while after each call (OpenMP, OpenBLAS): on a machine with few cores the next library's threads
     would wait for those (128^3 float32 on two cores: 21.5 us timed alone, 63 us alternating call by call
     with NumPy's, which was unaffected). ``settle`` seconds of sleep before each block let the previous
-    peer's threads go idle first: OpenBLAS's spin for up to ~0.1 s after a call.
+    peer's threads go idle first (OpenBLAS's spin for up to ~0.1 s after a call: NumPy's 512^3 on two
+    cores 141 -> 203 GFLOP/s after pyneural's block); by default 0.1 s when several functions are timed
+    and pyneural runs on more than one thread, else none.
     """
+    if settle is None:
+        settle = 0.1 if len(fns) > 1 and backend.get_num_threads() > 1 else 0.0
     best = {name: float("inf") for name in fns}
     block = min_time / min_rounds
     start, rounds = time.perf_counter(), 0

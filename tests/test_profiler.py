@@ -58,8 +58,22 @@ def test_time_calls_times_each_function_in_blocks():
         calls["slow"] += 1
         time.sleep(0.002)
 
-    best = pn.profiler.time_calls({"fast": fast, "slow": slow}, min_time=0.05, min_rounds=3)
+    best = pn.profiler.time_calls({"fast": fast, "slow": slow}, min_time=0.05, min_rounds=3, settle=0.0)
     assert set(best) == {"fast", "slow"}
     assert 0.002 <= best["slow"] < 0.05 and 0 < best["fast"] < best["slow"]
     # each round: one untimed call, then a block of timed ones lasting about min_time / min_rounds
     assert calls["slow"] >= 3 * 2 and calls["fast"] > 100 * calls["slow"]
+
+
+def test_time_calls_pauses_between_peers_only_on_several_threads():
+    import time
+    previous = pn.get_num_threads()
+    try:
+        for threads, pause in ((1, False), (2, True)):
+            pn.set_num_threads(threads)
+            start = time.perf_counter()
+            pn.profiler.time_calls({"a": lambda: None, "b": lambda: None}, min_time=0.001, min_rounds=1)
+            elapsed = time.perf_counter() - start
+            assert (elapsed >= 0.2) == pause  # 0.1 s before each of the two blocks
+    finally:
+        pn.set_num_threads(previous)
