@@ -611,9 +611,11 @@ bool gemm_one(Operands<T> x, int threads) {
     const double k_bytes = double(x.k) * sizeof(T), b_strip_limit = threads == 1 ? cache.l2 / 4.0 : double(cache.l1d);
     const bool few_rows =
         x.m <= 2 * kMR || (x.m <= 6 * kMR && x.m * k_bytes <= cache.l2 / 4.0 && kNR<T> * k_bytes <= b_strip_limit);
-    // B read in place must not have its rows a multiple of 4 KB apart: a strip's rows would all fall in a
-    // few cache sets (a batch of im2col column blocks 32 KB apart, two threads: 95 -> 154 GFLOP/s packed).
-    const bool rows_spread = (x.b_rs * index_t(sizeof(T))) % 4096 != 0;
+    // B read in place must have rows spread over the cache sets: rows a multiple of a large power of two
+    // apart fall in few sets, so at most 16 of a strip's k rows may share one 64 KB-aligned position (a
+    // batch over im2col column blocks 32 KB apart, two threads: 95 -> 154 GFLOP/s packed).
+    const index_t row_bytes = x.b_rs * index_t(sizeof(T)), alignment = min_i(row_bytes & -row_bytes, 65536);
+    const bool rows_spread = row_bytes > 0 && x.k * alignment <= 16 * 65536;
     if (x.b_cs == 1 && rows_spread && (few_rows || small)) return gemm_direct(x, threads);
     if (threads > 1 && (x.m + kMR - 1) / kMR < 4 * threads && x.n >= 2 * threads * kNR<T>)
         return in_slices(x, threads, false, [](const Operands<T>& part) { return gemm_packed(part, 1); });
