@@ -591,15 +591,15 @@ bool gemm_one(Operands<T> x, int threads) {
     if (x.m == 1 && (x.b_cs == 1 || x.b_rs == 1)) return gemv(x, threads);
     // Several threads: each computes its own rows, packing what it needs itself, so no thread waits for
     // another (fork/join ~1.2 us, a barrier ~0.5 us on the Zen 4 VM) or reads what another packed. Worth it
-    // for small products, where the barriers dominate, and for rows enough to amortise each thread's copy
-    // of B while every thread's B panel fits in L3 beside the others'. Two threads: 128^3 27.5 -> 21.5 us,
-    // 128x784x256 175 -> 222 GFLOP/s (threads sharing one packed B: fewer copies, but waits and reads from
-    // the other core's cache).
+    // for small products, where the barriers dominate, and for mid-sized ones with rows enough to amortise
+    // each thread's copy of B while every thread's B panel fits in L3 beside the others'. Two threads:
+    // 128^3 27.5 -> 21.5 us, 128x784x256 175 -> 222 GFLOP/s. Past 5e8 flops sharing one packed B is as
+    // fast or faster (AVX2 2048^3: 206 against 188 GFLOP/s).
     if (threads > 1 && x.m >= 2 * kMR * threads) {
         const Blocking& bl = blocking<T>();
         const double flops = 2.0 * double(x.m) * double(x.n) * double(x.k),
                      b_panel = double(min_i(bl.kc, x.k)) * double(min_i(bl.nc, x.n)) * sizeof(T);
-        if (flops <= 2e7 || (x.m >= 64 * threads && threads * b_panel <= cache_sizes().l3 / 2.0))
+        if (flops <= 2e7 || (x.m >= 64 * threads && flops <= 5e8 && threads * b_panel <= cache_sizes().l3 / 2.0))
             return in_slices(x, threads, true, [](const Operands<T>& part) { return gemm_one(part, 1); });
     }
     // Packing B pays off when each packed element is reused enough: skip it for few rows or tiny products,
