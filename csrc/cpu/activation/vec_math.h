@@ -264,7 +264,8 @@ __attribute__((always_inline)) inline VecT<T> z_erfcx(VecT<T> t) {
 // fitted here to log(erfc(z) / t) + z^2 for z in [0, 10.7] (Phi(-15) underflows) by iteratively
 // reweighted least squares against mpmath: relative error 5e-8 before rounding. exp(-z^2 + P) goes
 // through vexp_sum with x^2 split exactly into two parts, so the far tail keeps its relative accuracy.
-// The pieces of Phi(-|x|) = t exp(-x^2/2 + P(t)): t, P(t) and x^2 = sq + err exactly.
+//
+// The pieces of that expression, Phi(-|x|) = t exp(-x^2/2 + P(t)): t, P(t) and x^2 = sq + err exactly.
 struct CdfParts {
     VecF t, p, sq, err;
 };
