@@ -58,8 +58,7 @@ def test_linear_one_row_weight_transposed_in_memory(kernel_impl, threads, rng, a
     """One row against a weight stored (in, out) row by row: the matrix-vector product streaming rows of
     w.T, split over the depth on several threads (partial sums added up, then bias and activation)."""
     x = rng.standard_normal((1, in_features)).astype(np.float32)
-    w = np.ascontiguousarray(rng.standard_normal((in_features, out_features)).astype(np.float32).T)
-    w = np.asfortranarray(w) / math.sqrt(in_features)
+    w = np.asfortranarray(rng.standard_normal((out_features, in_features)).astype(np.float32)) / math.sqrt(in_features)
     b = rng.standard_normal(out_features).astype(np.float32)
     np.testing.assert_allclose(pn.kernels.linear(x, w, b, activation), reference(x, w, b, activation),
                                rtol=1e-5, atol=1e-5)
