@@ -119,6 +119,29 @@ def main() -> None:
                                        "numpy": (lambda: nb(g, x, nf(x))) if nf else None,
                                        "torch": torch_fb if torch else None})
 
+    # GELU on N(0, 1) data, as after a normalisation layer: the AVX-512 variant's piecewise path (the rows
+    # above use 3 N(0, 1), where most vectors hold a value outside the pieces and take the closed form)
+    x1 = rng.standard_normal(n).astype(dtype)
+    tx1 = torch.from_numpy(x1) if torch else None
+    gelu_np, gelu_np_bwd = numpy_forward["gelu"], numpy_backward["gelu"]
+
+    def pn_gelu_fb():
+        pn.kernels.gelu(x1)
+        return activation_backward("gelu", g, x1)
+
+    def torch_gelu_fb():
+        xr = tx1.detach().requires_grad_()
+        torch.nn.functional.gelu(xr).backward(tg)
+        return xr.grad
+
+    record("gelu", "fwd, x ~ N(0,1)", 2, n, {"pyneural": lambda: pn.kernels.gelu(x1),
+                                             "numpy": (lambda: gelu_np(x1)) if gelu_np else None,
+                                             "torch": (lambda: torch.nn.functional.gelu(tx1)) if torch else None})
+    record("gelu", "fwd+bwd, x ~ N(0,1)", 5, n,
+           {"pyneural": pn_gelu_fb,
+            "numpy": (lambda: gelu_np_bwd(g, x1, gelu_np(x1))) if gelu_np else None,
+            "torch": torch_gelu_fb if torch else None})
+
     def np_softmax(a):
         e = np.exp(a - a.max(axis=1, keepdims=True))
         return e / e.sum(axis=1, keepdims=True)

@@ -115,6 +115,28 @@ def test_sigmoid_and_tanh_tails_keep_relative_accuracy(kernel_impl):
                                REFERENCE["gelu"][1](np.array([-12.0, -5.0])), rtol=2e-6)
 
 
+def test_gelu_on_unit_scale_data(kernel_impl, rng):
+    """Blocks whose values lie in [-4.375, 3.625] (where the AVX-512 variant uses piecewise polynomials), the
+    interval ends and values just outside them, and far values, NaN and infinities past the first 256
+    elements of such a block (vectors that fall back to the closed form)."""
+    x = rng.uniform(-4.375, 3.625, 3001)
+    x[:4] = [-4.375, 3.625, -4.25, 0.0]
+    x[[300, 301, 517, 518]] = [np.nextafter(np.float32(-4.375), -1), np.nextafter(np.float32(3.625), 4), 9.0, -11.0]
+    x[[700, 1201, 1500, 2999]] = [np.nan, np.inf, -np.inf, -30.0]
+    x = x.astype(np.float32)
+    g = rng.standard_normal(x.size).astype(np.float32)
+    x64 = x.astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        want = REFERENCE["gelu"][1](x64)
+        want_dx = REFERENCE["gelu"][2](g.astype(np.float64), x64, None)
+    np.testing.assert_allclose(pn.kernels.gelu(x), want, rtol=RTOL[np.float32], atol=ATOL[np.float32])
+    dx = pn.kernels.activation.activation_backward("gelu", g, x)
+    bound = RTOL[np.float32] * np.abs(want_dx) + 4 * np.finfo(np.float32).eps * np.abs(g) + ATOL[np.float32]
+    finite = np.isfinite(want_dx)
+    assert (np.abs(dx - want_dx) <= bound)[finite].all()
+    np.testing.assert_array_equal(dx[~finite], want_dx[~finite])  # NaN where x is NaN (and -inf: 0 * inf)
+
+
 def test_strided_and_integer_input(kernel_impl, rng):
     x = rng.standard_normal((7, 9))
     np.testing.assert_allclose(pn.kernels.gelu(x.T[::2]), REFERENCE["gelu"][1](x.T[::2]), rtol=1e-14)

@@ -25,6 +25,52 @@ double cost(ActKind kind) {
     }
 }
 
+#if defined(__AVX512F__)
+// Whether GELU's pieces (vec_math.h) cover a block, judged by its first 256 elements: a block of N(0, 1)-like
+// data takes the pieces, and the closed form out of line for its rare vectors outside them; a wider one
+// (where most vectors would miss) the closed form throughout, with no per-vector test. Both inline in one
+// loop cost the wide data 10-20% (the closed form's constants no longer stayed in registers).
+bool pieces_cover(const float* x, index_t n) {
+    const index_t m = n < 256 ? n : 256;
+    VecF lo = splat<float>(0.0f), hi = lo;
+    index_t i = 0;
+    for (; i + 16 <= m; i += 16) {
+        VecF v;
+        memcpy(&v, x + i, sizeof(v));
+        lo = vmin<float>(lo, v);
+        hi = vmax<float>(hi, v);
+    }
+    float low = _mm512_reduce_min_ps((__m512)lo), high = _mm512_reduce_max_ps((__m512)hi);
+    for (; i < m; ++i) {
+        low = x[i] < low ? x[i] : low;
+        high = x[i] > high ? x[i] : high;
+    }
+    return low >= kPiecesLow && high <= kPiecesHigh;  // a NaN is caught by the per-vector test
+}
+
+__attribute__((noinline)) VecF gelu_far(VecF x) { return vgelu<float>(x); }
+__attribute__((noinline)) VecF gelu_grad_far(VecF x) { return vgelu_grad<float>(x); }
+
+void gelu_forward_block(const float* x, float* y, index_t n) {
+    if (!pieces_cover(x, n)) return map_unary<float>(x, y, n, [](VecF v) { return vgelu<float>(v); });
+    const GaussPieces& pieces = gauss_pieces();
+    map_unary<float>(x, y, n, [&pieces](VecF v) __attribute__((always_inline)) {
+        VecF cdf;
+        return gauss_piece(v, pieces.cdf, cdf) ? v * cdf : gelu_far(v);
+    });
+}
+
+void gelu_backward_block(const float* g, const float* x, float* out, index_t n) {
+    if (!pieces_cover(x, n))
+        return map_binary<float>(g, x, out, n, [](VecF gv, VecF v) { return gv * vgelu_grad<float>(v); });
+    const GaussPieces& pieces = gauss_pieces();
+    map_binary<float>(g, x, out, n, [&pieces](VecF gv, VecF v) __attribute__((always_inline)) {
+        VecF grad;
+        return gv * (gauss_piece(v, pieces.grad, grad) ? grad : gelu_grad_far(v));
+    });
+}
+#endif
+
 template <class T>
 void forward_block(ActKind kind, const T* x, T* y, index_t n, T alpha) {
     using V = VecT<T>;
@@ -36,7 +82,10 @@ void forward_block(ActKind kind, const T* x, T* y, index_t n, T alpha) {
         case ActKind::elu:
             return map_unary<T>(x, y, n, [alpha](V v) { return select<T>(v > T(0), v, alpha * vexpm1<T>(v)); });
         case ActKind::gelu:
-            return map_unary<T>(x, y, n, [](V v) { return v * gauss_cdf<T>(v, gauss<T>(v)); });
+#if defined(__AVX512F__)
+            if constexpr (sizeof(T) == 4) return gelu_forward_block(x, y, n);
+#endif
+            return map_unary<T>(x, y, n, [](V v) { return vgelu<T>(v); });
         case ActKind::silu: return map_unary<T>(x, y, n, [](V v) { return v * vsigmoid<T>(v); });
         case ActKind::sigmoid: return map_unary<T>(x, y, n, [](V v) { return vsigmoid<T>(v); });
         case ActKind::tanh: return map_unary<T>(x, y, n, [](V v) { return vtanh<T>(v); });
@@ -57,16 +106,10 @@ void backward_block(ActKind kind, const T* g, const T* s, T* out, index_t n, T a
             return map_binary<T>(g, s, out, n,
                                  [alpha](V gv, V x) { return select<T>(x > T(0), gv, gv * alpha * vexp<T>(x)); });
         case ActKind::gelu:
-            return map_binary<T>(g, s, out, n, [](V gv, V x) {  // d/dx x Phi(x) = Phi(x) + x phi(x)
-                if constexpr (sizeof(T) == 4) {
-                    V pdf;
-                    const V cdf = gauss_cdf_pdf_float(x, pdf);
-                    return gv * (cdf + x * pdf);
-                } else {
-                    const V e = gauss<T>(x);
-                    return gv * (gauss_cdf<T>(x, e) + x * e * T(0.39894228040143267794));
-                }
-            });
+#if defined(__AVX512F__)
+            if constexpr (sizeof(T) == 4) return gelu_backward_block(g, s, out, n);
+#endif
+            return map_binary<T>(g, s, out, n, [](V gv, V x) { return gv * vgelu_grad<T>(x); });
         case ActKind::silu:
             return map_binary<T>(g, s, out, n, [](V gv, V x) {
                 const V sg = vsigmoid<T>(x);

@@ -314,6 +314,91 @@ __attribute__((always_inline)) inline VecF gauss_cdf_pdf_float(VecF x, VecF& pdf
     return select<float>(x < 0.0f, half_erfc, 1.0f - half_erfc);
 }
 
+#if defined(__AVX512F__)
+// float GELU and its derivative on AVX-512 where a whole vector lies in [-4.375, 3.625] (all but ~0.25% of
+// the vectors of N(0, 1) data): Phi(x) and Phi(x) + x phi(x) as polynomials of degree 6 in s = 4x + 17 - j
+// on the 32 intervals j of width 1/4, interpolated at Chebyshev nodes (in double, at first use). Each
+// power's 32 coefficients fill two registers and one two-table permute picks every lane's: 7 permutes and
+// 10 arithmetic operations instead of the closed form's ~36 (gauss_cdf_float), which takes the other
+// vectors. Relative error after rounding to float: 1.8e-7 (GELU), 1.1e-7 against Phi + |x| phi (the
+// derivative); the closed form's are 4.8e-7 and 4.4e-7.
+constexpr int kPieces = 32, kPieceTerms = 7;
+constexpr float kPieceScale = 4.0f, kPieceOffset = 17.0f;
+constexpr float kPiecesLow = -4.375f, kPiecesHigh = 3.625f;  // (-0.5 - offset) / scale, (31.5 - offset) / scale
+struct GaussPieces {
+    float cdf[kPieceTerms][kPieces];   // [power of s][interval]
+    float grad[kPieceTerms][kPieces];
+};
+
+// Solves the Vandermonde system sum_k c[k] node[i]^k = y[i] (Gaussian elimination, partial pivoting).
+inline void interpolate(const double* node, const double* y, double* c) {
+    constexpr int n = kPieceTerms;
+    double a[n][n + 1];
+    for (int i = 0; i < n; ++i) {
+        double power = 1;
+        for (int k = 0; k < n; ++k, power *= node[i]) a[i][k] = power;
+        a[i][n] = y[i];
+    }
+    for (int col = 0; col < n; ++col) {
+        int pivot = col;
+        for (int i = col + 1; i < n; ++i)
+            if (fabs(a[i][col]) > fabs(a[pivot][col])) pivot = i;
+        for (int k = 0; k <= n; ++k) {
+            const double tmp = a[col][k];
+            a[col][k] = a[pivot][k];
+            a[pivot][k] = tmp;
+        }
+        for (int i = col + 1; i < n; ++i) {
+            const double f = a[i][col] / a[col][col];
+            for (int k = col; k <= n; ++k) a[i][k] -= f * a[col][k];
+        }
+    }
+    for (int i = n - 1; i >= 0; --i) {
+        double v = a[i][n];
+        for (int k = i + 1; k < n; ++k) v -= a[i][k] * c[k];
+        c[i] = v / a[i][i];
+    }
+}
+
+inline const GaussPieces& gauss_pieces() {
+    static const GaussPieces pieces = [] {
+        GaussPieces t;
+        double node[kPieceTerms], cdf[kPieceTerms], grad[kPieceTerms], c[kPieceTerms];
+        for (int i = 0; i < kPieceTerms; ++i) node[i] = 0.5 * cos((2 * i + 1) * M_PI / (2 * kPieceTerms));
+        for (int j = 0; j < kPieces; ++j) {
+            for (int i = 0; i < kPieceTerms; ++i) {
+                const double x = (node[i] + j - kPieceOffset) / kPieceScale;
+                cdf[i] = 0.5 * erfc(-x * M_SQRT1_2);
+                grad[i] = cdf[i] + x * exp(-0.5 * x * x) * 0.39894228040143267794;
+            }
+            interpolate(node, cdf, c);
+            for (int k = 0; k < kPieceTerms; ++k) t.cdf[k][j] = float(c[k]);
+            interpolate(node, grad, c);
+            for (int k = 0; k < kPieceTerms; ++k) t.grad[k][j] = float(c[k]);
+        }
+        return t;
+    }();
+    return pieces;
+}
+
+// The piecewise polynomial `c` at x in `out`; false (out untouched) when a lane is outside the pieces or NaN.
+__attribute__((always_inline)) inline bool gauss_piece(VecF x, const float (&c)[kPieceTerms][kPieces], VecF& out) {
+    const __m512 magic = _mm512_set1_ps(Math<float>::kMagic + kPieceOffset);
+    const __m512 t = _mm512_fmadd_ps((__m512)x, _mm512_set1_ps(kPieceScale), magic);  // magic + round(4x + 17)
+    const __m512i j = _mm512_sub_epi32((__m512i)t, (__m512i)_mm512_set1_ps(Math<float>::kMagic));
+    if (_mm512_cmpge_epu32_mask(j, _mm512_set1_epi32(kPieces))) return false;
+    const __m512 s = _mm512_fmadd_ps((__m512)x, _mm512_set1_ps(kPieceScale), _mm512_sub_ps(magic, t));  // exact
+    auto coefficient = [&](int k) {  // every lane's, from the two halves of the 32
+        return _mm512_permutex2var_ps(_mm512_loadu_ps(c[k]), j, _mm512_loadu_ps(c[k] + 16));
+    };
+    __m512 p = coefficient(kPieceTerms - 1);
+#pragma GCC unroll 8
+    for (int k = kPieceTerms - 2; k >= 0; --k) p = _mm512_fmadd_ps(p, s, coefficient(k));
+    out = (VecF)p;
+    return true;
+}
+#endif
+
 // Phi(x) = P(N(0,1) <= x) = erfc(-x / sqrt 2) / 2, with relative accuracy in both tails.
 // `g` = exp(-x^2 / 2) (from gauss()), shared with the GELU derivative (double only).
 template <class T>
@@ -328,6 +413,25 @@ __attribute__((always_inline)) inline VecT<T> gauss_cdf(VecT<T> x, VecT<T> g) {
     const VecT<T> half_erfc = T(0.5) * g * z_erfcx<T>((az - T(3)) * az * inv) * (plus3 * inv);  // erfc(|z|) / 2
     const VecT<T> far = select<T>(z > T(0), half_erfc, T(1) - half_erfc);
     return select<T>(vabs<T>(z) < T(1), near, select<T>(x == x, far, x));
+}
+
+// GELU x Phi(x) and its derivative Phi(x) + x phi(x) in closed form (the GEMM epilogue's, and the
+// activation kernels' where the pieces do not apply).
+template <class T>
+__attribute__((always_inline)) inline VecT<T> vgelu(VecT<T> x) {
+    return x * gauss_cdf<T>(x, gauss<T>(x));
+}
+
+template <class T>
+__attribute__((always_inline)) inline VecT<T> vgelu_grad(VecT<T> x) {
+    if constexpr (sizeof(T) == 4) {
+        VecF pdf;
+        const VecF cdf = gauss_cdf_pdf_float(x, pdf);
+        return cdf + x * pdf;
+    } else {
+        const VecT<T> e = gauss<T>(x);
+        return gauss_cdf<T>(x, e) + x * e * T(0.39894228040143267794);
+    }
 }
 
 // log(x): x = 2^e m with m in [sqrt(1/2), sqrt(2)), log m = 2 atanh(s), s = (m - 1) / (m + 1), |s| < 0.172,

@@ -130,7 +130,7 @@ template <class T>
 __attribute__((always_inline)) inline Vec<T> activate(Vec<T> v, Activation act) {
     switch (act) {
         case Activation::relu: return select<T>(v < T(0), Vec<T>{}, v);  // NaN passes through, as in PyTorch
-        case Activation::gelu: return v * gauss_cdf<T>(v, gauss<T>(v));
+        case Activation::gelu: return vgelu<T>(v);
         case Activation::sigmoid: return vsigmoid<T>(v);
         case Activation::tanh: return vtanh<T>(v);
         default: return v;
