@@ -117,10 +117,11 @@ def test_sigmoid_and_tanh_tails_keep_relative_accuracy(kernel_impl):
 
 def test_gelu_on_unit_scale_data(kernel_impl, rng):
     """Blocks whose values lie in [-4.375, 3.625] (where the AVX-512 variant uses piecewise polynomials), the
-    interval ends and values just outside them, and far values, NaN and infinities past the first 256
-    elements of such a block (vectors that fall back to the closed form)."""
+    interval ends and values just outside them, and far values, NaN and infinities in some vectors of such a
+    block (those vectors are redone in closed form)."""
     x = rng.uniform(-4.375, 3.625, 3001)
     x[:4] = [-4.375, 3.625, -4.25, 0.0]
+    x[20] = -6.0  # one of the first 16 vectors: the block still takes the pieces
     x[[300, 301, 517, 518]] = [np.nextafter(np.float32(-4.375), -1), np.nextafter(np.float32(3.625), 4), 9.0, -11.0]
     x[[700, 1201, 1500, 2999]] = [np.nan, np.inf, -np.inf, -30.0]
     x = x.astype(np.float32)

@@ -26,48 +26,65 @@ double cost(ActKind kind) {
 }
 
 #if defined(__AVX512F__)
-// Whether GELU's pieces (vec_math.h) cover a block, judged by its first 256 elements: a block of N(0, 1)-like
-// data takes the pieces, and the closed form out of line for its rare vectors outside them; a wider one
-// (where most vectors would miss) the closed form throughout, with no per-vector test. Both inline in one
-// loop cost the wide data 10-20% (the closed form's constants no longer stayed in registers).
-bool pieces_cover(const float* x, index_t n) {
-    const index_t m = n < 256 ? n : 256;
-    VecF lo = splat<float>(0.0f), hi = lo;
-    index_t i = 0;
-    for (; i + 16 <= m; i += 16) {
+// Whether GELU's pieces (vec_math.h) suit a block, judged by its first 16 vectors: when at most 4 of them
+// hold a value outside the pieces, it takes them; otherwise (3 N(0, 1) data, say, where almost every vector
+// would miss) the closed form throughout, with no per-vector test.
+bool pieces_suit(const float* x, index_t n) {
+    int misses = 0;
+    for (index_t i = 0; i + 16 <= n && i < 256; i += 16) {
         VecF v;
         memcpy(&v, x + i, sizeof(v));
-        lo = vmin<float>(lo, v);
-        hi = vmax<float>(hi, v);
+        const __mmask16 inside = _mm512_cmp_ps_mask((__m512)v, _mm512_set1_ps(kPiecesLow), _CMP_GE_OQ) &
+                                 _mm512_cmp_ps_mask((__m512)v, _mm512_set1_ps(kPiecesHigh), _CMP_LE_OQ);
+        misses += inside != 0xFFFF;
     }
-    float low = _mm512_reduce_min_ps((__m512)lo), high = _mm512_reduce_max_ps((__m512)hi);
-    for (; i < m; ++i) {
-        low = x[i] < low ? x[i] : low;
-        high = x[i] > high ? x[i] : high;
-    }
-    return low >= kPiecesLow && high <= kPiecesHigh;  // a NaN is caught by the per-vector test
+    return misses <= 4;
 }
 
-__attribute__((noinline)) VecF gelu_far(VecF x) { return vgelu<float>(x); }
-__attribute__((noinline)) VecF gelu_grad_far(VecF x) { return vgelu_grad<float>(x); }
+// GELU in closed form over n elements: y = GELU(x), or y = g GELU'(x) (grad).
+template <bool grad>
+void gelu_closed(const float* g, const float* x, float* y, index_t n) {
+    if constexpr (grad) map_binary<float>(g, x, y, n, [](VecF gv, VecF v) { return gv * vgelu_grad<float>(v); });
+    else map_unary<float>(x, y, n, [](VecF v) { return vgelu<float>(v); });
+}
+
+// The same over a block (n <= kBlock): its full vectors through the pieces, those that miss listed and
+// redone in closed form after the loop (inline in the loop, the closed form's constants no longer stayed
+// in registers: 10-20% slower on wide data; out of line, a call per vector).
+template <bool grad>
+void gelu_block_pieces(const float* g, const float* x, float* y, index_t n) {
+    const GaussPieces& pieces = gauss_pieces();
+    index_t missed[kBlock / 16];
+    index_t misses = 0;
+    const index_t full = n / 16 * 16;
+    for (index_t i = 0; i < full; i += 16) {
+        VecF v, r;
+        memcpy(&v, x + i, sizeof(v));
+        if (!gauss_piece(v, grad ? pieces.grad : pieces.cdf, r)) {
+            missed[misses++] = i;
+            continue;
+        }
+        if (grad) {
+            VecF gv;
+            memcpy(&gv, g + i, sizeof(gv));
+            r *= gv;
+        } else {
+            r *= v;
+        }
+        memcpy(y + i, &r, sizeof(r));
+    }
+    for (index_t k = 0; k < misses; ++k) gelu_closed<grad>(grad ? g + missed[k] : g, x + missed[k], y + missed[k], 16);
+    gelu_closed<grad>(grad ? g + full : g, x + full, y + full, n - full);
+}
 
 void gelu_forward_block(const float* x, float* y, index_t n) {
-    if (!pieces_cover(x, n)) return map_unary<float>(x, y, n, [](VecF v) { return vgelu<float>(v); });
-    const GaussPieces& pieces = gauss_pieces();
-    map_unary<float>(x, y, n, [&pieces](VecF v) __attribute__((always_inline)) {
-        VecF cdf;
-        return gauss_piece(v, pieces.cdf, cdf) ? v * cdf : gelu_far(v);
-    });
+    if (pieces_suit(x, n)) return gelu_block_pieces<false>(nullptr, x, y, n);
+    gelu_closed<false>(nullptr, x, y, n);
 }
 
 void gelu_backward_block(const float* g, const float* x, float* out, index_t n) {
-    if (!pieces_cover(x, n))
-        return map_binary<float>(g, x, out, n, [](VecF gv, VecF v) { return gv * vgelu_grad<float>(v); });
-    const GaussPieces& pieces = gauss_pieces();
-    map_binary<float>(g, x, out, n, [&pieces](VecF gv, VecF v) __attribute__((always_inline)) {
-        VecF grad;
-        return gv * (gauss_piece(v, pieces.grad, grad) ? grad : gelu_grad_far(v));
-    });
+    if (pieces_suit(x, n)) return gelu_block_pieces<true>(g, x, out, n);
+    gelu_closed<true>(g, x, out, n);
 }
 #endif
 
