@@ -53,7 +53,7 @@ def test_every_last_strip_height(kernel_impl, rng, dtype, m):
 @pytest.mark.parametrize("m,k,n", [
     (257, 257, 127),   # packed, threads over row blocks, several depth blocks
     (61, 513, 300),    # packed, few row strips: threads over columns
-    (300, 1000, 9),    # narrow: computed transposed
+    (300, 1000, 9),    # narrow: transposed (native), one-vector tiles (Numba)
     (1, 4099, 1031),   # one row: matrix-vector, rows of b streamed
     (1031, 4099, 1),   # one column: matrix-vector as dot products
     (17, 40, 3001),    # few rows: direct path, no packing
@@ -66,6 +66,28 @@ def test_large_and_threaded_paths(kernel_impl, threads, rng, dtype, m, k, n, tra
     a = rng.standard_normal((m, k)).astype(dtype)
     b = rng.standard_normal((n, k)).astype(dtype).T if trans_b else rng.standard_normal((k, n)).astype(dtype)
     assert_matmul_close(pn.kernels.matmul(a, b), a, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [3, 8, 9, 16, 17])
+def test_few_columns(kernel_impl, threads, rng, dtype, n):
+    """Products with few columns (a classifier's 10 outputs), batched, through transposed and strided views,
+    with row counts that leave a partial last tile: Numba's one-vector tiles up to 16 (float32) or 8
+    (float64) columns."""
+    for m, k in [(300, 45), (13, 7), (1, 9)]:
+        a = rng.standard_normal((m, k)).astype(dtype)
+        b = rng.standard_normal((k, n)).astype(dtype)
+        assert_matmul_close(pn.kernels.matmul(a, b), a, b)
+        at = np.asfortranarray(a)
+        bt = rng.standard_normal((2 * n, 2 * k)).astype(dtype)[::2, ::2].T  # strided, transposed
+        assert_matmul_close(pn.kernels.matmul(at, bt), at, bt)
+    for batch, m, k in [(3, 37, 11), (4, 203, 700), (1, 1001, 700)]:  # the last two large enough for threads
+        a3 = rng.standard_normal((batch, m, k)).astype(dtype)
+        b3 = rng.standard_normal((batch, k, n)).astype(dtype)
+        out = np.full((batch, m, n), np.nan, dtype)
+        pn.kernels.matmul(a3, b3, out=out)
+        for i in range(batch):
+            assert_matmul_close(out[i], a3[i], b3[i])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -58,6 +58,9 @@ if _target_has_avx512():
     _TILES = {np.dtype(np.float32): (4, 64), np.dtype(np.float64): (4, 32)}
 else:
     _TILES = {np.dtype(np.float32): (3, 32), np.dtype(np.float64): (2, 32)}
+# Tiles for products with few columns (n = 10 classes...): one vector wide instead of 64 columns of which
+# most would be zero padding (256x128x10 float32: 22 -> 11 us; the rows per tile hardly matter).
+_NARROW_TILES = {np.dtype(np.float32): (8, 16), np.dtype(np.float64): (8, 8)}
 _KC = 256          # most depth of a packed block: an A panel fits L1, a B panel L2
 _B_BLOCK_BYTES = 1 << 19  # a packed B block (KC x NC) takes half of L2, so NC is 512 float32 or 256 float64
 _COLUMN_SPLIT_ROWS = 256  # up to this many rows, threads split the columns (the packed A slice fits L2)
@@ -82,6 +85,8 @@ def _per_dtype(name: str, table: dict):
 
 _rows = _per_dtype("_rows", {dtype: rows for dtype, (rows, _) in _TILES.items()})  # MR
 _cols = _per_dtype("_cols", {dtype: cols for dtype, (_, cols) in _TILES.items()})  # NR
+_narrow_rows = _per_dtype("_narrow_rows", {dtype: rows for dtype, (rows, _) in _NARROW_TILES.items()})
+_narrow_cols = _per_dtype("_narrow_cols", {dtype: cols for dtype, (_, cols) in _NARROW_TILES.items()})
 _block_panels = _per_dtype("_block_panels", {  # NC / NR: B panels in a packed B block
     dtype: max(1, _B_BLOCK_BYTES // (_KC * cols * dtype.itemsize)) for dtype, (_, cols) in _TILES.items()})
 
@@ -105,6 +110,17 @@ def _tile_array(typingctx, dtype):
         return None
     array_type = types.Array(dtype.dtype, 1, "C")
     rows, cols = _TILES[as_dtype(dtype.dtype)]
+    return array_type(dtype), lambda context, builder, signature, args: _alloca_array(context, builder, array_type,
+                                                                                      rows * cols)
+
+
+@intrinsic
+def _narrow_tile_array(typingctx, dtype):
+    """Stack scratch for one narrow micro-tile (``_NARROW_TILES``), row-major."""
+    if not isinstance(dtype, types.DType):
+        return None
+    array_type = types.Array(dtype.dtype, 1, "C")
+    rows, cols = _NARROW_TILES[as_dtype(dtype.dtype)]
     return array_type(dtype), lambda context, builder, signature, args: _alloca_array(context, builder, array_type,
                                                                                       rows * cols)
 
@@ -443,6 +459,83 @@ def _gemm_parallel(a, b, out, threads):
 
 
 @njit(cache=True, fastmath=_FASTMATH)
+def _narrow_tile(k, a, oa, sai, sap, bpanel, c, o, si, sj, mr, n):
+    """``c[:mr, :n] = A @ B`` over depth k for ``n <= NR`` (narrow tile), with ``A[i, p] = a[oa + i*sai + p*sap]``
+    for i < MR and ``B[p, j] = bpanel[p*NR + j]`` (packed, zero-padded)."""
+    MR = _narrow_rows(c.dtype)
+    NR = _narrow_cols(c.dtype)
+    acc = _narrow_tile_array(c.dtype)
+    for t in range(MR * NR):
+        acc[t] = 0
+    for p in range(k):
+        for j in range(NR):
+            b_pj = bpanel[p * NR + j]
+            for i in range(MR):
+                acc[i * NR + j] += a[_u(oa + i * sai + p * sap)] * b_pj
+    tile = _narrow_tile_array(c.dtype)  # copied out: indexing acc with a variable would keep it in memory
+    for t in range(MR * NR):
+        tile[t] = acc[t]
+    for i in range(mr):
+        for j in range(n):
+            c[_u(o + i * si + j * sj)] = tile[i * NR + j]
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _narrow_rows_product(A, B, C, bi, i0, i1, k, n, apanel, bpanel):
+    """``out[bi, i0:i1] = a[bi, i0:i1] @ b[bi]`` for ``n <= NR`` of the narrow tile: B packed once, A read
+    in place but for a last panel of fewer than MR rows (packed, zero-padded)."""
+    a, ao, as0, ai, ap = A
+    b, bo, bs0, bp, bj = B
+    c, co, cs0, ci, cj = C
+    MR = _narrow_rows(c.dtype)
+    NR = _narrow_cols(c.dtype)
+    for p in range(k):
+        for j in range(NR):
+            bpanel[p * NR + j] = b[_u(bo + bi * bs0 + p * bp + j * bj)] if j < n else 0
+    for i in range(i0, i1, MR):
+        mr = min(MR, i1 - i)
+        oa = ao + bi * as0 + i * ai
+        o = co + bi * cs0 + i * ci
+        if mr == MR:
+            _narrow_tile(k, a, oa, ai, ap, bpanel, c, o, ci, cj, mr, n)
+        else:
+            for p in range(k):
+                for r in range(MR):
+                    apanel[p * MR + r] = a[_u(oa + r * ai + p * ap)] if r < mr else 0
+            _narrow_tile(k, apanel, np.intp(0), np.intp(1), np.intp(MR), bpanel, c, o, ci, cj, mr, n)
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _gemm_narrow_serial(a, b, out):
+    """Products with at most NR columns of the narrow tile, on the calling thread."""
+    batch, m, k = a.shape
+    A, B, C = _flat(a), _flat(b), _flat(out)
+    apanel = np.empty(k * _narrow_rows(out.dtype), out.dtype)
+    bpanel = np.empty(k * _narrow_cols(out.dtype), out.dtype)
+    for bi in range(batch):
+        _narrow_rows_product(A, B, C, bi, 0, m, k, b.shape[2], apanel, bpanel)
+
+
+@njit(parallel=True, cache=True, fastmath=_FASTMATH)
+def _gemm_narrow(a, b, out, threads):
+    """Products with at most NR columns of the narrow tile: tasks of whole matrices, or of row ranges
+    (whole panels) when the batch is smaller than the thread count; each packs its own B."""
+    batch, m, k = a.shape
+    n = b.shape[2]
+    A, B, C = _flat(a), _flat(b), _flat(out)
+    MR = _narrow_rows(out.dtype)
+    NR = _narrow_cols(out.dtype)
+    chunks = 1 if batch >= threads else (threads + batch - 1) // batch
+    rows = ((m + chunks - 1) // chunks + MR - 1) // MR * MR
+    for task in prange(batch * chunks):
+        bi = task // chunks
+        i0 = (task % chunks) * rows
+        if i0 < m:
+            _narrow_rows_product(A, B, C, bi, i0, min(m, i0 + rows), k, n, np.empty(k * MR, out.dtype),
+                                 np.empty(k * NR, out.dtype))
+
+
+@njit(cache=True, fastmath=_FASTMATH)
 def _gemv_rows(A, B, C, bi, k, j0, w, acc):
     """``out[bi, 0, j0:j0+w] = a[bi, 0] @ b[bi, :, j0:j0+w]`` for ``b`` with contiguous rows.
 
@@ -604,19 +697,24 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
     if a.dtype != b.dtype:
         raise TypeError(f"matmul: a has dtype {a.dtype}, b {b.dtype}; expected one float dtype")
     shape = (a.shape[0], b.shape[1])
-    if out is None:
+    if out is None:  # a new array: no overlaps to check
+        if a.dtype not in (np.float32, np.float64):
+            raise TypeError(f"matmul: expected float32 or float64 arrays, got {a.dtype}")
         out = np.empty(shape, a.dtype)
-    else:
-        if not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != a.dtype:
-            raise ValueError(f"matmul: out has shape {np.shape(out)} and dtype {getattr(out, 'dtype', None)}; "
-                             f"expected shape {shape} and dtype {a.dtype}")
-        if not out.flags.writeable:
-            raise ValueError("matmul: out is read-only")
-        if np.may_share_memory(out, a):
-            a = a.copy()
-        if np.may_share_memory(out, b):
-            b = b.copy()
-    _product(a[None], b[None], out[None])
+        _run_product(a[None], b[None], out[None])
+        return out
+    if not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != a.dtype:
+        raise ValueError(f"matmul: out has shape {np.shape(out)} and dtype {getattr(out, 'dtype', None)}; "
+                         f"expected shape {shape} and dtype {a.dtype}")
+    if not out.flags.writeable:
+        raise ValueError("matmul: out is read-only")
+    if not out.flags.c_contiguous and _self_overlapping(out):
+        raise ValueError(f"matmul: output strides {out.strides} make elements alias each other")
+    if np.may_share_memory(out, a):
+        a = a.copy()
+    if np.may_share_memory(out, b):
+        b = b.copy()
+    _run_product(a[None], b[None], out[None])
     return out
 
 
@@ -626,6 +724,12 @@ def _product(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
     Any strides (zero, negative, transposed views); ``out`` must not overlap ``a`` or ``b``, nor
     itself. ``k == 0`` gives zeros.
     """
+    _check_product(a, b, out)
+    _run_product(a, b, out)
+
+
+def _check_product(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
+    """The checks of ``_product``."""
     if a.ndim != 3 or b.ndim != 3 or out.ndim != 3:
         raise ValueError(f"gemm: expected 3-D arrays, got a{a.shape}, b{b.shape}, out{out.shape}")
     batch, m, k = a.shape
@@ -640,13 +744,21 @@ def _product(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
         return
     if not out.flags.c_contiguous and _self_overlapping(out):
         raise ValueError(f"gemm: output strides {out.strides} make elements alias each other")
-    if k == 0:
-        out[...] = 0
-        return
     if np.may_share_memory(out, a):
         raise ValueError("gemm: output overlaps input a")
     if np.may_share_memory(out, b):
         raise ValueError("gemm: output overlaps input b")
+
+
+def _run_product(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
+    """``_product`` on arguments it would accept."""
+    batch, m, k = a.shape
+    n = b.shape[2]
+    if out.size == 0:
+        return
+    if k == 0:
+        out[...] = 0
+        return
     if not (a.flags.aligned and b.flags.aligned and out.flags.aligned):
         _gemm_unaligned(a, b, out)
         return
@@ -659,6 +771,12 @@ def _product(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
     threads = numba.get_num_threads() if flops >= _SERIAL_FLOPS else 1
     if m == 1 and (b.strides[2] == dtype.itemsize or b.strides[1] == dtype.itemsize):
         _ready(_gemv, dtype, (types.intp,))(a, b, out, threads)
+        return
+    if n <= _NARROW_TILES[dtype][1]:
+        if threads == 1:
+            _ready(_gemm_narrow_serial, dtype)(a, b, out)
+        else:
+            _ready(_gemm_narrow, dtype, (types.intp,))(a, b, out, threads)
         return
     if _padded_work(n, m, dtype) < 0.9 * _padded_work(m, n, dtype):  # e.g. n = 37: tile the transposed problem
         a, b, out = b.transpose(0, 2, 1), a.transpose(0, 2, 1), out.transpose(0, 2, 1)
