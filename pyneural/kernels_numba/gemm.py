@@ -11,6 +11,8 @@ each A panel stays in L1 while the B panels of a depth x NC block (in L2) stream
 * Small problems run on one thread, and the micro-kernel reads whole tiles of ``a`` and ``b`` in
   place instead of packing them (``_matrix_direct``).
 * ``m == 1`` (and ``n == 1``, by transposing) is a streaming matrix-vector product without packing.
+* Up to one vector of columns (16 float32, 8 float64: a classifier's outputs) the tiles are one vector
+  wide (``_gemm_narrow``) rather than 64 columns of mostly zero padding.
 
 Numba only vectorizes what LLVM can prove, so the code is shaped for it:
 
