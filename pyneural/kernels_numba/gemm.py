@@ -105,26 +105,26 @@ def _alloca_array(context, builder, array_type, count: int):
     return array._getvalue()
 
 
-@intrinsic
-def _tile_array(typingctx, dtype):
-    """Stack scratch for one micro-tile: MR * NR elements of ``dtype``, row-major."""
+def _stack_tile(dtype, tiles: dict):
+    """Typing and code of an intrinsic for stack scratch of one ``tiles[dtype]`` = (MR, NR) micro-tile."""
     if not isinstance(dtype, types.DType):
         return None
     array_type = types.Array(dtype.dtype, 1, "C")
-    rows, cols = _TILES[as_dtype(dtype.dtype)]
+    rows, cols = tiles[as_dtype(dtype.dtype)]
     return array_type(dtype), lambda context, builder, signature, args: _alloca_array(context, builder, array_type,
                                                                                       rows * cols)
+
+
+@intrinsic
+def _tile_array(typingctx, dtype):
+    """Stack scratch for one micro-tile: MR * NR elements of ``dtype``, row-major."""
+    return _stack_tile(dtype, _TILES)
 
 
 @intrinsic
 def _narrow_tile_array(typingctx, dtype):
     """Stack scratch for one narrow micro-tile (``_NARROW_TILES``), row-major."""
-    if not isinstance(dtype, types.DType):
-        return None
-    array_type = types.Array(dtype.dtype, 1, "C")
-    rows, cols = _NARROW_TILES[as_dtype(dtype.dtype)]
-    return array_type(dtype), lambda context, builder, signature, args: _alloca_array(context, builder, array_type,
-                                                                                      rows * cols)
+    return _stack_tile(dtype, _NARROW_TILES)
 
 
 @intrinsic
@@ -463,7 +463,10 @@ def _gemm_parallel(a, b, out, threads):
 @njit(cache=True, fastmath=_FASTMATH)
 def _narrow_tile(k, a, oa, sai, sap, bpanel, c, o, si, sj, mr, n):
     """``c[:mr, :n] = A @ B`` over depth k for ``n <= NR`` (narrow tile), with ``A[i, p] = a[oa + i*sai + p*sap]``
-    for i < MR and ``B[p, j] = bpanel[p*NR + j]`` (packed, zero-padded)."""
+    for i < MR and ``B[p, j] = bpanel[p*NR + j]`` (packed, zero-padded).
+
+    ``_micro_tile``'s loops with the narrow tile's MR and NR, which must be compile-time constants for
+    LLVM to keep the accumulators in registers (hence a function of its own, not an argument)."""
     MR = _narrow_rows(c.dtype)
     NR = _narrow_cols(c.dtype)
     acc = _narrow_tile_array(c.dtype)
