@@ -258,6 +258,8 @@ def test_raw_matmul_kernel(impl, rng):
         matmul(a.astype(np.float32), a.T)
     with pytest.raises(TypeError, match="int64"):
         matmul(np.ones((2, 2), np.int64), np.ones((2, 2), np.int64))
+    with pytest.raises(TypeError, match="int32"):
+        matmul(np.ones((2, 2), np.int32), np.ones((2, 2), np.int32), np.empty((2, 2), np.int32))
     strided = np.full((7, 18), np.nan)[:, ::2]  # out with any strides is written in place
     assert matmul(b, a.T, strided) is strided
     assert_matmul_close(strided, b, a.T)

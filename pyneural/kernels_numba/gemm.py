@@ -63,6 +63,8 @@ else:
 # Tiles for products with few columns (n = 10 classes...): one vector wide instead of 64 columns of which
 # most would be zero padding (256x128x10 float32: 22 -> 11 us; the rows per tile hardly matter).
 _NARROW_TILES = {np.dtype(np.float32): (8, 16), np.dtype(np.float64): (8, 8)}
+if not _target_has_avx512():  # 8 of AVX2's 16 registers
+    _NARROW_TILES = {np.dtype(np.float32): (4, 16), np.dtype(np.float64): (4, 8)}
 _KC = 256          # most depth of a packed block: an A panel fits L1, a B panel L2
 _B_BLOCK_BYTES = 1 << 19  # a packed B block (KC x NC) takes half of L2, so NC is 512 float32 or 256 float64
 _COLUMN_SPLIT_ROWS = 256  # up to this many rows, threads split the columns (the packed A slice fits L2)
@@ -701,10 +703,10 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
         raise ValueError(f"matmul: expected 2-D arrays (m, k) and (k, n), got a{a.shape} and b{b.shape}")
     if a.dtype != b.dtype:
         raise TypeError(f"matmul: a has dtype {a.dtype}, b {b.dtype}; expected one float dtype")
+    if a.dtype not in (np.float32, np.float64):
+        raise TypeError(f"matmul: expected float32 or float64 arrays, got {a.dtype}")
     shape = (a.shape[0], b.shape[1])
     if out is None:  # a new array: no overlaps to check
-        if a.dtype not in (np.float32, np.float64):
-            raise TypeError(f"matmul: expected float32 or float64 arrays, got {a.dtype}")
         out = np.empty(shape, a.dtype)
         _run_product(a[None], b[None], out[None])
         return out
