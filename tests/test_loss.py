@@ -201,6 +201,23 @@ def test_loss_kernels_match_float64(kernel_impl, threads, rng, kind, beta, n, dt
                                ref_slope(kind, x, y, pw, beta) * 1.5 / n, rtol=rtol * 10, atol=gatol * 1.5 / n * 10)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bce_logarithms_over_every_binade(kernel_impl, rng, dtype):
+    """bce with targets 1 and 0 is -log(x) and -log1p(-x): x from subnormals (where the clamp at -100 has not
+    yet set in) to 1, with the mantissas where the logarithm changes its split (0.75, 1/sqrt 2, 1, 1.5)."""
+    x = np.exp(rng.uniform(np.log(4e-44), 0, 20_000))
+    binades = 2.0 ** -np.arange(1, 140)
+    x = np.concatenate([x, binades, binades * 0.75, binades * 1.5, binades * np.sqrt(0.5), binades * 1.0000001])
+    x = x[(x > 0) & (x < 1)].astype(dtype)
+    x = x[x > 0]
+    x64 = x.astype(np.float64)
+    rtol = 2e-6 if dtype == np.float32 else 2e-15
+    got = KL.elementwise_loss("bce", x, np.ones_like(x), reduction="none")
+    np.testing.assert_allclose(got, -np.maximum(np.log(x64), -100), rtol=rtol)
+    got = KL.elementwise_loss("bce", x, np.zeros_like(x), reduction="none")
+    np.testing.assert_allclose(got, -np.maximum(np.log1p(-x64), -100), rtol=rtol, atol=1e-300)
+
+
 @pytest.mark.parametrize("kind", ["mse", "bce_with_logits", "bce"])
 def test_float32_mean_of_ten_million_matches_float64(kernel_impl, kind):
     rng = np.random.default_rng(5)
