@@ -115,15 +115,17 @@ def test_sigmoid_and_tanh_tails_keep_relative_accuracy(kernel_impl):
                                REFERENCE["gelu"][1](np.array([-12.0, -5.0])), rtol=2e-6)
 
 
-def test_gelu_on_unit_scale_data(kernel_impl, rng):
-    """Blocks whose values lie in [-4.375, 3.625] (where the AVX-512 variant uses piecewise polynomials), the
-    interval ends and values just outside them, and far values, NaN and infinities in some vectors of such a
-    block (those vectors are redone in closed form)."""
-    x = rng.uniform(-4.375, 3.625, 3001)
-    x[:4] = [-4.375, 3.625, -4.25, 0.0]
-    x[20] = -6.0  # one of the first 16 vectors: the block still takes the pieces
-    x[[300, 301, 517, 518]] = [np.nextafter(np.float32(-4.375), -1), np.nextafter(np.float32(3.625), 4), 9.0, -11.0]
-    x[[700, 1201, 1500, 2999]] = [np.nan, np.inf, -np.inf, -30.0]
+def test_gelu_on_wide_data(kernel_impl, rng):
+    """3 N(0, 1) data, where the AVX-512 variant uses piecewise polynomials in t = -min(|x|, 7.8725) (4th roots
+    of the tails below t = -2) and redoes the lanes below -7.8725, NaN and infinities in closed form: every
+    interval end, the ends of the pieces and values just past them, a vector of misses only, in place too."""
+    x = rng.standard_normal(5001) * 3
+    ends = np.arange(-31.5, 32.0) / 4  # the interval ends on both sides of 0
+    x[:ends.size] = ends
+    end = np.float32(7.8725)
+    x[100:110] = [-end, np.nextafter(-end, -8), end, np.nextafter(end, 8), -2.0, -1.875, 1.875, 0.0, -0.0, 1e-30]
+    x[[700, 1201, 1500, 2999, 3001]] = [np.nan, np.inf, -np.inf, -30.0, 100.0]
+    x[3008:3024] = -9.0
     x = x.astype(np.float32)
     g = rng.standard_normal(x.size).astype(np.float32)
     x64 = x.astype(np.float64)
@@ -131,11 +133,14 @@ def test_gelu_on_unit_scale_data(kernel_impl, rng):
         want = REFERENCE["gelu"][1](x64)
         want_dx = REFERENCE["gelu"][2](g.astype(np.float64), x64, None)
     np.testing.assert_allclose(pn.kernels.gelu(x), want, rtol=RTOL[np.float32], atol=ATOL[np.float32])
+    y = x.copy()
+    pn.backend.kernel("activation_forward")("gelu", y, y, 0.0)
+    np.testing.assert_allclose(y, want, rtol=RTOL[np.float32], atol=ATOL[np.float32])
     dx = pn.kernels.activation.activation_backward("gelu", g, x)
     bound = RTOL[np.float32] * np.abs(want_dx) + 4 * np.finfo(np.float32).eps * np.abs(g) + ATOL[np.float32]
     finite = np.isfinite(want_dx)
     assert (np.abs(dx - want_dx) <= bound)[finite].all()
-    np.testing.assert_array_equal(dx[~finite], want_dx[~finite])  # NaN where x is NaN (and -inf: 0 * inf)
+    np.testing.assert_array_equal(dx[~finite], want_dx[~finite])  # NaN where x is NaN or +-inf (0 * inf)
 
 
 def test_strided_and_integer_input(kernel_impl, rng):

@@ -27,16 +27,14 @@ double cost(ActKind kind) {
 
 #if defined(__AVX512F__)
 // Whether GELU's pieces (vec_math.h) suit a block, judged by its first 16 vectors: when at most 4 of them
-// hold a value outside the pieces, it takes them; otherwise (3 N(0, 1) data, say, where almost every vector
-// would miss) the closed form throughout, with no per-vector test.
+// hold a value the pieces miss, it takes them; otherwise (10 N(0, 1) data, say, a fifth of whose values are
+// below -7.87) the closed form throughout, with no per-lane test.
 bool pieces_suit(const float* x, index_t n) {
     int misses = 0;
     for (index_t i = 0; i + 16 <= n && i < 256; i += 16) {
         VecF v;
         memcpy(&v, x + i, sizeof(v));
-        const __mmask16 inside = _mm512_cmp_ps_mask((__m512)v, _mm512_set1_ps(kPiecesLow), _CMP_GE_OQ) &
-                                 _mm512_cmp_ps_mask((__m512)v, _mm512_set1_ps(kPiecesHigh), _CMP_LE_OQ);
-        misses += inside != 0xFFFF;
+        misses += _mm512_cmp_ps_mask((__m512)v, _mm512_set1_ps(-kPiecesEnd), _CMP_NGE_UQ) != 0;
     }
     return misses <= 4;
 }
@@ -48,32 +46,52 @@ void gelu_closed(const float* g, const float* x, float* y, index_t n) {
     else map_unary<float>(x, y, n, [](VecF v) { return vgelu<float>(v); });
 }
 
-// The same over a block (n <= kBlock): its full vectors through the pieces, those that miss listed and
-// redone in closed form after the loop (inline in the loop, the closed form's constants no longer stayed
-// in registers: 10-20% slower on wide data; out of line, a call per vector).
+// The lanes the pieces missed (x < -kPiecesEnd, NaN), gathered into whole vectors for the closed form and
+// put back: a miss costs its lanes' share of a closed-form vector rather than a whole one. Gathered as they
+// are found, since y may be x or g.
+template <bool grad>
+struct MissedLanes {
+    static constexpr int kCapacity = 256;
+    float x[kCapacity], g[grad ? kCapacity : 1], y[kCapacity];
+    int32_t at[kCapacity];  // where each lane's result goes
+    int n = 0;
+
+    void add(float* out, int32_t i, __mmask16 lanes, VecF v, VecF gv) {
+        if (n > kCapacity - 16) flush(out);
+        const __m512i lane = _mm512_add_epi32(_mm512_set1_epi32(i), _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9,
+                                                                                       10, 11, 12, 13, 14, 15));
+        // compress into a register and store it whole (compress to memory is slow on Zen 4)
+        _mm512_storeu_si512(at + n, _mm512_maskz_compress_epi32(lanes, lane));
+        _mm512_storeu_ps(x + n, _mm512_maskz_compress_ps(lanes, (__m512)v));
+        if constexpr (grad) _mm512_storeu_ps(g + n, _mm512_maskz_compress_ps(lanes, (__m512)gv));
+        n += __builtin_popcount(lanes);
+    }
+
+    void flush(float* out) {
+        gelu_closed<grad>(g, x, y, n);
+        for (int k = 0; k < n; ++k) out[at[k]] = y[k];
+        n = 0;
+    }
+};
+
+// The same over a block (n <= kBlock): its full vectors through the pieces, the lanes that miss redone in
+// closed form (inline in the loop, the closed form's constants no longer stayed in registers: 10-20%
+// slower on wide data).
 template <bool grad>
 void gelu_block_pieces(const float* g, const float* x, float* y, index_t n) {
     const GaussPieces& pieces = gauss_pieces();
-    index_t missed[kBlock / 16];
-    index_t misses = 0;
+    MissedLanes<grad> missed;
     const index_t full = n / 16 * 16;
     for (index_t i = 0; i < full; i += 16) {
-        VecF v, r;
+        VecF v, gv{}, r;
         memcpy(&v, x + i, sizeof(v));
-        if (!gauss_piece(v, grad ? pieces.grad : pieces.cdf, r)) {
-            missed[misses++] = i;
-            continue;
-        }
-        if (grad) {
-            VecF gv;
-            memcpy(&gv, g + i, sizeof(gv));
-            r *= gv;
-        } else {
-            r *= v;
-        }
+        if (grad) memcpy(&gv, g + i, sizeof(gv));
+        const __mmask16 lanes = gauss_piece<grad>(v, grad ? pieces.grad : pieces.cdf, r);
+        if (lanes) missed.add(y, int32_t(i), lanes, v, gv);
+        r *= grad ? gv : v;
         memcpy(y + i, &r, sizeof(r));
     }
-    for (index_t k = 0; k < misses; ++k) gelu_closed<grad>(grad ? g + missed[k] : g, x + missed[k], y + missed[k], 16);
+    missed.flush(y);
     gelu_closed<grad>(grad ? g + full : g, x + full, y + full, n - full);
 }
 
