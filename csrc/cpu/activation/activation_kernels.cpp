@@ -79,14 +79,14 @@ struct MissedLanes {
 // slower on wide data).
 template <bool grad>
 void gelu_block_pieces(const float* g, const float* x, float* y, index_t n) {
-    const GaussPieces& pieces = gauss_pieces();
+    const PieceRegisters pieces(grad ? gauss_pieces().grad : gauss_pieces().cdf);
     MissedLanes<grad> missed;
     const index_t full = n / 16 * 16;
     for (index_t i = 0; i < full; i += 16) {
         VecF v, gv{}, r;
         memcpy(&v, x + i, sizeof(v));
         if (grad) memcpy(&gv, g + i, sizeof(gv));
-        const __mmask16 lanes = gauss_piece<grad>(v, grad ? pieces.grad : pieces.cdf, r);
+        const __mmask16 lanes = gauss_piece<grad>(v, pieces, r);
         if (lanes) missed.add(y, int32_t(i), lanes, v, gv);
         r *= grad ? gv : v;
         memcpy(y + i, &r, sizeof(r));

@@ -317,17 +317,18 @@ __attribute__((always_inline)) inline VecF gauss_cdf_pdf_float(VecF x, VecF& pdf
 #if defined(__AVX512F__)
 // float GELU and its derivative on AVX-512, by symmetry from t = -min(|x|, kPiecesEnd): GELU(x) = x Phi(t)
 // for x <= 0 and x (1 - Phi(t)) above; GELU'(x) = G(t) or 1 - G(t), G(t) = Phi(t) + t phi(t). On 32
-// intervals j of width 1/4 covering [-7.875, 0], Phi(t) and G(t) are polynomials of degree 5 in
+// intervals j of width 1/4 covering [-7.875, 0], Phi(t) and G(t) come from polynomials of degree 5 in
 // s = 4t + 31 - j, interpolated at Chebyshev nodes (in double, at first use); each power's 32 coefficients
-// fill two registers and one two-table permute picks every lane's. Below t = -2 the tails fall like
-// exp(-t^2 / 2), faster than a polynomial of that degree follows with relative accuracy, so there it is
-// the 4th root of Phi(t) or of -G(t), squared twice. 6 permutes and ~14 other operations instead of the
-// closed form's ~36 (gauss_cdf_float), which takes the lanes with x < -kPiecesEnd (0.4% of 3 N(0, 1) data).
-// One thread, L2-resident, cycles per 16 floats (forward, backward): N(0, 1) 19, 20 (the pieces before,
-// on [-4.375, 3.625] only: 18, 20); 3 N(0, 1) 20, 21 (before: 38, 48). Relative error after rounding to
-// float: 6.3e-7 (GELU), 5.5e-7 against Phi + |x| phi (the derivative), mostly the 4th power of q's
-// rounding; the closed form's are 4.8e-7 and 4.4e-7.
-constexpr int kPieces = 32, kPieceTerms = 6, kPieceSquarings = 2;
+// fill two registers and one two-table permute picks every lane's. The tails fall like exp(-t^2 / 2),
+// faster than such a polynomial follows with relative accuracy, so the polynomial is the 4th root of
+// Phi(t), and of -G(t) below t = -2 (G changes sign at -0.75), squared twice. 6 permutes and ~14 other
+// operations instead of the closed form's ~36 (gauss_cdf_float), which takes the lanes with
+// x < -kPiecesEnd (0.4% of 3 N(0, 1) data). One thread, L2-resident, cycles per 16 floats (forward,
+// backward): N(0, 1) 17.7, 18.8 (the pieces before, on [-4.375, 3.625] only: 18.5, 19.5); 3 N(0, 1)
+// 18.4, 19.6 (before: 38, 48). Relative error after rounding to float: 6.3e-7 (GELU), 5.5e-7 against
+// Phi + |x| phi (the derivative), mostly the 4th power of the polynomial's rounding; the closed form's are
+// 4.8e-7 and 4.4e-7.
+constexpr int kPieces = 32, kPieceTerms = 6;
 constexpr float kPieceScale = 4.0f;
 constexpr float kPieceTop = kPieces - 1;  // t = 0 is interval 31's centre
 constexpr float kPiecesEnd = (kPieceTop + 0.49f) / kPieceScale;  // |x| clamped to it still rounds to j = 0
@@ -373,13 +374,12 @@ inline const GaussPieces& gauss_pieces() {
         double node[kPieceTerms], cdf[kPieceTerms], grad[kPieceTerms], c[kPieceTerms];
         for (int i = 0; i < kPieceTerms; ++i) node[i] = 0.5 * cos((2 * i + 1) * M_PI / (2 * kPieceTerms));
         for (int j = 0; j < kPieces; ++j) {
-            const double root = j < kPiecesRooted ? 1.0 / (1 << kPieceSquarings) : 1.0;
             for (int i = 0; i < kPieceTerms; ++i) {
                 const double x = (node[i] + j - kPieceTop) / double(kPieceScale);  // the float scale, exactly
                 cdf[i] = 0.5 * erfc(-x * M_SQRT1_2);
                 grad[i] = cdf[i] + x * exp(-0.5 * x * x) * 0.39894228040143267794;
-                cdf[i] = pow(cdf[i], root);
-                if (j < kPiecesRooted) grad[i] = pow(-grad[i], root);  // G < 0 below t = -0.75
+                cdf[i] = pow(cdf[i], 0.25);
+                if (j < kPiecesRooted) grad[i] = pow(-grad[i], 0.25);  // G < 0 below t = -0.75
             }
             interpolate(node, cdf, c);
             for (int k = 0; k < kPieceTerms; ++k) t.cdf[k][j] = float(c[k]);
@@ -391,25 +391,40 @@ inline const GaussPieces& gauss_pieces() {
     return pieces;
 }
 
+// One table of pieces in registers: each power's 32 coefficients as two vectors, loaded once per block (read
+// through a pointer in the loop, they were reloaded for every vector: y might alias them).
+struct PieceRegisters {
+    __m512 low[kPieceTerms], high[kPieceTerms];
+    explicit PieceRegisters(const float (&c)[kPieceTerms][kPieces]) {
+        for (int k = 0; k < kPieceTerms; ++k) {
+            low[k] = _mm512_loadu_ps(c[k]);
+            high[k] = _mm512_loadu_ps(c[k] + 16);
+        }
+    }
+};
+
 // Phi(x) (grad: Phi(x) + x phi(x)) from the pieces `c` in `out`; returns the lanes they miss (their `out`
 // is not Phi): x < -kPiecesEnd or NaN, and for grad +inf.
 template <bool grad>
-__attribute__((always_inline)) inline __mmask16 gauss_piece(VecF x, const float (&c)[kPieceTerms][kPieces], VecF& out) {
+__attribute__((always_inline)) inline __mmask16 gauss_piece(VecF x, const PieceRegisters& c, VecF& out) {
     const __m512 t = _mm512_range_ps((__m512)x, _mm512_set1_ps(kPiecesEnd), 0b1110);  // -min(|x|, end)
     const __m512 magic = _mm512_set1_ps(Math<float>::kMagic + kPieceTop);
     const __m512 r = _mm512_fmadd_ps(t, _mm512_set1_ps(kPieceScale), magic);  // magic + round(4t + 31)
     const __m512 s = _mm512_fmadd_ps(t, _mm512_set1_ps(kPieceScale), _mm512_sub_ps(magic, r));  // exact
     auto coefficient = [&](int k) {  // every lane's, from the two halves of the 32: j is r's low 5 bits
-        return _mm512_permutex2var_ps(_mm512_loadu_ps(c[k]), (__m512i)r, _mm512_loadu_ps(c[k] + 16));
+        return _mm512_permutex2var_ps(c.low[k], (__m512i)r, c.high[k]);
     };
     __m512 p = coefficient(kPieceTerms - 1);
 #pragma GCC unroll 8
     for (int k = kPieceTerms - 2; k >= 0; --k) p = _mm512_fmadd_ps(p, s, coefficient(k));
-    const __mmask16 rooted = _mm512_cmp_ps_mask(r, _mm512_set1_ps(Math<float>::kMagic + kPiecesRooted), _CMP_LT_OQ);
-    static_assert(kPieceSquarings == 2);
-    p = _mm512_mask_mul_ps(p, rooted, p, p);
-    if constexpr (grad) p = _mm512_mask_fnmadd_ps(p, rooted, p, _mm512_setzero_ps());  // -p^2: G < 0 there
-    else p = _mm512_mask_fmadd_ps(p, rooted, p, _mm512_setzero_ps());
+    if constexpr (grad) {  // roots below t = -2 only: G changes sign at -0.75
+        const __mmask16 rooted = _mm512_cmp_ps_mask(r, _mm512_set1_ps(Math<float>::kMagic + kPiecesRooted), _CMP_LT_OQ);
+        p = _mm512_mask_mul_ps(p, rooted, p, p);
+        p = _mm512_mask_fnmadd_ps(p, rooted, p, _mm512_setzero_ps());  // -p^4: G < 0 there
+    } else {
+        p = _mm512_mul_ps(p, p);
+        p = _mm512_mul_ps(p, p);
+    }
     const __mmask16 positive = _mm512_cmp_ps_mask((__m512)x, _mm512_setzero_ps(), _CMP_GT_OQ);
     out = (VecF)_mm512_mask_sub_ps(p, positive, _mm512_set1_ps(1.0f), p);
     const __mmask16 missed = _mm512_cmp_ps_mask((__m512)x, _mm512_set1_ps(-kPiecesEnd), _CMP_NGE_UQ);
