@@ -106,7 +106,7 @@ void pack_a_strip(const T* a, index_t rs, index_t cs, index_t rows, index_t kc, 
     if (rows == kMR && cs == 1) return interleave_rows(a, rs, index_t(kMR), kc, out, index_t(kMR));
     for (index_t p = 0; p < kc; ++p) {
         for (index_t i = 0; i < rows; ++i) out[p * kMR + i] = a[i * rs + p * cs];
-        for (index_t i = rows; i < kMR; ++i) out[p * kMR + i] = T(0);
+        store_zeros(out + p * kMR + rows, kMR - rows);
     }
 }
 
@@ -121,7 +121,7 @@ void pack_b_strip(const T* b, index_t rs, index_t cs, index_t cols, index_t kc, 
     if (cols == NR && rs == 1) return interleave_rows(b, cs, index_t(NR), kc, out, index_t(NR));  // B^T
     for (index_t p = 0; p < kc; ++p) {
         for (index_t j = 0; j < cols; ++j) out[p * NR + j] = b[p * rs + j * cs];
-        for (index_t j = cols; j < NR; ++j) out[p * NR + j] = T(0);
+        store_zeros(out + p * NR + cols, NR - cols);
     }
 }
 

@@ -74,6 +74,15 @@ inline void store_part(T* p, Vec<T> v, index_t w) {
 #endif
 }
 
+// p[0, count) = 0 in vector stores. GCC turns a plain zeroing loop into a call to memset, whose overhead
+// dominated im2col's runs of 1-16 padding zeros (5% of a stride-2 layer's forward).
+template <class T>
+inline void store_zeros(T* p, index_t count) {
+    index_t i = 0;
+    for (; i + kVL<T> <= count; i += kVL<T>) store(p + i, Vec<T>{});
+    if (i < count) store_part(p + i, Vec<T>{}, count - i);
+}
+
 inline index_t min_i(index_t a, index_t b) { return a < b ? a : b; }
 inline index_t max_i(index_t a, index_t b) { return a > b ? a : b; }
 inline index_t round_up(index_t x, index_t to) { return (x + to - 1) / to * to; }
