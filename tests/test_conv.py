@@ -86,6 +86,9 @@ CASES = [
     ((1, 2, 6, 40), (11, 2, 3, 3), 1, 1, 1, 1),
     # more input channels, output rows of 32 (whole vector blocks in every variant): direct forward too
     ((2, 5, 7, 32), (6, 5, 3, 3), 1, 1, 1, 1),
+    # channel blocks of 12 (6) then one of 8 (4) or 4 (2): remainders 5 and 2
+    ((1, 2, 6, 40), (29, 2, 3, 3), 1, 1, 1, 1),
+    ((1, 5, 5, 32), (14, 5, 3, 3), 1, 1, 1, 1),
     ((1, 8, 9, 34), (4, 8, 2, 3), (2, 1), (1, 0), (2, 1), 1),
     # rows of 16 and 8 pixels: one vector long in some variant and dtype (1-vector blocks of more channels)
     ((2, 4, 6, 16), (9, 4, 3, 3), 1, 1, 1, 1),
