@@ -94,6 +94,7 @@ CASES = [
     ((2, 4, 6, 16), (9, 4, 3, 3), 1, 1, 1, 1),
     ((1, 6, 5, 8), (17, 6, 3, 3), 1, 1, 1, 1),
     ((2, 3, 5, 16), (5, 3, 3, 3), 1, 1, 1, 1),
+    ((1, 4, 3, 18), (13, 4, 3, 3), 1, 0, 1, 1),  # one output row: blocks of one row
     # few input channels, unit column stride: the direct weight gradient (5-tap rows, 24-pixel rows in
     # half-width vectors, 7 taps in blocks of 4, 2 taps padded to a block, row tails masked)
     ((3, 1, 12, 28), (6, 1, 5, 5), 1, 0, 1, 1),

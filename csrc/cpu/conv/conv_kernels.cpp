@@ -219,6 +219,16 @@ constexpr int kBlockK = kVectorBytes == 64 ? 8 : 4;  // 16 accumulators of 32 zm
 // pair of input loads feeds 24 FMAs (3x3 over 64 channels on 32x32 images, one thread, AVX-512: 84 -> 95
 // GFLOP/s; 5x5 over 32: 93 -> 98).
 constexpr int kWideBlockK = kVectorBytes == 64 ? 12 : 6;
+
+// Output channels [0, k) in register blocks of kWideBlockK while whole ones remain, then in blocks of
+// kBlockK or half of it: run(std::integral_constant<int, KB>, k_begin, k_end).
+template <class Run>
+void in_channel_blocks(index_t k, Run run) {
+    const index_t whole = k / kWideBlockK * kWideBlockK, rest = k - whole;
+    run(std::integral_constant<int, kWideBlockK>{}, 0, whole);
+    if (rest > kBlockK / 2) run(std::integral_constant<int, kBlockK>{}, whole, k);
+    else if (rest > 0) run(std::integral_constant<int, kBlockK / 2>{}, whole, k);
+}
 constexpr int kRowBlock = 4;  // output rows per register block when a row is one (half-width) vector
 // Measured (one thread, AVX-512, float32, against im2col + GEMM): depth 18 and 27 (3x3 over 2 or 3 channels)
 // and 25 (5x5 over 1) win by 15-30%; depth 9 (3x3 over 1 channel, 32 outputs) loses by 15%. Deeper
@@ -340,12 +350,12 @@ void direct_rows(const ConvShape& s, const T* xp, index_t hp, index_t wp, const 
 // pass the bottom is moved up to end there (recomputing a few rows).
 template <class T, int N, int NV, int KB>
 void direct_row_blocks(const ConvShape& s, const T* xp, index_t hp, index_t wp, const T* weight, const T* bias,
-                       T* y_image, Activation act) {
+                       T* y_image, Activation act, index_t k_begin, index_t k_end) {
     using V = typename Lanes<T, N>::V;
     const index_t depth = s.c * s.kh * s.kw;
-    for (index_t k0 = 0; k0 < s.k; k0 += KB) {
-        const index_t kb = min_i(KB, s.k - k0);
-        const T* w_rows[KB];  // channels past k repeat the last one; their results are dropped
+    for (index_t k0 = k_begin; k0 < k_end; k0 += KB) {
+        const index_t kb = min_i(KB, k_end - k0);
+        const T* w_rows[KB];  // channels past k_end repeat the last one; their results are dropped
         for (int b = 0; b < KB; ++b) w_rows[b] = weight + (k0 + min_i(b, kb - 1)) * depth;
         for (index_t oy0 = 0; oy0 < s.oh; oy0 += NV) {
             const index_t oy = min_i(oy0, s.oh - NV);
@@ -401,22 +411,23 @@ bool forward_direct(const ConvShape& s, const T* x, const T* weight, const T* bi
                     memcpy(xp + (c * hp + iy + s.ph) * wp + s.pw, x + ((n * s.c + c) * s.h + iy) * s.w,
                            size_t(s.w) * sizeof(T));
             T* y_image = y + n * s.k * s.oh * s.ow;
-            if (one_vector) {
+            if (one_vector && s.oh >= 2) {
+                in_channel_blocks(s.k, [&](auto kb, index_t k_begin, index_t k_end) {
+                    direct_row_blocks<T, kVL<T>, 2, decltype(kb)::value>(s, xp, hp, wp, weight, bias, y_image, act,
+                                                                         k_begin, k_end);
+                });
+            } else if (one_vector) {
                 direct_rows<T, kVL<T>, 1, 2 * kBlockK>(s, xp, hp, wp, weight, bias, y_image, act, 0, s.k);
             } else if (half_vector && s.oh >= kRowBlock) {
                 direct_row_blocks<T, half_lanes<T>(), kRowBlock, 2 * kBlockK / kRowBlock>(s, xp, hp, wp, weight, bias,
-                                                                                     y_image, act);
+                                                                                     y_image, act, 0, s.k);
             } else if (half_vector) {
                 direct_rows<T, half_lanes<T>(), 1, 2 * kBlockK>(s, xp, hp, wp, weight, bias, y_image, act, 0, s.k);
             } else {
-                // kWideBlockK channels while whole blocks of them remain, then one block of kBlockK or half
-                constexpr int KB = kWideBlockK;
-                const index_t whole = s.k / KB * KB, rest = s.k - whole;
-                direct_rows<T, kVL<T>, 2, KB>(s, xp, hp, wp, weight, bias, y_image, act, 0, whole);
-                if (rest > kBlockK / 2)
-                    direct_rows<T, kVL<T>, 2, kBlockK>(s, xp, hp, wp, weight, bias, y_image, act, whole, s.k);
-                else if (rest > 0)
-                    direct_rows<T, kVL<T>, 2, kBlockK / 2>(s, xp, hp, wp, weight, bias, y_image, act, whole, s.k);
+                in_channel_blocks(s.k, [&](auto kb, index_t k_begin, index_t k_end) {
+                    direct_rows<T, kVL<T>, 2, decltype(kb)::value>(s, xp, hp, wp, weight, bias, y_image, act, k_begin,
+                                                                   k_end);
+                });
             }
         });
     });
