@@ -42,9 +42,11 @@ def test_linear_matches_reference(kernel_impl, rng, activation, dtype, shape_x, 
 
 
 @pytest.mark.parametrize("activation", [None, "relu", "gelu"])
-@pytest.mark.parametrize("shape_x,out_features", [((97, 61), 83), ((150, 100), 250), ((300, 40), 9)])
+@pytest.mark.parametrize("shape_x,out_features", [((97, 61), 83), ((150, 100), 250), ((300, 40), 9),
+                                                   ((29, 4101), 35)])
 def test_linear_threads(kernel_impl, threads, rng, activation, shape_x, out_features):
-    """Bias (by column, or by row when computed transposed) and activation on every thread's part."""
+    """Bias (by column, or by row when computed transposed) and activation on every thread's part, or after
+    the threads' partial products over the depth are summed."""
     x = rng.standard_normal(shape_x).astype(np.float32)
     w = rng.standard_normal((out_features, shape_x[-1])).astype(np.float32) / math.sqrt(shape_x[-1])
     b = rng.standard_normal(out_features).astype(np.float32)

@@ -54,8 +54,8 @@ index_t chunk_images(const ConvShape& s, const Geometry& g) {
     return max_i(1, min_i(s.n, kColumnBytes / per_image));
 }
 
-// A call's work buffer: up to kCachedBytes the calling thread's cached one (scratch slot Slot, 4 and up: the
-// GEMM's are 0-3), else malloc'ed and freed on every way out (exceptions from the GEMM included). A fresh
+// A call's work buffer: up to kCachedBytes the calling thread's cached one (scratch slot Slot, 5 and up: the
+// GEMM's are 0-4), else malloc'ed and freed on every way out (exceptions from the GEMM included). A fresh
 // column buffer per call faulted its pages in again whenever glibc had returned them to the system after
 // other large frees: 1-1.5 ms of a stride-2 layer's 7.5 ms forward.
 constexpr index_t kCachedBytes = index_t(8) << 20;
@@ -92,29 +92,32 @@ void valid_columns(const ConvShape& s, index_t x0, index_t& lo, index_t& hi) {
 // entry per output pixel; taps that fall in the padding read zero.
 template <class T>
 void im2col_plane(const ConvShape& s, const T* plane, T* col, index_t ld) {
+    // the shape in locals: the vector stores below may alias anything, so fields of s were reloaded after
+    // each one and the loads waited on them (a 128-channel layer's im2col: 30% of its backward)
+    const index_t oh = s.oh, ow = s.ow, h = s.h, w = s.w, sh = s.sh, sw = s.sw;
     for (index_t i = 0; i < s.kh; ++i) {
         for (index_t j = 0; j < s.kw; ++j) {
             T* row = col + (i * s.kw + j) * ld;
-            const index_t x0 = j * s.dw - s.pw;
+            const index_t x0 = j * s.dw - s.pw, y0 = i * s.dh - s.ph;
             index_t lo, hi;
             valid_columns(s, x0, lo, hi);
-            for (index_t oy = 0; oy < s.oh; ++oy) {
-                T* out = row + oy * s.ow;
-                const index_t iy = oy * s.sh - s.ph + i * s.dh;
-                if (iy < 0 || iy >= s.h) {
-                    store_zeros(out, s.ow);
+            for (index_t oy = 0; oy < oh; ++oy) {
+                T* out = row + oy * ow;
+                const index_t iy = oy * sh + y0;
+                if (iy < 0 || iy >= h) {
+                    store_zeros(out, ow);
                     continue;
                 }
-                const T* in = plane + iy * s.w + x0;
+                const T* in = plane + iy * w + x0;
                 store_zeros(out, lo);
-                if (s.sw == 1) {  // a loop, not memcpy: rows are short (ow), a call per row costs more
-                    for (index_t ox = lo; ox < hi; ++ox) out[ox] = in[ox];
-                } else if (s.sw == 2) {  // a constant stride, which the compiler gathers with permutes
+                if (sw == 1) {
+                    copy_run(out + lo, in + lo, hi - lo);
+                } else if (sw == 2) {  // a constant stride, which the compiler gathers with permutes
                     for (index_t ox = lo; ox < hi; ++ox) out[ox] = in[2 * ox];
                 } else {
-                    for (index_t ox = lo; ox < hi; ++ox) out[ox] = in[ox * s.sw];
+                    for (index_t ox = lo; ox < hi; ++ox) out[ox] = in[ox * sw];
                 }
-                store_zeros(out + hi, s.ow - hi);
+                store_zeros(out + hi, ow - hi);
             }
         }
     }
@@ -440,7 +443,7 @@ bool forward(const ConvShape& s, const T* x, const T* weight, const T* bias, T* 
     if (s.n > 0 && s.k > 0 && direct_applies<T>(s)) return forward_direct(s, x, weight, bias, y, act);
     if (s.n == 0 || s.k == 0 || g.ohw == 0) return true;
     const index_t chunk = g.direct ? s.n : chunk_images<T>(s, g);
-    Buffer<T, 4> col(g.direct ? 0 : s.c * g.taps * g.ohw * chunk);
+    Buffer<T, 5> col(g.direct ? 0 : s.c * g.taps * g.ohw * chunk);
     if (!g.direct && !col.data) return false;
     for (index_t n0 = 0; n0 < s.n; n0 += chunk) {
         const index_t images = min_i(chunk, s.n - n0), ld = images * g.ohw;
@@ -505,7 +508,7 @@ bool backward_data(const ConvShape& s, const T* dy, const T* weight, T* dx) {
     // ends of the column buffer
     const bool gather = s.sw == 1;
     const index_t margin = gather ? (s.kw - 1) * s.dw + s.pw + kVL<T> : 0;
-    Buffer<T, 4> col_buffer(g.direct ? 0 : s.c * g.taps * g.ohw * chunk + 2 * margin);
+    Buffer<T, 5> col_buffer(g.direct ? 0 : s.c * g.taps * g.ohw * chunk + 2 * margin);
     if (!g.direct && !col_buffer.data) return false;
     T* col = g.direct ? nullptr : col_buffer.data + margin;
     if (!g.direct && margin > 0) {  // the margins are read but masked out: keep them finite
@@ -595,15 +598,6 @@ bool direct_weight_applies(const ConvShape& s) {
     const index_t sum_bytes = s.k * s.c * s.kh * s.kw * lanes * index_t(sizeof(T));
     return s.ow % lanes == 0 &&
            (sum_bytes <= kDirectWeightSumBytes || (s.kw == 5 && sum_bytes <= 8 * kDirectWeightSumBytes));
-}
-
-// A short row copied in whole vectors (a memcpy call per row costs more than the copy).
-template <class T>
-void copy_row(T* to, const T* from, index_t count) {
-    constexpr index_t VL = kVL<T>;
-    index_t e = 0;
-    for (; e + VL <= count; e += VL) memcpy(to + e, from + e, VL * sizeof(T));
-    for (; e < count; ++e) to[e] = from[e];
 }
 
 template <class T, int N>
@@ -705,14 +699,14 @@ struct WeightLanes {
                 if (copy_x) {
                     for (index_t c = 0; c < s.c; ++c)
                         for (index_t iy = 0; iy < s.h; ++iy)
-                            copy_row(copies + (c * hp + iy + s.ph) * wp + s.pw, x_image + (c * s.h + iy) * s.w, s.w);
+                            copy_run(copies + (c * hp + iy + s.ph) * wp + s.pw, x_image + (c * s.h + iy) * s.w, s.w);
                     x_image = copies;
                 }
                 if (copy_dy) {
                     T* dyp = copies + x_size;
                     for (index_t kk = 0; kk < s.k; ++kk)
                         for (index_t oy = 0; oy < s.oh; ++oy)
-                            copy_row(dyp + (kk * s.oh + oy) * owp, dy_image + (kk * s.oh + oy) * s.ow, s.ow);
+                            copy_run(dyp + (kk * s.oh + oy) * owp, dy_image + (kk * s.oh + oy) * s.ow, s.ow);
                     dy_image = dyp;
                 }
                 image<KB, JB>(s, x_image, hp, wp, dy_image, owp, own_sums);
@@ -766,9 +760,9 @@ bool backward_weight(const ConvShape& s, const T* x, const T* dy, T* dweight, T*
     index_t chunk = chunk_images<T>(s, g);
     if (per_image) chunk = max_i(1, min_i(chunk, kColumnBytes / index_t(sizeof(T)) / weights));
     const bool use_x = g.direct && (per_image || chunk == 1);  // a direct convolution's columns are x itself
-    Buffer<T, 4> col(use_x ? 0 : s.c * g.taps * g.ohw * chunk);
-    Buffer<T, 5> dy_rows(!per_image && chunk > 1 ? s.k * g.ohw * chunk : 0);
-    Buffer<T, 6> partial(per_image ? weights * chunk : (s.n > chunk ? weights : 0));
+    Buffer<T, 5> col(use_x ? 0 : s.c * g.taps * g.ohw * chunk);
+    Buffer<T, 6> dy_rows(!per_image && chunk > 1 ? s.k * g.ohw * chunk : 0);
+    Buffer<T, 7> partial(per_image ? weights * chunk : (s.n > chunk ? weights : 0));
     if ((!use_x && !col.data) || (!per_image && chunk > 1 && !dy_rows.data) ||
         ((per_image || s.n > chunk) && !partial.data))
         return false;

@@ -585,6 +585,46 @@ double cost(const Operands<T>& x) {
 }
 
 template <class T>
+bool gemm_one(Operands<T> x, int threads);
+
+// Deep products with a small C (a convolution's weight gradient over a chunk of images: 128 x 64 x 7840):
+// the depth split over the threads, each its own partial C in a buffer of its own, summed into C and the
+// epilogue run after. Split by rows instead, every thread packed the whole of the deep B; by blocks of
+// depth, the team met twice per block.
+template <class T>
+bool split_depth(const Operands<T>& x, int threads) {
+    const index_t m = x.m, n = x.n, slice = round_up((x.k + threads - 1) / threads, 8);
+    T* partials = scratch<T, 4>(threads * m * n);
+    if (!partials) return false;
+    bool failed = false;
+    team(threads, [&] {
+        share(index_t(threads), [&](index_t t) {
+            const index_t start = t * slice, depth = min_i(slice, x.k - start);
+            T* c = partials + t * m * n;
+            if (depth <= 0) {
+                memset(c, 0, size_t(m * n) * sizeof(T));
+                return;
+            }
+            Operands<T> part{x.a + start * x.a_cs, x.a_rs, x.a_cs, x.b + start * x.b_rs, x.b_rs, x.b_cs, m, n, depth,
+                             {c, n, 1, nullptr, 0, false, Activation::none}};
+            if (!gemm_one(part, 1)) {
+#pragma omp atomic write
+                failed = true;
+            }
+        });
+        share(m, [&](index_t i) {
+            for (index_t j = 0; j < n; ++j) {
+                T sum = partials[i * n + j];
+                for (int t = 1; t < threads; ++t) sum += partials[(t * m + i) * n + j];
+                x.out.c[i * x.out.rs + j * x.out.cs] = sum;
+            }
+            finish_tile(x.out, i, 0, 1, n);
+        });
+    });
+    return !failed;
+}
+
+template <class T>
 bool gemm_one(Operands<T> x, int threads) {
     if (x.k == 0) {
         store_empty_product(x);
@@ -595,6 +635,9 @@ bool gemm_one(Operands<T> x, int threads) {
     const bool vector_like = x.n == 1 && x.m > 1;
     if (vector_like || (x.m > 1 && cost(x.transposed()) < 0.9 * cost(x))) x = x.transposed();
     if (x.m == 1 && (x.b_cs == 1 || x.b_rs == 1)) return gemv(x, threads);
+    if (threads > 1 && x.k >= 8 * max_i(x.m, x.n) && x.k >= 1024 * threads && x.m >= kMR &&
+        threads * x.m * x.n * index_t(sizeof(T)) <= (index_t(4) << 20))
+        return split_depth(x, threads);
     // Several threads: each computes its own rows, packing what it needs itself, so no thread waits for
     // another (fork/join ~1.2 us, a barrier ~0.5 us on the Zen 4 VM) or reads what another packed. Worth it
     // for small products, where the barriers dominate, and for mid-sized ones with rows enough to amortise

@@ -83,6 +83,16 @@ inline void store_zeros(T* p, index_t count) {
     if (i < count) store_part(p + i, Vec<T>{}, count - i);
 }
 
+// to[0, count) = from[0, count) in vector loads and stores, the tail masked: rows are short (im2col's are a
+// row of output pixels), and a memcpy call or a scalar tail per row cost more than the copy (im2col of
+// 16-pixel rows: 30% of a 128-channel layer's backward).
+template <class T>
+inline void copy_run(T* to, const T* from, index_t count) {
+    index_t i = 0;
+    for (; i + kVL<T> <= count; i += kVL<T>) store(to + i, load(from + i));
+    if (i < count) store_part(to + i, load_part(from + i, count - i), count - i);
+}
+
 inline index_t min_i(index_t a, index_t b) { return a < b ? a : b; }
 inline index_t max_i(index_t a, index_t b) { return a > b ? a : b; }
 inline index_t round_up(index_t x, index_t to) { return (x + to - 1) / to * to; }
