@@ -43,7 +43,7 @@ def test_linear_matches_reference(kernel_impl, rng, activation, dtype, shape_x, 
 
 @pytest.mark.parametrize("activation", [None, "relu", "gelu"])
 @pytest.mark.parametrize("shape_x,out_features", [((97, 61), 83), ((150, 100), 250), ((300, 40), 9),
-                                                   ((29, 4101), 35)])
+                                                   ((29, 4101), 35), ((64, 96), 400)])
 def test_linear_threads(kernel_impl, threads, rng, activation, shape_x, out_features):
     """Bias (by column, or by row when computed transposed) and activation on every thread's part, or after
     the threads' partial products over the depth are summed."""

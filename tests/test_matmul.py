@@ -60,6 +60,7 @@ def test_every_last_strip_height(kernel_impl, rng, dtype, m):
     (97, 61, 83),      # small on two threads: each thread its own rows, direct
     (150, 100, 250),   # small on two threads: each thread its own rows, packed
     (37, 4099, 21),    # deep with a small C: the depth split over the threads, partial Cs summed
+    (64, 96, 400),     # small, many columns: each thread its own columns when B must be transposed
 ])
 @pytest.mark.parametrize("trans_b", [False, True])
 def test_large_and_threaded_paths(kernel_impl, threads, rng, dtype, m, k, n, trans_b):
