@@ -215,8 +215,9 @@ void fill_columns(const ConvShape& s, const Geometry& g, const T* x, index_t ima
 
 // ---- direct forward for few input channels (first layers): im2col would give a GEMM of depth
 // c * kh * kw < 32, whose output tiles get too few FMAs each to hide their loads and stores. Instead
-// each output row is computed in vector registers: kBlockK output channels x 2 vectors of pixels, every
-// kernel tap one broadcast weight times a shifted input row of a zero-padded copy of the image. ----
+// each output row is computed in vector registers: a block of output channels x 2 vectors of pixels (or
+// x 2 rows of one vector), every kernel tap one broadcast weight times a shifted input row of a zero-padded
+// copy of the image. ----
 constexpr int kBlockK = kVectorBytes == 64 ? 8 : 4;  // 16 accumulators of 32 zmm; 8 of 16 ymm/xmm
 // Rows of 2 vectors take more channels per block: 24 of 32 zmm accumulate (12 of 16 ymm/xmm), so each
 // pair of input loads feeds 24 FMAs (3x3 over 64 channels on 32x32 images, one thread, AVX-512: 84 -> 95
@@ -235,10 +236,11 @@ void in_channel_blocks(index_t k, Run run) {
 constexpr int kRowBlock = 4;  // output rows per register block when a row is one (half-width) vector
 // Measured (one thread, AVX-512, float32, against im2col + GEMM): depth 18 and 27 (3x3 over 2 or 3 channels)
 // and 25 (5x5 over 1) win by 15-30%; depth 9 (3x3 over 1 channel, 32 outputs) loses by 15%. Deeper
-// kernels win too when output rows fill whole 2-vector blocks (3x3 over 64 channels on 32x32 images: 85
-// against 72 GFLOP/s; 5x5 over 32: 97 against 59) or are one vector long, done as 1-vector blocks of twice
-// the channels (16x16 images, 3x3 over 32 and 128 channels: 97 against 72, 100 against 92); rows that
-// leave blocks half empty lose (16x16 in 2-vector blocks: 44 against 64).
+// kernels win too when output rows fill whole 2-vector blocks (3x3 over 64 channels on 32x32 images, in
+// blocks of 8 channels: 85 against 72 GFLOP/s; 5x5 over 32: 97 against 59) or are one vector long (16x16
+// images, 3x3 over 32 and 128 channels, 1 row x 16 channels: 97 against 72, 100 against 92; 2 rows x 12
+// channels are 3-5% faster again); rows that leave blocks half empty lose (16x16 in 2-vector blocks: 44
+// against 64).
 constexpr index_t kDirectMinDepth = 12, kDirectMaxDepth = 32;
 
 // Lanes of a half-width vector when that still holds 16 bytes, else of a full one.
