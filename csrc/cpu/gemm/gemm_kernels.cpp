@@ -612,12 +612,11 @@ bool split_depth(const Operands<T>& x, int threads) {
                 failed = true;
             }
         });
-        share(m, [&](index_t i) {
-            for (index_t j = 0; j < n; ++j) {
-                T sum = partials[i * n + j];
-                for (int t = 1; t < threads; ++t) sum += partials[(t * m + i) * n + j];
-                x.out.c[i * x.out.rs + j * x.out.cs] = sum;
-            }
+        share(m, [&](index_t i) {  // as gemv's depth split, row by row over the team
+            T* row = partials + i * n;
+            for (int t = 1; t < threads; ++t)
+                for (index_t j = 0; j < n; ++j) row[j] += partials[(t * m + i) * n + j];
+            store_block(row, n, x.out, i, 0, 1, n, false);
             finish_tile(x.out, i, 0, 1, n);
         });
     });
