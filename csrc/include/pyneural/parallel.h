@@ -66,6 +66,35 @@ inline void share_dynamic(Index n, Body&& body) {
     for (Index i = 0; i < n; ++i) body(i);
 }
 
+// Rows [0, n) handed out to a team in chunks that shrink as the work runs out (guided scheduling): whole
+// chunks of `most` rows while much is left, then ever smaller ones down to `least`, so that a thread slowed
+// down (a shared core, a busy neighbour) takes fewer rows and no thread waits long for the last one.
+// Declared outside the team and reset() by one thread while no thread can take() (between two barriers).
+template <class Index>
+class ChunkQueue {
+  public:
+    void reset() { next_ = 0; }
+    // The next chunk [begin, begin + size) of [0, n), sizes multiples of `unit`; false when none is left.
+    bool take(Index n, Index least, Index most, Index unit, int threads, Index& begin, Index& size) {
+        Index start = __atomic_load_n(&next_, __ATOMIC_RELAXED);
+        while (start < n) {
+            const Index share = (n - start + 2 * threads - 1) / (2 * threads);
+            Index want = (share + unit - 1) / unit * unit;
+            want = want < least ? least : want > most ? most : want;
+            if (want > n - start) want = n - start;
+            if (__atomic_compare_exchange_n(&next_, &start, start + want, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+                begin = start;
+                size = want;
+                return true;
+            }
+        }
+        return false;
+    }
+
+  private:
+    Index next_ = 0;
+};
+
 // Inside a team() body: waits until every thread of the team has arrived.
 inline void barrier() {
     if (detail::serial_team) return;
