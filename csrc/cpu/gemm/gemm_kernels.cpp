@@ -87,14 +87,31 @@ inline void transpose4(const T* src, index_t src_stride, T* dst, index_t dst_str
     memcpy(dst + 3 * dst_stride, &c3, sizeof(V4));
 }
 
+// dst[q * dst_stride + r] = src[r * src_stride + q] for r < 2, q < 4: pairs stored whole.
+template <class T>
+inline void transpose2x4(const T* src, index_t src_stride, T* dst, index_t dst_stride) {
+    typedef T V4 __attribute__((vector_size(4 * sizeof(T))));
+    V4 r0, r1;
+    memcpy(&r0, src, sizeof(V4));
+    memcpy(&r1, src + src_stride, sizeof(V4));
+    const V4 lo = __builtin_shufflevector(r0, r1, 0, 4, 1, 5), hi = __builtin_shufflevector(r0, r1, 2, 6, 3, 7);
+    memcpy(dst, &lo, 2 * sizeof(T));
+    memcpy(dst + dst_stride, reinterpret_cast<const T*>(&lo) + 2, 2 * sizeof(T));
+    memcpy(dst + 2 * dst_stride, &hi, 2 * sizeof(T));
+    memcpy(dst + 3 * dst_stride, reinterpret_cast<const T*>(&hi) + 2, 2 * sizeof(T));
+}
+
 // out[p * width + r] = src[r * stride + p] for r < lanes, p < kc: `lanes` unit-stride rows of length kc
-// interleaved, in 4 x 4 blocks where whole.
+// interleaved, in 4 x 4 blocks where whole, then 2 x 4 (AVX2's 6-row strips: rows 4 and 5).
 template <class T>
 void interleave_rows(const T* src, index_t stride, index_t lanes, index_t kc, T* out, index_t width) {
-    const index_t whole_p = kc / 4 * 4, whole_r = lanes / 4 * 4;
-    for (index_t p = 0; p < whole_p; p += 4)
+    const index_t whole_p = kc / 4 * 4, whole_r = lanes / 4 * 4, pair_r = lanes / 2 * 2;
+    for (index_t p = 0; p < whole_p; p += 4) {
         for (index_t r = 0; r < whole_r; r += 4) transpose4(src + r * stride + p, stride, out + p * width + r, width);
-    for (index_t r = whole_r; r < lanes; ++r)
+        for (index_t r = whole_r; r < pair_r; r += 2)
+            transpose2x4(src + r * stride + p, stride, out + p * width + r, width);
+    }
+    for (index_t r = pair_r; r < lanes; ++r)
         for (index_t p = 0; p < whole_p; ++p) out[p * width + r] = src[r * stride + p];
     for (index_t p = whole_p; p < kc; ++p)
         for (index_t r = 0; r < lanes; ++r) out[p * width + r] = src[r * stride + p];
