@@ -66,12 +66,13 @@ def copy_bandwidth(dtype: str, min_time: float = 0.3, elements: int = 1 << 24) -
 def machine(args: argparse.Namespace, dtype: str) -> dict:
     """What ran: CPU, backend, ISA, threads, and the FMA peak measured now for the active variant."""
     import pyneural as pn
+    from pyneural.profiler import fma_peak
 
     info = {"cpu": _cpu_name(), "python": platform.python_version(), "backend": pn.backend.name(),
             "variant": pn.backend.cpu_variant(), "threads": args.threads, "dtype": dtype}
     native = pn.backend.native()
     if native is not None:
-        info["peak_gflops"] = {v: native.measure_peak(v, dtype, args.threads, 0.3) for v in native.cpu_variants()}
+        info["peak_gflops"] = {v: fma_peak(v, dtype, args.threads) for v in native.cpu_variants()}
         info["peak_active"] = info["peak_gflops"][native.cpu_variant()]
     return info
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import backend, kernels
-from .profiler import time_calls
+from .profiler import fma_peak, time_calls
 
 
 def _torch(threads: int):
@@ -26,7 +26,7 @@ def run(min_time: float = 0.2, sizes: tuple[int, ...] = (128, 512, 1024)) -> lis
     threads = get_num_threads()
     torch = _torch(threads)
     native = backend.native() if backend.name() == "native" else None
-    peak = native.measure_peak(native.cpu_variant(), "float32", threads, 0.2) if native else None
+    peak = fma_peak(native.cpu_variant(), "float32", threads, 0.2) if native else None
     print(f"backend {backend.name()}, cpu variant {backend.cpu_variant()}, {threads} threads"
           + (f", float32 FMA peak {peak:.0f} GFLOP/s (measured now)" if peak else ""))
     rng = np.random.default_rng(0)

@@ -2,7 +2,8 @@
 
 While a profile is active, every kernel the backend table hands out is timed: calls, total time,
 GFLOP/s (for kernels whose work is known from their arguments), backend and ISA. ``time_calls`` is
-the side-by-side timer of the benchmarks and of ``python -m pyneural bench``.
+the side-by-side timer of the benchmarks and of ``python -m pyneural bench``, ``fma_peak`` the peak
+they compare with.
 """
 from __future__ import annotations
 
@@ -126,6 +127,18 @@ def time_calls(fns: dict[str, Callable[[], object]], min_time: float = 0.3, min_
                     break
         rounds += 1
     return best
+
+
+def fma_peak(variant: str, dtype: str = "float32", threads: int = 1, seconds: float = 0.3, tries: int = 5) -> float:
+    """The FMA peak in GFLOP/s of a CPU variant on ``threads`` threads, measured now by the native kernel's
+    register-only FMA loop: the best of ``tries`` measurements of ``seconds / tries`` each, as
+    ``time_calls`` keeps the best call. On a shared machine a core may run at half speed for a stretch
+    (another guest on its SMT sibling); a single average over it reported a float64 peak of 58 GFLOP/s for
+    two threads instead of 114, and kernels at 170% of it."""
+    native = backend.native()
+    if native is None:
+        raise RuntimeError("fma_peak: needs the native backend (this install has none)")
+    return max(native.measure_peak(variant, dtype, threads, seconds / tries) for _ in range(tries))
 
 
 @contextmanager

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 import pyneural as pn
 
@@ -77,3 +78,30 @@ def test_time_calls_pauses_between_peers_only_on_several_threads():
             assert (elapsed >= 0.2) == pause  # 0.1 s before each of the two blocks
     finally:
         pn.set_num_threads(previous)
+
+
+def test_fma_peak_is_the_best_of_several_measurements(monkeypatch):
+    native = pn.backend.native()
+    if native is None:
+        pytest.skip("no native backend")
+    readings = iter([40.0, 90.0, 20.0])
+    calls = []
+
+    def fake_measure(variant, dtype, threads, seconds):
+        calls.append((variant, dtype, threads, seconds))
+        return next(readings)
+
+    monkeypatch.setattr(native, "measure_peak", fake_measure)
+    assert pn.profiler.fma_peak("avx2", "float64", 2, seconds=0.3, tries=3) == 90.0
+    assert calls == [("avx2", "float64", 2, pytest.approx(0.1))] * 3
+
+
+def test_fma_peak_measures_the_machine():
+    native = pn.backend.native()
+    if native is None:
+        pytest.skip("no native backend")
+    variant = native.cpu_variant()
+    one = pn.profiler.fma_peak(variant, "float32", 1, seconds=0.02, tries=2)
+    assert 0.5 < one < 1e4  # GFLOP/s of one core: any x86-64 of this century
+    with pytest.raises(ValueError, match="unknown cpu variant"):
+        pn.profiler.fma_peak("no-such-isa", "float32", 1, seconds=0.01, tries=1)
