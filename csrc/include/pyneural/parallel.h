@@ -74,7 +74,8 @@ template <class Index>
 class ChunkQueue {
   public:
     void reset() { next_ = 0; }
-    // The next chunk [begin, begin + size) of [0, n), sizes multiples of `unit`; false when none is left.
+    // The next chunk [begin, begin + size) of [0, n), a multiple of `unit` rows (the last one what is left);
+    // false when none is left.
     bool take(Index n, Index least, Index most, Index unit, int threads, Index& begin, Index& size) {
         Index start = __atomic_load_n(&next_, __ATOMIC_RELAXED);
         while (start < n) {
