@@ -134,7 +134,7 @@ def fma_peak(variant: str, dtype: str = "float32", threads: int = 1, seconds: fl
     register-only FMA loop: the best of ``tries`` measurements of ``seconds / tries`` each, as
     ``time_calls`` keeps the best call. On a shared machine a core may run at half speed for a stretch
     (another guest on its SMT sibling); a single average over it reported a float64 peak of 58 GFLOP/s for
-    two threads instead of 114, and kernels at 170% of it."""
+    two threads instead of 114, and kernels at up to 181% of it."""
     native = backend.native()
     if native is None:
         raise RuntimeError("fma_peak: needs the native backend (this install has none)")
