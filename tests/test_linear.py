@@ -27,9 +27,10 @@ def reference(x, w, b, activation):
 
 @pytest.mark.parametrize("activation", list(REFERENCE))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+# (300, 2100) x 70: several depth blocks, the bias and activation applied to the sum of the last
 @pytest.mark.parametrize("shape_x,out_features", [((1, 33), 7), ((5, 3, 31), 65), ((257, 127), 33), ((64, 300), 1),
                                                   ((61, 513), 300), ((1, 2000), 1500),
-                                                  ((300, 40), 9)])
+                                                  ((300, 40), 9), ((300, 2100), 70)])
 def test_linear_matches_reference(kernel_impl, rng, activation, dtype, shape_x, out_features):
     x = rng.standard_normal(shape_x).astype(dtype)
     w = rng.standard_normal((out_features, shape_x[-1])).astype(dtype) / math.sqrt(shape_x[-1])
@@ -43,7 +44,7 @@ def test_linear_matches_reference(kernel_impl, rng, activation, dtype, shape_x, 
 
 @pytest.mark.parametrize("activation", [None, "relu", "gelu"])
 @pytest.mark.parametrize("shape_x,out_features", [((97, 61), 83), ((150, 100), 250), ((300, 40), 9),
-                                                   ((29, 4101), 35), ((64, 96), 400)])
+                                                   ((29, 4101), 35), ((64, 96), 400), ((300, 2100), 70)])
 def test_linear_threads(kernel_impl, threads, rng, activation, shape_x, out_features):
     """Bias (by column, or by row when computed transposed) and activation on every thread's part, or after
     the threads' partial products over the depth are summed."""
