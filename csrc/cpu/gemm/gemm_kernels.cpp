@@ -354,6 +354,28 @@ void tile_product(index_t kc, const T* a, const T* b, index_t b_rs, const Output
     }
 }
 
+// One panel of B (kc x NR, rows b_rs apart) against `rows` rows of packed A (strips of kMR, each kc deep): C's
+// block at (i0, j0), `cols` wide. Whole tiles of a unit-stride C run the micro-kernel inline, without a call
+// and the epilogue's setup per tile, which a small depth does not amortise; the rest goes through tile_product.
+template <class T>
+void panel_product(index_t kc, const T* a, index_t rows, const T* b, index_t b_rs, const Output<T>& out, index_t i0,
+                   index_t j0, index_t cols, bool first, bool last) {
+    const bool bias = last && out.bias;
+    const bool inline_tiles = cols == kNR<T> && out.cs == 1 && (!bias || out.bias_on_rows || out.bias_stride == 1);
+    const index_t whole = inline_tiles ? rows / kMR : 0;
+    TileEpilogue<T> ep;
+    ep.relu = last && out.act == Activation::relu;
+    if (bias && !out.bias_on_rows) ep.cols = out.bias + j0;
+    ep.row_stride = out.bias_stride;
+    for (index_t si = 0; si < whole; ++si) {
+        if (bias && out.bias_on_rows) ep.rows = out.bias + (i0 + si * kMR) * out.bias_stride;
+        micro_kernel<T, kNV>(kc, a + si * kMR * kc, b, b_rs, out.c + (i0 + si * kMR) * out.rs + j0, out.rs, !first, ep);
+    }
+    for (index_t si = whole; si * kMR < rows; ++si)
+        tile_product(kc, a + si * kMR * kc, b, b_rs, out, i0 + si * kMR, j0, min_i(kMR, rows - si * kMR), cols, first,
+                     last);
+}
+
 // One matrix product c (m x n) = a (m x k) @ b (k x n) with strides, and its output.
 template <class T>
 struct Operands {
@@ -430,10 +452,8 @@ bool gemm_packed(const Operands<T>& x, int threads) {
                         pack_a_strip(a + (ic + s * kMR) * a_rs + pc * a_cs, a_rs, a_cs, min_i(kMR, mcur - s * kMR), kc,
                                      a_packed + s * kMR * kc);
                     for (index_t sj = 0; sj < b_strips; ++sj) {
-                        for (index_t si = 0; si < a_strips; ++si)
-                            tile_product(kc, a_packed + si * kMR * kc, b_packed + sj * NR * kc, index_t(NR), x.out,
-                                         ic + si * kMR, jc + sj * NR, min_i(kMR, mcur - si * kMR),
-                                         min_i(NR, ncur - sj * NR), first, last);
+                        panel_product(kc, a_packed, mcur, b_packed + sj * NR * kc, index_t(NR), x.out, ic, jc + sj * NR,
+                                      min_i(NR, ncur - sj * NR), first, last);
                         if (last) finish_tile(x.out, ic, jc + sj * NR, mcur, min_i(NR, ncur - sj * NR), true);
                     }
                 }
@@ -497,9 +517,7 @@ bool gemm_direct(const Operands<T>& x, int threads) {
         share(strips, [&](index_t sj) {
             const T* b = sj < full ? x.b + sj * NR : edge;
             const index_t b_rs = sj < full ? x.b_rs : index_t(NR);
-            for (index_t si = 0; si < a_strips; ++si)
-                tile_product(k, a_packed + si * kMR * k, b, b_rs, x.out, si * kMR, sj * NR, min_i(kMR, m - si * kMR),
-                             min_i(NR, n - sj * NR), true, true);
+            panel_product(k, a_packed, m, b, b_rs, x.out, index_t(0), sj * NR, min_i(NR, n - sj * NR), true, true);
             finish_tile(x.out, 0, sj * NR, m, min_i(NR, n - sj * NR), true);
         });
     });
