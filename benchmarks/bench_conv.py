@@ -101,17 +101,17 @@ def main() -> None:
             peers["forward"]["torch"] = torch_forward
             peers["fwd+bwd"]["torch"] = torch_both
         for mode, fns in peers.items():
-            t = common.time_calls(fns, args.min_time)
+            t, layer_peak = common.time_with_peak(fns, info, args.min_time)
             work = flops * (1 if mode == "forward" else 3)
             gflops = {name: work / sec * 1e-9 for name, sec in t.items()}
-            row = {"layer": [n, c, k, h, ks, stride], "mode": mode, "gflops": gflops,
-                   "pct_peak": 100 * gflops["pyneural"] / peak if peak else None,
+            row = {"layer": [n, c, k, h, ks, stride], "mode": mode, "gflops": gflops, "peak_gflops": layer_peak,
+                   "pct_peak": 100 * gflops["pyneural"] / layer_peak if layer_peak else None,
                    "vs_numpy": t["numpy"] / t["pyneural"]}
             if torch is not None:
                 row["vs_torch"] = t["torch"] / t["pyneural"]
             rows.append(row)
             table.append([f"{n},{c},{k},{h},{ks}" + (f" s{stride}" if stride > 1 else ""), mode,
-                          f"{gflops['pyneural']:.1f}", f"{row['pct_peak']:.0f}%" if peak else "-",
+                          f"{gflops['pyneural']:.1f}", f"{row['pct_peak']:.0f}%" if layer_peak else "-",
                           f"{gflops['numpy']:.1f}", f"{row['vs_numpy']:.2f}",
                           f"{gflops['torch']:.1f}" if torch else "-", f"{row['vs_torch']:.2f}" if torch else "-"])
     common.print_table(["N,C,K,H,k", "mode", "pyneural GF/s", "% peak", "numpy GF/s", "x numpy", "torch GF/s",

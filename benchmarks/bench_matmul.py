@@ -1,4 +1,4 @@
-"""Matmul: pyneural vs NumPy (OpenBLAS) vs PyTorch, GFLOP/s and % of the FMA peak measured in the same run.
+"""Matmul: pyneural vs NumPy (OpenBLAS) vs PyTorch, GFLOP/s and % of the FMA peak measured beside each shape.
 
     python benchmarks/bench_matmul.py [--dtype float64] [--variant avx2] [--threads 1] [--quick]
 """
@@ -36,15 +36,15 @@ def main() -> None:
         if torch is not None:
             ta, tb, tout = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(out)
             fns["torch"] = lambda: torch.matmul(ta, tb, out=tout)
-        t = common.time_calls(fns, args.min_time)
+        t, shape_peak = common.time_with_peak(fns, info, args.min_time)
         gflops = {name: flops / sec * 1e-9 for name, sec in t.items()}
-        row = {"group": group, "m": m, "k": k, "n": n, "gflops": gflops,
-               "pct_peak": 100 * gflops["pyneural"] / peak if peak else None,
+        row = {"group": group, "m": m, "k": k, "n": n, "gflops": gflops, "peak_gflops": shape_peak,
+               "pct_peak": 100 * gflops["pyneural"] / shape_peak if shape_peak else None,
                "vs_numpy": t["numpy"] / t["pyneural"]}
         if torch is not None:
             row["vs_torch"] = t["torch"] / t["pyneural"]
         rows.append(row)
-        table.append([f"{m}x{k}x{n}", f"{gflops['pyneural']:.1f}", f"{row['pct_peak']:.0f}%" if peak else "-",
+        table.append([f"{m}x{k}x{n}", f"{gflops['pyneural']:.1f}", f"{row['pct_peak']:.0f}%" if shape_peak else "-",
                       f"{gflops['numpy']:.1f}", f"{row['vs_numpy']:.2f}",
                       f"{gflops['torch']:.1f}" if torch else "-", f"{row['vs_torch']:.2f}" if torch else "-"])
     common.print_table(["m x k x n", "pyneural GF/s", "% peak", "numpy GF/s", "x numpy", "torch GF/s", "x torch"],

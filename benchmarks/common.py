@@ -54,6 +54,29 @@ def time_calls(fns: dict[str, Callable[[], object]], min_time: float = 0.3, min_
     return timer(fns, min_time, min_rounds)
 
 
+def time_with_peak(fns: dict[str, Callable[[], object]], info: dict,
+                   min_time: float = 0.3) -> tuple[dict[str, float], float | None]:
+    """``time_calls`` with the active variant's FMA loop as one more peer: each function's best seconds per
+    call, and the best FMA peak (GFLOP/s) read in the same rounds (None without the native backend). A
+    kernel's fraction of the peak then compares two best readings taken in the same stretch of time: on these
+    shared machines a core runs at half speed for stretches, so a peak read once at the start of a run and a
+    kernel timed a minute later need not have seen the same machine.
+    """
+    from pyneural import backend
+
+    native = backend.native()
+    if native is None or "peak_active" not in info:
+        return time_calls(fns, min_time), None
+    best = [0.0]
+
+    def fma_loop() -> None:
+        best[0] = max(best[0], native.measure_peak(info["variant"], info["dtype"], info["threads"], 0.01))
+
+    seconds = time_calls({**fns, "fma peak": fma_loop}, min_time)
+    del seconds["fma peak"]
+    return seconds, best[0]
+
+
 def copy_bandwidth(dtype: str, min_time: float = 0.3, elements: int = 1 << 24) -> float:
     """GB/s of NumPy copying an array of ``elements`` (read + write): the memory roof for streaming kernels."""
     import numpy as np
