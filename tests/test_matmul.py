@@ -53,6 +53,7 @@ def test_every_last_strip_height(kernel_impl, rng, dtype, m):
 @pytest.mark.parametrize("m,k,n", [
     (257, 257, 127),   # on two threads: each thread its own rows, packed
     (120, 1100, 300),  # packed, threads taking row blocks from a queue (the last ones smaller), 2-3 depth blocks
+    (600, 200, 2100),  # packed, B shared by the threads, 2-4 column blocks (NC <= 2048 on every variant)
     (61, 513, 300),    # packed, few row strips: threads over columns
     (300, 1000, 9),    # narrow: transposed (native), one-vector tiles (Numba)
     (1, 4099, 1031),   # one row: matrix-vector, rows of b streamed
