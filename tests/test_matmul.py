@@ -52,7 +52,8 @@ def test_every_last_strip_height(kernel_impl, rng, dtype, m):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("m,k,n", [
     (257, 257, 127),   # on two threads: each thread its own rows, packed
-    (120, 1100, 300),  # packed, threads taking row blocks from a queue (the last ones smaller), 2-3 depth blocks
+    (120, 1100, 300),  # packed, one block of rows: threads over columns, 2-3 depth blocks
+    (300, 1100, 800),  # packed, threads taking row blocks from a queue (the last ones smaller), 2-3 depth blocks
     (600, 200, 2100),  # packed, B shared by the threads, 2-4 column blocks (NC <= 2048 on every variant)
     (61, 513, 300),    # packed, few row strips: threads over columns
     (300, 1000, 9),    # narrow: transposed (native), one-vector tiles (Numba)
