@@ -67,6 +67,22 @@ def test_linear_one_row_weight_transposed_in_memory(kernel_impl, threads, rng, a
                                rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("activation", [None, "relu"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape_x,out_features", [((150, 100), 96), ((7, 300), 200), ((600, 64), 12), ((600, 64), 40),
+                                                   ((600, 64), 14)])
+def test_linear_bias_strided_or_by_row(kernel_impl, threads, rng, activation, dtype, shape_x, out_features):
+    """A contiguous bias and one seen through a stride (every other element), by column in whole and partial
+    tiles, or by row where few output features run transposed (12, 14, 40: which ones depends on the vector
+    width)."""
+    x = rng.standard_normal(shape_x).astype(dtype)
+    w = (rng.standard_normal((out_features, shape_x[-1])) / math.sqrt(shape_x[-1])).astype(dtype)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for b in (rng.standard_normal(out_features).astype(dtype), rng.standard_normal(2 * out_features).astype(dtype)[::2]):
+        np.testing.assert_allclose(pn.kernels.linear(x, w, b, activation), reference(x, w, b, activation),
+                                   rtol=tol, atol=tol)
+
+
 def test_linear_edge_values(kernel_impl):
     x = np.array([[np.nan, 1.0], [-np.inf, 0.0], [1e30, 0.0], [-1e30, 0.0]])
     w = np.array([[1.0, 0.0]])

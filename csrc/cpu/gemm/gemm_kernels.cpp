@@ -305,6 +305,26 @@ void store_block(const T* tile, index_t ld, const Output<T>& out, index_t i0, in
     }
 }
 
+// The epilogue of a tile at (i0, j0), `cols` wide, on its last depth block: the bias (by row, by column in
+// place, or a partial or strided one copied to NR values in `padded_bias`, zeros past the edge) and ReLU.
+template <class T>
+TileEpilogue<T> tile_epilogue(const Output<T>& out, index_t i0, index_t j0, index_t cols, bool last, T* padded_bias) {
+    constexpr int NR = kNR<T>;
+    TileEpilogue<T> ep;
+    ep.relu = last && out.act == Activation::relu;
+    if (!last || !out.bias) return ep;
+    if (out.bias_on_rows) {
+        ep.rows = out.bias + i0 * out.bias_stride;
+        ep.row_stride = out.bias_stride;
+    } else if (cols == NR && out.bias_stride == 1) {
+        ep.cols = out.bias + j0;
+    } else {
+        for (index_t j = 0; j < NR; ++j) padded_bias[j] = j < cols ? out.bias[(j0 + j) * out.bias_stride] : T(0);
+        ep.cols = padded_bias;
+    }
+    return ep;
+}
+
 // One register tile of C at (i0, j0): full tiles of a unit-stride C are written in place; edges and
 // strided outputs go through a buffer. `first`/`last`: the first and last depth block of this tile.
 // The micro-kernel with the fewest rows that covers `rows`: a last strip of up to a third or two thirds
@@ -326,18 +346,8 @@ template <class T>
 void tile_product(index_t kc, const T* a, const T* b, index_t b_rs, const Output<T>& out, index_t i0, index_t j0,
                   index_t rows, index_t cols, bool first, bool last) {
     constexpr int NR = kNR<T>;
-    TileEpilogue<T> ep;
     T padded_bias[NR] __attribute__((aligned(64)));
-    if (last && out.bias && out.bias_on_rows) {
-        ep.rows = out.bias + i0 * out.bias_stride;
-        ep.row_stride = out.bias_stride;
-    } else if (last && out.bias && cols == NR && out.bias_stride == 1) {
-        ep.cols = out.bias + j0;
-    } else if (last && out.bias) {  // a partial or strided bias, copied to NR values (zeros past the edge)
-        for (index_t j = 0; j < NR; ++j) padded_bias[j] = j < cols ? out.bias[(j0 + j) * out.bias_stride] : T(0);
-        ep.cols = padded_bias;
-    }
-    ep.relu = last && out.act == Activation::relu;
+    TileEpilogue<T> ep = tile_epilogue(out, i0, j0, cols, last, padded_bias);
     const bool whole_rows = rows == kMR || (kMR % 3 == 0 && (rows == kMR / 3 || rows == 2 * kMR / 3));
     if (whole_rows && cols == NR && out.cs == 1) {
         strip_kernel<T, kNV>(rows, kc, a, b, b_rs, out.c + i0 * out.rs + j0, out.rs, !first, ep);
@@ -364,16 +374,12 @@ void tile_product(index_t kc, const T* a, const T* b, index_t b_rs, const Output
 template <class T>
 void panel_product(index_t kc, const T* a, index_t rows, const T* b, index_t b_rs, const Output<T>& out, index_t i0,
                    index_t j0, index_t cols, bool first, bool last) {
-    const bool bias = last && out.bias;
-    const bool inline_tiles = cols == kNR<T> && out.cs == 1 && (!bias || out.bias_on_rows || out.bias_stride == 1);
-    const index_t whole = inline_tiles ? rows / kMR : 0;
-    TileEpilogue<T> ep;
-    ep.relu = last && out.act == Activation::relu;
-    if (bias && !out.bias_on_rows) ep.cols = out.bias + j0;
-    ep.row_stride = out.bias_stride;
+    T padded_bias[kNR<T>] __attribute__((aligned(64)));
+    TileEpilogue<T> ep = tile_epilogue(out, i0, j0, cols, last, padded_bias);
+    const index_t whole = cols == kNR<T> && out.cs == 1 ? rows / kMR : 0;
     for (index_t si = 0; si < whole; ++si) {
-        if (bias && out.bias_on_rows) ep.rows = out.bias + (i0 + si * kMR) * out.bias_stride;
         micro_kernel<T, kNV>(kc, a + si * kMR * kc, b, b_rs, out.c + (i0 + si * kMR) * out.rs + j0, out.rs, !first, ep);
+        if (ep.rows) ep.rows += kMR * ep.row_stride;
     }
     for (index_t si = whole; si * kMR < rows; ++si)
         tile_product(kc, a + si * kMR * kc, b, b_rs, out, i0 + si * kMR, j0, min_i(kMR, rows - si * kMR), cols, first,
