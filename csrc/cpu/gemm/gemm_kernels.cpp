@@ -183,7 +183,10 @@ __attribute__((always_inline)) inline void store_tile(const Vec<T> (&acc)[R][NV]
         for (int v = 0; v < NV; ++v) col_bias[v] = load(ep.cols + v * VL);
 #pragma GCC unroll 32
     for (int i = 0; i < R; ++i, c += c_rs) {
-        asm("" : "+r"(c));  // one pointer stepped row by row: GCC kept a pointer per row, spilled to the stack
+        // One pointer stepped row by row (the empty asm hides that it is c + i * c_rs): GCC otherwise kept a pointer
+        // per row live across the micro-kernel's loop, spilled to the stack beside 24 zmm accumulators and reloaded
+        // before each store (AVX-512, one thread: 128x10x256 0.82 -> 0.92 of NumPy).
+        asm("" : "+r"(c));
         const T row_bias = Bias && ep.rows ? ep.rows[i * ep.row_stride] : T(0);
         for (int v = 0; v < NV; ++v) {
             T* dst = c + v * VL;
@@ -214,7 +217,7 @@ __attribute__((always_inline)) inline void micro_kernel(index_t kc, const T* __r
     const T* pf = c;
 #pragma GCC unroll 32
     for (int i = 0; i < R; ++i, pf += c_rs) {
-        asm("" : "+r"(pf));
+        asm("" : "+r"(pf));  // as in store_tile: no pointer per row to keep
         for (int v = 0; v < NV; ++v) acc[i][v] = V{};
         __builtin_prefetch(pf, 1, 2);
         __builtin_prefetch(pf + NV * VL - 1, 1, 2);
