@@ -331,8 +331,6 @@ TileEpilogue<T> tile_epilogue(const Output<T>& out, index_t i0, index_t j0, inde
     return ep;
 }
 
-// One register tile of C at (i0, j0): full tiles of a unit-stride C are written in place; edges and
-// strided outputs go through a buffer. `first`/`last`: the first and last depth block of this tile.
 // The micro-kernel with the fewest rows that covers `rows`: a last strip of up to a third or two thirds
 // of kMR rows runs a shorter kernel instead of multiplying zero padding (m = 64 with kMR = 12: 64 rows of
 // work, not 72).
@@ -346,8 +344,10 @@ void strip_kernel(index_t rows, index_t kc, const T* a, const T* b, index_t b_rs
     micro_kernel<T, NV>(kc, a, b, b_rs, c, c_rs, accumulate, ep);
 }
 
-// The tile's product, plus the bias and a ReLU on its last depth block. Other activations are left to the
-// caller (finish_tile(..., true) over a strip of tiles, once their stores have left the pipeline).
+// One register tile of C at (i0, j0): full tiles of a unit-stride C are written in place; edges and strided
+// outputs go through a buffer. `first`/`last`: the first and last depth block of this tile; on the last, the
+// bias and a ReLU are applied in registers. Other activations are left to the caller (finish_tile(..., true)
+// over a strip of tiles, once their stores have left the pipeline).
 template <class T>
 void tile_product(index_t kc, const T* a, const T* b, index_t b_rs, const Output<T>& out, index_t i0, index_t j0,
                   index_t rows, index_t cols, bool first, bool last) {
