@@ -83,6 +83,25 @@ def test_linear_bias_strided_or_by_row(kernel_impl, threads, rng, activation, dt
                                    rtol=tol, atol=tol)
 
 
+@pytest.mark.parametrize("activation", [None, "relu", "gelu"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("rows", [24, 50])
+def test_epilogue_with_a_read_in_place(kernel_impl, threads, rng, activation, dtype, rows):
+    """Few rows of a row-major A times a B with unit-stride rows and 64 columns (whole tiles): the direct path
+    reads A in place and adds the bias in registers, by column (a weight stored transposed), or by row (64 x rows
+    with every operand in Fortran order, computed transposed). 50 rows: a last partial strip goes through packing."""
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    x = rng.standard_normal((rows, 37)).astype(dtype)
+    w = np.asfortranarray(rng.standard_normal((64, 37)).astype(dtype)) / math.sqrt(37)  # w.T: rows unit-stride
+    b = rng.standard_normal(64).astype(dtype)
+    np.testing.assert_allclose(pn.kernels.linear(x, w, b, activation), reference(x, w, b, activation),
+                               rtol=tol, atol=tol)
+    x, w, b = np.asfortranarray(w), np.ascontiguousarray(x), b[:rows]  # out (64 x rows) = x @ w.T + b
+    out = np.full((rows, 64), np.nan, dtype).T
+    pn.backend.kernel("gemm")(x[None], w.T[None], out[None], b, activation)
+    np.testing.assert_allclose(out, reference(x, w, b, activation), rtol=tol, atol=tol)
+
+
 def test_linear_edge_values(kernel_impl):
     x = np.array([[np.nan, 1.0], [-np.inf, 0.0], [1e30, 0.0], [-1e30, 0.0]])
     w = np.array([[1.0, 0.0]])

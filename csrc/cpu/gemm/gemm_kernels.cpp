@@ -199,15 +199,17 @@ __attribute__((always_inline)) inline void store_tile(const Vec<T> (&acc)[R][NV]
     }
 }
 
-// ---- micro-kernel: C (MR x NR) (+)= A strip (MR x kc, packed) @ B (kc x NR, row p at b + p * b_rs) ----
+// ---- micro-kernel: C (MR x NR) (+)= A strip (MR x kc) @ B (kc x NR, row p at b + p * b_rs) ----
 // C's rows are c_rs apart with unit-stride columns: either the output itself (full tiles) or a tile
 // buffer. b_rs is NR for packed B, B's row stride when the direct path reads B in place.
+// A's element (i, p) is a[p * kMR + i] in a packed strip, or a[i * a_rs + p] for a row-major A read in place
+// (InPlaceA: the direct path, where packing A would not be amortised).
 // NV vectors per row: kNV for full strips, 1 for a last strip no wider than one vector (n = 10, 37...).
 // R rows: kMR for full strips; a last strip of fewer rows may use fewer (the A strip keeps its kMR stride).
-template <class T, int NV, int R = kMR>
+template <class T, int NV, int R = kMR, bool InPlaceA = false>
 __attribute__((always_inline)) inline void micro_kernel(index_t kc, const T* __restrict a, const T* __restrict b,
                                                         index_t b_rs, T* __restrict c, index_t c_rs, bool accumulate,
-                                                        TileEpilogue<T> ep) {
+                                                        TileEpilogue<T> ep, index_t a_rs = 0) {
     using V = Vec<T>;
     constexpr int VL = kVL<T>;
     V acc[R][NV];
@@ -222,13 +224,24 @@ __attribute__((always_inline)) inline void micro_kernel(index_t kc, const T* __r
         __builtin_prefetch(pf, 1, 2);
         __builtin_prefetch(pf + NV * VL - 1, 1, 2);
     }
+    // In place, A's rows are read through one pointer per group of G rows, each row addressed as pointer + index *
+    // scale: a pointer per row would not fit in the general registers.
+    constexpr int G = R % 4 == 0 ? 4 : 3, groups = InPlaceA ? R / G : 1;
+    static_assert(!InPlaceA || R % G == 0, "rows in whole groups");
+    const T* group[groups];
+    for (int q = 0; q < groups; ++q) group[q] = a + q * G * a_rs;
     for (index_t p = 0; p < kc; ++p) {
         V bv[NV];
         for (int v = 0; v < NV; ++v) bv[v] = load(b + v * VL);
 #pragma GCC unroll 32
-        for (int i = 0; i < R; ++i)
-            for (int v = 0; v < NV; ++v) acc[i][v] += a[i] * bv[v];
-        a += kMR;
+        for (int i = 0; i < R; ++i) {
+            const T ai = InPlaceA ? group[i / G][i % G * a_rs] : a[i];
+            for (int v = 0; v < NV; ++v) acc[i][v] += ai * bv[v];
+        }
+        if constexpr (InPlaceA)
+            for (int q = 0; q < groups; ++q) ++group[q];
+        else
+            a += kMR;
         b += b_rs;
     }
     switch (int(accumulate) * 4 + int(ep.relu) * 2 + int(ep.cols || ep.rows)) {
@@ -392,6 +405,20 @@ void panel_product(index_t kc, const T* a, index_t rows, const T* b, index_t b_r
                      last);
 }
 
+// The direct path's whole tiles of a row-major A read in place (rows a multiple of kMR, a_rs apart) against a
+// panel of B NR wide, into a unit-stride C at column j0; one depth block, so the tiles are finished in registers.
+// Not inlined: inside gemm_direct's loop it cost the packed-A case 2-4% (AVX2 24x100x256, 24x100x512).
+template <class T>
+__attribute__((noinline)) void panel_product_a_in_place(index_t kc, const T* a, index_t a_rs, index_t rows, const T* b,
+                                                        index_t b_rs, const Output<T>& out, index_t j0) {
+    T padded_bias[kNR<T>] __attribute__((aligned(64)));
+    TileEpilogue<T> ep = tile_epilogue(out, index_t(0), j0, index_t(kNR<T>), true, padded_bias);
+    for (index_t i0 = 0; i0 < rows; i0 += kMR) {
+        micro_kernel<T, kNV, kMR, true>(kc, a + i0 * a_rs, b, b_rs, out.c + i0 * out.rs + j0, out.rs, false, ep, a_rs);
+        if (ep.rows) ep.rows += kMR * ep.row_stride;
+    }
+}
+
 // One matrix product c (m x n) = a (m x k) @ b (k x n) with strides, and its output.
 template <class T>
 struct Operands {
@@ -514,27 +541,36 @@ bool in_slices(const Operands<T>& x, int threads, bool by_rows, Solve solve) {
 // ---- direct path: small problems and few rows; B read in place (its rows must be unit-stride) ----
 // One pass over k, so C is written once. A is packed whole (m x k is small next to the product) and
 // only a partial last strip of B is copied, zero-padded to NR columns; threads split the column strips.
+// A row-major A whose packing few strips of B would amortise is read in place instead, all but a partial last
+// strip of rows (one thread, pn/np: AVX-512 64^3 0.93 -> 0.99, 48x64x64 0.97 -> 1.03, 48x32x128 0.97 -> 1.02;
+// AVX2 64^3 0.89 -> 0.93). Past 8 strips the packing is amortised and AVX2 lost 5% in place (24x100x256).
 template <class T>
 bool gemm_direct(const Operands<T>& x, int threads) {
     constexpr int NR = kNR<T>;
     const index_t m = x.m, n = x.n, k = x.k, full = n / NR, strips = (n + NR - 1) / NR;
     const index_t a_strips = (m + kMR - 1) / kMR;
+    const bool a_in_place = x.a_cs == 1 && strips == full && strips <= 8 && x.out.cs == 1;
+    const index_t rows_in_place = a_in_place ? m / kMR * kMR : 0, packed_strips = a_strips - rows_in_place / kMR;
     // A is packed by the whole team into a buffer of its own: reusing the calling thread's slot 1 (its private
     // A panel in the packed path) would leave those lines in the other core's cache (two threads, an RNN
     // step's backward GEMM: 54 -> 47 us when it follows a forward one)
-    T* a_packed = scratch<T, 3>(a_strips * kMR * k);
+    T* a_packed = scratch<T, 3>(max_i(packed_strips, 1) * kMR * k);
     T* edge = strips > full ? scratch<T, 2>(k * NR) : nullptr;
     if (!a_packed || (strips > full && !edge)) return false;
     team(threads, [&] {
         if (edge && thread_index() == 0) pack_b_strip(x.b + full * NR, x.b_rs, index_t(1), n - full * NR, k, edge);
-        share(a_strips, [&](index_t s) {
-            pack_a_strip(x.a + s * kMR * x.a_rs, x.a_rs, x.a_cs, min_i(kMR, m - s * kMR), k, a_packed + s * kMR * k);
+        share(packed_strips, [&](index_t s) {
+            const index_t i0 = rows_in_place + s * kMR;
+            pack_a_strip(x.a + i0 * x.a_rs, x.a_rs, x.a_cs, min_i(kMR, m - i0), k, a_packed + s * kMR * k);
         });
         share(strips, [&](index_t sj) {
             const T* b = sj < full ? x.b + sj * NR : edge;
-            const index_t b_rs = sj < full ? x.b_rs : index_t(NR);
-            panel_product(k, a_packed, m, b, b_rs, x.out, index_t(0), sj * NR, min_i(NR, n - sj * NR), true, true);
-            finish_tile(x.out, 0, sj * NR, m, min_i(NR, n - sj * NR), true);
+            const index_t b_rs = sj < full ? x.b_rs : index_t(NR), cols = min_i(NR, n - sj * NR);
+            if (rows_in_place > 0)
+                panel_product_a_in_place(k, x.a, x.a_rs, rows_in_place, b, b_rs, x.out, sj * NR);
+            if (rows_in_place < m)
+                panel_product(k, a_packed, m - rows_in_place, b, b_rs, x.out, rows_in_place, sj * NR, cols, true, true);
+            finish_tile(x.out, 0, sj * NR, m, cols, true);
         });
     });
     return true;
