@@ -6,6 +6,7 @@ for layer_norm, (batch, channels, length) for batch_norm) and call the active ba
 """
 from __future__ import annotations
 
+import math
 import operator
 from typing import Sequence
 
@@ -66,13 +67,13 @@ def layer_norm_forward(x, normalized_shape: int | Sequence[int], weight=None, bi
     shape = _normalized_shape(op, normalized_shape, x.shape)
     eps = _check_eps(op, eps)
     lead = x.shape[:x.ndim - len(shape)]
-    dim = int(np.prod(shape, dtype=np.int64))
+    dim = math.prod(shape)
     if dim == 0:
         raise ValueError(f"{op}: normalized_shape {shape} has no elements (input shape {x.shape})")
     context = f"normalized_shape {shape}"
     w = _param(op, "weight", weight, shape, x.dtype, context)
     b = _param(op, "bias", bias, shape, x.dtype, context)
-    rows = int(np.prod(lead, dtype=np.int64))
+    rows = math.prod(lead)
     x2 = np.ascontiguousarray(x).reshape(rows, dim)
     out = np.empty((rows, dim), x.dtype)
     mean = np.empty(rows, x.dtype)
@@ -98,7 +99,7 @@ def layer_norm_backward(grad, x, normalized_shape: int | Sequence[int], weight, 
     grad = as_numeric_array(op, grad, "grad")
     if grad.shape != x.shape:
         raise ValueError(f"{op}: grad has shape {grad.shape}; expected the input's shape {x.shape}")
-    dim = int(np.prod(shape, dtype=np.int64))
+    dim = math.prod(shape)
     rows = x.size // dim if dim else 0
     lead = x.shape[:x.ndim - len(shape)]
     w = _param(op, "weight", weight, shape, x.dtype, f"normalized_shape {shape}")
@@ -122,7 +123,7 @@ def _channels_view(op: str, x) -> tuple[np.ndarray, np.ndarray]:
     if x.ndim < 2:
         raise ValueError(f"{op}: expected input of shape (N, C) or (N, C, *), got shape {x.shape}")
     n, c = x.shape[:2]
-    length = int(np.prod(x.shape[2:], dtype=np.int64))
+    length = math.prod(x.shape[2:])
     return x, np.ascontiguousarray(x).reshape(n, c, length)
 
 

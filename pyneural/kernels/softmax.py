@@ -1,6 +1,7 @@
 """softmax / log_softmax along any axis and the fused softmax cross-entropy, on NumPy arrays."""
 from __future__ import annotations
 
+import math
 import operator
 
 import numpy as np
@@ -36,8 +37,8 @@ def _to_rows(x: np.ndarray, axis: int) -> np.ndarray:
 def _around(x: np.ndarray, axis: int) -> np.ndarray:
     """A contiguous ``x`` viewed as (outer, dim, inner) around ``axis`` (no copy); (rows, dim) when ``axis`` is last."""
     shape = x.shape or (1,)
-    outer = int(np.prod(shape[:axis], dtype=np.int64))
-    inner = int(np.prod(shape[axis + 1:], dtype=np.int64))
+    outer = math.prod(shape[:axis])
+    inner = math.prod(shape[axis + 1:])
     return x.reshape((outer, shape[axis]) if inner == 1 else (outer, shape[axis], inner))
 
 

@@ -3,6 +3,7 @@
 with PyTorch's reductions and per-class weights."""
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any
 
@@ -89,7 +90,7 @@ def _per_element(g: Any, reduction: str, shape: tuple, dtype) -> np.ndarray:
     """The upstream gradient of each element of the unreduced loss."""
     if reduction == "none":
         return np.asarray(g, dtype)
-    n = int(np.prod(shape))
+    n = math.prod(shape)
     scale = np.asarray(g, np.float64) / n if reduction == "mean" and n else (np.nan if reduction == "mean" else g)
     return np.broadcast_to(np.asarray(scale, dtype), shape)
 
