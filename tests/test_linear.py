@@ -96,10 +96,11 @@ def test_epilogue_with_a_read_in_place(kernel_impl, threads, rng, activation, dt
     b = rng.standard_normal(64).astype(dtype)
     np.testing.assert_allclose(pn.kernels.linear(x, w, b, activation), reference(x, w, b, activation),
                                rtol=tol, atol=tol)
-    x, w, b = np.asfortranarray(w), np.ascontiguousarray(x), b[:rows]  # out (64 x rows) = x @ w.T + b
+    # the other way round, out (64 x rows) = w @ x.T + b[:rows], every operand in Fortran order
+    a, bt, row_bias = np.asfortranarray(w), np.ascontiguousarray(x).T, b[:rows]
     out = np.full((rows, 64), np.nan, dtype).T
-    pn.backend.kernel("gemm")(x[None], w.T[None], out[None], b, activation)
-    np.testing.assert_allclose(out, reference(x, w, b, activation), rtol=tol, atol=tol)
+    pn.backend.kernel("gemm")(a[None], bt[None], out[None], row_bias, activation)
+    np.testing.assert_allclose(out, reference(a, bt.T, row_bias, activation), rtol=tol, atol=tol)
 
 
 def test_linear_edge_values(kernel_impl):
